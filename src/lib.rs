@@ -1,0 +1,8 @@
+//! Sightline: one process that scrapes and stores metrics, answers PromQL,
+//! evaluates rules, routes alerts and monitors ML models.
+//!
+//! Data flows one way: producers (`ingest`, later `scrape`, `ml`, `system`)
+//! append to `storage`; consumers (`api`, later `promql`, `rules`, `notify`)
+//! read from it. See `docs/ARCHITECTURE.md`.
+
+pub mod storage;
