@@ -78,3 +78,5 @@ pub fn parse_str(yaml: &str, file_name: &str) -> Result<Config, ConfigError> {
     Err(ConfigError { problems })
 }
 
+#[cfg(test)]
+mod tests;
