@@ -1,4 +1,4 @@
-//! Checks on single YAML values, run while deserializing.
+//! Checks on single YAML values, run while deserializing, and the [`Secret`] wrapper.
 //!
 //! Errors raised here go through serde, so serde-saphyr pins them to the offending
 //! key or value. Checks that compare several values live in `validate`.

@@ -31,17 +31,22 @@ use positions::Positions;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Defaults for jobs and rules, and external labels.
     #[serde(default, deserialize_with = "fields::nullable")]
     pub global: GlobalConfig,
+    /// The jobs to scrape; intervals and timeouts already resolved against `global`.
     #[serde(default, deserialize_with = "fields::nullable")]
     pub scrape_configs: Vec<ScrapeConfig>,
     /// Globs naming rule files, relative to the working directory.
     #[serde(default, deserialize_with = "fields::nullable")]
     pub rule_files: Vec<String>,
+    /// Endpoints that receive a copy of every sample.
     #[serde(default, deserialize_with = "fields::nullable")]
     pub remote_write: Vec<RemoteWriteConfig>,
+    /// The embedded time-series database (Sightline's own section).
     #[serde(default, deserialize_with = "fields::nullable")]
     pub storage: StorageConfig,
+    /// The HTTP listener (Sightline's own section).
     #[serde(default, deserialize_with = "fields::nullable")]
     pub server: ServerConfig,
 }

@@ -382,6 +382,7 @@ pub struct StorageConfig {
     pub retention_time: PromDuration,
     /// Oldest data is deleted beyond this size; `0` (default) is unlimited.
     pub retention_size: ByteSize,
+    /// When the WAL is fsynced: `interval` (default, every second) or `always` (before each acknowledgement).
     pub fsync: Fsync,
     /// How far behind the newest sample of a series a sample may still be accepted (default `0`).
     pub out_of_order_time_window: PromDuration,
@@ -407,13 +408,15 @@ impl Default for StorageConfig {
     }
 }
 
-/// When the write-ahead log is flushed to disk.
+/// When the write-ahead log (WAL) is fsynced to disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Fsync {
-    /// Before each write is acknowledged: nothing acknowledged is lost on power failure.
+    /// `always`: the WAL is fsynced before each write is acknowledged, so nothing
+    /// acknowledged is lost on power failure; slower under many small writes.
     Always,
-    /// Once a second: up to a second of acknowledged writes can be lost on power failure.
+    /// `interval` (default): the WAL is fsynced every second, so up to a second of
+    /// acknowledged writes can be lost on power failure (not on a crash of Sightline alone).
     #[default]
     Interval,
 }

@@ -57,6 +57,11 @@ fn default_config_has_prometheus_and_sightline_defaults() {
 }
 
 #[test]
+fn spelled_out_defaults_are_the_default_config() {
+    assert_eq!(load_file(&fixture("defaults.yml")).unwrap(), Config::default());
+}
+
+#[test]
 fn empty_documents_are_the_default_config() {
     for yaml in ["", "\n", "# nothing configured yet\n", "---\n"] {
         assert_eq!(parse(yaml), Config::default(), "{yaml:?}");
@@ -148,6 +153,16 @@ fn zero_means_unset_as_in_prometheus() {
     assert_eq!(config.global.scrape_interval, secs(60));
     assert_eq!(config.global.evaluation_interval, secs(60));
     assert_eq!(config.scrape_configs[0].scrape_interval, secs(60));
+}
+
+#[test]
+fn yaml_anchors_and_merge_keys_share_settings_between_jobs() {
+    let yaml = "scrape_configs:\n  - &base\n    job_name: a\n    scrape_interval: 5s\n  - <<: *base\n    job_name: b\n";
+    let jobs = parse(yaml).scrape_configs;
+    assert_eq!(
+        (jobs[1].job_name.as_str(), jobs[1].scrape_interval),
+        ("b", secs(5))
+    );
 }
 
 // ---- whole files ----------------------------------------------------------------
