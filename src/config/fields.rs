@@ -99,6 +99,9 @@ const RESERVED_HEADERS: [&str; 10] = [
     "x-prometheus-remote-read-version",
 ];
 
+/// Symbols allowed in an HTTP header name besides letters and digits.
+const TCHAR: &[u8] = b"!#$%&'*+-.^_`|~";
+
 /// A header name that is not one Sightline sets itself.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct HeaderName(String);
@@ -111,10 +114,11 @@ impl<'de> Deserialize<'de> for HeaderName {
                 "{name} is a reserved header. It must not be changed"
             )));
         }
+        // RFC 9110 `token`: letters, digits and a few symbols; no spaces or separators.
         let token = !name.is_empty()
             && name
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+                .all(|b| b.is_ascii_alphanumeric() || TCHAR.contains(&b));
         if !token {
             return Err(D::Error::custom(format!(
                 "{name:?} is not a valid HTTP header name"

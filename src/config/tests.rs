@@ -373,6 +373,10 @@ fn bad_keys_point_at_the_key() {
             "test.yml:4:7: Content-Type is a reserved header. It must not be changed",
         ),
         (
+            "remote_write:\n  - url: http://x/\n    headers:\n      \"X Tenant\": a\n",
+            "test.yml:4:7: \"X Tenant\" is not a valid HTTP header name",
+        ),
+        (
             "remote_write:\n  - url: http://x/\n    write_relabel_configs:\n      - source_labels: [a, b.c]\n",
             "test.yml:4:28: \"b.c\" is not a valid label name",
         ),
