@@ -7,6 +7,7 @@
 
 mod error;
 mod fields;
+mod paths;
 mod positions;
 mod sections;
 mod units;
@@ -37,7 +38,7 @@ pub struct Config {
     /// The jobs to scrape; intervals and timeouts already resolved against `global`.
     #[serde(default, deserialize_with = "fields::nullable")]
     pub scrape_configs: Vec<ScrapeConfig>,
-    /// Globs naming rule files, relative to the working directory.
+    /// Globs naming rule files; `load_file` makes relative ones relative to the config file.
     #[serde(default, deserialize_with = "fields::nullable")]
     pub rule_files: Vec<String>,
     /// Endpoints that receive a copy of every sample.
@@ -52,11 +53,16 @@ pub struct Config {
 }
 
 /// Reads, parses and validates the configuration file at `path`.
+///
+/// As in Prometheus, relative file names in it (rule files, password and TLS files,
+/// the query log) are taken relative to the directory holding the file.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     let file_name = path.display().to_string();
     let yaml = std::fs::read_to_string(path)
         .map_err(|err| ConfigError::whole_file(&file_name, format!("cannot read configuration: {err}")))?;
-    parse_str(&yaml, &file_name)
+    let mut config = parse_str(&yaml, &file_name)?;
+    paths::rebase(&mut config, path.parent().unwrap_or(Path::new("")));
+    Ok(config)
 }
 
 /// Parses and validates `yaml`; `file_name` only labels the errors.

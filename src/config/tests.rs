@@ -213,7 +213,11 @@ fn full_config_sets_every_field() {
         config.global.query_log_file.as_deref(),
         Some("/var/log/sightline/queries.log")
     );
-    assert_eq!(config.rule_files, ["rules/*.yml", "/etc/sightline/alerts.yml"]);
+    let relative_rules = fixture("rules/*.yml").display().to_string();
+    assert_eq!(
+        config.rule_files,
+        [relative_rules.as_str(), "/etc/sightline/alerts.yml"]
+    );
     let job = &config.scrape_configs[0];
     assert_eq!((job.scrape_interval, job.scrape_timeout), (secs(10), secs(5)));
     assert_eq!(

@@ -15,13 +15,13 @@ use super::Config;
 use crate::storage::labels::is_valid_label_name;
 
 /// A rule broken at `path`.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct Violation {
     pub path: String,
     pub message: String,
 }
 
-/// Collects violations, each under a path prefix.
+/// The violations found so far.
 #[derive(Default)]
 struct Findings(Vec<Violation>);
 
