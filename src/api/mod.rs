@@ -1,0 +1,45 @@
+//! The HTTP surface: Prometheus-compatible API routes, remote-write intake,
+//! health and the server's own metrics.
+//!
+//! Handlers only translate between HTTP and the subsystems (`storage`,
+//! `ingest`, `system`); they hold no business logic.
+
+mod admin;
+mod params;
+mod read;
+mod response;
+mod write;
+
+use crate::ingest::remote_write::WriteLimits;
+use crate::storage::Storage;
+use crate::system::SelfMetrics;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::Arc;
+
+pub use params::{parse_selector, parse_time};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Storage,
+    pub metrics: Arc<SelfMetrics>,
+    pub write_limits: WriteLimits,
+}
+
+/// Builds the router. `max_body_bytes` bounds every request body.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/api/v1/write", post(write::remote_write))
+        .route("/api/v1/series", get(read::series).post(read::series))
+        .route("/api/v1/labels", get(read::label_names).post(read::label_names))
+        .route("/api/v1/label/{name}/values", get(read::label_values))
+        .route("/api/v1/status/tsdb", get(read::tsdb_status))
+        .route("/api/v1/admin/tsdb/compact", post(admin::compact))
+        .route("/-/healthy", get(admin::healthy).head(admin::healthy))
+        .route("/-/ready", get(admin::ready).head(admin::ready))
+        .route("/metrics", get(admin::metrics))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}

@@ -1,0 +1,71 @@
+//! The command line: `serve`, `check config`, `tsdb dump`, `tsdb stats`.
+//! Parses arguments with clap and dispatches; holds no logic of its own.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "sightline",
+    version,
+    about = "Metrics, PromQL, alerting and ML model monitoring in one binary"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server (embedded defaults when no --config is given).
+    Serve(ServeArgs),
+    /// Validate configuration files.
+    #[command(subcommand)]
+    Check(CheckCommand),
+    /// Inspect a stopped server's data directory.
+    #[command(subcommand)]
+    Tsdb(TsdbCommand),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// YAML configuration file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (overrides `server.listen`).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Data directory.
+    #[arg(long, default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum CheckCommand {
+    /// Validate a configuration file; errors are printed as file:line:column.
+    Config { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum TsdbCommand {
+    /// Print every stored sample as `labels value timestamp_ms`.
+    Dump {
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+        /// Series selector, e.g. `up{job="api"}` (repeatable).
+        #[arg(long = "match")]
+        matchers: Vec<String>,
+        /// Earliest timestamp (RFC 3339 or Unix seconds).
+        #[arg(long)]
+        min_time: Option<String>,
+        /// Latest timestamp (RFC 3339 or Unix seconds).
+        #[arg(long)]
+        max_time: Option<String>,
+    },
+    /// Print series, samples, chunks, bytes on disk and bytes/sample.
+    Stats {
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+    },
+}
