@@ -506,15 +506,15 @@ impl<'a> BitReader<'a> {
     }
 }
 
-/// Unsigned LEB128 varints, as used for the sample count and the first timestamp.
-struct Varint;
+/// Unsigned LEB128 varints, as used for sample counts and the first timestamp.
+pub(super) struct Varint;
 
 impl Varint {
     fn width(value: u64) -> usize {
         (64 - value.leading_zeros() as usize).div_ceil(7).max(1)
     }
 
-    fn encode(mut value: u64) -> impl ExactSizeIterator<Item = u8> {
+    pub(super) fn encode(mut value: u64) -> impl ExactSizeIterator<Item = u8> {
         let width = Self::width(value);
         (0..width).map(move |index| {
             let more = if index + 1 < width { 0x80 } else { 0 };
@@ -525,7 +525,7 @@ impl Varint {
     }
 
     /// The value and how many bytes it took.
-    fn decode(bytes: &[u8]) -> Result<(u64, usize), ChunkError> {
+    pub(super) fn decode(bytes: &[u8]) -> Result<(u64, usize), ChunkError> {
         let mut value = 0u64;
         for (index, byte) in bytes.iter().enumerate().take(10) {
             value |= u64::from(byte & 0x7f).checked_shl(7 * index as u32).unwrap_or(0);
@@ -567,7 +567,7 @@ fn sign_extend(payload: u64, bits: u32) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::storage::stale_nan;
     use proptest::prelude::*;
@@ -580,7 +580,7 @@ mod tests {
         chunk
     }
 
-    fn special_values() -> Vec<f64> {
+    pub(in crate::storage) fn special_values() -> Vec<f64> {
         vec![
             stale_nan(),
             f64::NAN,
@@ -723,7 +723,7 @@ mod tests {
     }
 
     /// Irregular, sometimes huge (wrapping) steps from a start that may be negative.
-    fn series() -> impl Strategy<Value = Vec<Sample>> {
+    pub(in crate::storage) fn series() -> impl Strategy<Value = Vec<Sample>> {
         (any::<i64>(), prop::collection::vec((step(), value()), 0..300)).prop_map(|(start, points)| {
             let mut t = start;
             points

@@ -9,6 +9,7 @@
 //! (chosen by the user) holds the persisted chunks and series.
 //! See `docs/ARCHITECTURE.md` for the on-disk layout and the durability promise.
 
+pub mod block;
 pub mod chunk;
 pub mod labels;
 pub mod matcher;
