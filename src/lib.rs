@@ -5,4 +5,5 @@
 //! append to `storage`; consumers (`api`, later `promql`, `rules`, `notify`)
 //! read from it. See `docs/ARCHITECTURE.md`.
 
+pub mod promql;
 pub mod storage;
