@@ -9,8 +9,21 @@
 //! (chosen by the user) holds the persisted chunks and series.
 //! See `docs/ARCHITECTURE.md` for the on-disk layout and the durability promise.
 
+pub mod block;
+pub mod chunk;
+mod db;
+mod head;
+pub mod index;
 pub mod labels;
+mod layout;
+mod maintain;
 pub mod matcher;
+mod read;
+mod snapshot;
+mod wal;
+
+pub use db::{FsyncMode, Storage, StorageCounters, StorageError, StorageOptions};
+pub use maintain::{dir_size, CompactionReport, RetentionReport};
 
 pub use labels::{Label, LabelError, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher};
@@ -160,3 +173,5 @@ pub trait Queryable: Send + Sync {
         maxt: i64,
     ) -> Result<Vec<String>, QueryError>;
 }
+#[cfg(test)]
+mod db_tests;

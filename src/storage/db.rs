@@ -1,0 +1,407 @@
+//! [`Storage`]: the head, the WAL and the sled trees put together.
+//!
+//! Owns opening (series load, snapshot restore, WAL replay), the append path
+//! (check → log → apply → persist cut chunks → sync) and checkpoints. Reading
+//! lives in `read.rs`, retention and compaction in `maintain.rs`.
+//!
+//! Locking: the head `RwLock` is taken before the WAL mutex. Appends hold the
+//! head write lock while they log and apply, then sync the WAL outside it, so
+//! readers are never blocked by an fsync and concurrent appends share one.
+
+use super::head::{AppendRules, CutChunk, Head};
+use super::layout::{self, Codec, PartitionState};
+use super::wal::{self, Wal, WalBatch};
+use super::{snapshot, AppendError, AppendStats, Appender, Labels, SeriesSamples};
+use parking_lot::{Mutex, RwLock};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// When an acknowledged batch is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FsyncMode {
+    /// fsync the WAL before acknowledging each batch: nothing acknowledged is lost.
+    Always,
+    /// fsync the WAL every second: a power loss may lose the last second;
+    /// a killed process loses nothing acknowledged.
+    #[default]
+    Interval,
+}
+
+/// How the storage behaves; the server fills it from the `storage:` config.
+#[derive(Debug, Clone)]
+pub struct StorageOptions {
+    /// Drop data older than the newest sample minus this (0: keep forever).
+    pub retention_ms: i64,
+    /// Drop the oldest partitions while the data directory is larger (0: no limit).
+    pub retention_bytes: u64,
+    pub fsync: FsyncMode,
+    pub out_of_order_time_window_ms: i64,
+    /// sled's page cache.
+    pub cache_capacity_bytes: u64,
+    pub max_future_ms: i64,
+    /// 0: unlimited.
+    pub max_series: usize,
+    /// Open without writing anything (for `tsdb dump` and `tsdb stats`).
+    pub read_only: bool,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        StorageOptions {
+            retention_ms: 15 * 24 * 3600 * 1000,
+            retention_bytes: 0,
+            fsync: FsyncMode::Interval,
+            out_of_order_time_window_ms: 0,
+            cache_capacity_bytes: 64 << 20,
+            max_future_ms: 10 * 60 * 1000,
+            max_series: 0,
+            read_only: false,
+        }
+    }
+}
+
+/// Errors opening or maintaining the storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+/// Counters the server exports as its own metrics.
+#[derive(Default)]
+pub struct StorageCounters {
+    pub samples_appended: AtomicU64,
+    pub samples_duplicate: AtomicU64,
+    pub series_created: AtomicU64,
+    pub chunks_persisted: AtomicU64,
+    pub corrupt_chunks: AtomicU64,
+    pub wal_records_replayed: AtomicU64,
+}
+
+/// The TSDB. Cheap to clone; all clones share one store.
+#[derive(Clone)]
+pub struct Storage {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    pub dir: PathBuf,
+    pub opts: StorageOptions,
+    pub head: RwLock<Head>,
+    pub wal: Mutex<Option<Wal>>,
+    pub db: sled::Db,
+    pub series_tree: sled::Tree,
+    pub chunks: sled::Tree,
+    pub partitions_tree: sled::Tree,
+    pub partitions: Mutex<BTreeMap<i64, PartitionState>>,
+    pub checkpoint_lock: Mutex<()>,
+    pub counters: StorageCounters,
+}
+
+pub(super) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Storage {
+    /// Opens (or creates) the store in `dir`, replaying the WAL.
+    pub fn open(dir: &Path, opts: StorageOptions) -> Result<Storage, StorageError> {
+        std::fs::create_dir_all(dir)?;
+        let db = sled::Config::new()
+            .path(dir.join("sled"))
+            .cache_capacity(opts.cache_capacity_bytes)
+            .flush_every_ms(Some(1000))
+            .open()?;
+        let inner = Inner {
+            dir: dir.to_path_buf(),
+            series_tree: db.open_tree(layout::SERIES_TREE)?,
+            chunks: db.open_tree(layout::CHUNKS_TREE)?,
+            partitions_tree: db.open_tree(layout::PARTITIONS_TREE)?,
+            db,
+            opts,
+            head: RwLock::new(Head::new()),
+            wal: Mutex::new(None),
+            partitions: Mutex::new(BTreeMap::new()),
+            checkpoint_lock: Mutex::new(()),
+            counters: StorageCounters::default(),
+        };
+        let storage = Storage {
+            inner: Arc::new(inner),
+        };
+        storage.load()?;
+        Ok(storage)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub fn options(&self) -> &StorageOptions {
+        &self.inner.opts
+    }
+
+    pub fn counters(&self) -> &StorageCounters {
+        &self.inner.counters
+    }
+
+    /// Series currently known.
+    pub fn num_series(&self) -> usize {
+        self.inner.head.read().num_series()
+    }
+
+    fn load(&self) -> Result<(), StorageError> {
+        let inner = &self.inner;
+        let mut head = inner.head.write();
+        for entry in inner.series_tree.iter() {
+            let (k, v) = entry?;
+            match (layout::decode_series_key(&k), Labels::decode(&mut &v[..])) {
+                (Some(id), Some(labels)) => head.add_series(id, labels),
+                _ => tracing::error!(key = ?k, "skipping corrupt entry in the series tree"),
+            }
+        }
+        self.load_partitions()?;
+        let replay_from = match snapshot::read(&inner.dir) {
+            Ok(Some(snap)) => {
+                let from = snap.replay_from_segment;
+                snapshot::restore(&mut head, snap).map_err(StorageError::Corrupt)?;
+                from
+            }
+            Ok(None) => {
+                self.rebuild_time_ranges(&mut head)?;
+                0
+            }
+            Err(e) => {
+                tracing::error!("{e}; rebuilding series time ranges from the chunks tree");
+                self.rebuild_time_ranges(&mut head)?;
+                0
+            }
+        };
+        let replayed = self.replay_wal(&mut head, replay_from)?;
+        drop(head);
+        if !inner.opts.read_only {
+            *inner.wal.lock() = Some(Wal::open(&inner.dir.join("wal"))?);
+            if replayed > 0 {
+                self.checkpoint()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn load_partitions(&self) -> Result<(), StorageError> {
+        let mut parts = self.inner.partitions.lock();
+        for entry in self.inner.partitions_tree.iter() {
+            let (k, v) = entry?;
+            let state = match v.first() {
+                Some(1) => PartitionState::Compacted,
+                _ => PartitionState::Open,
+            };
+            if let Some(p) = layout::decode_partition_key(&k) {
+                parts.insert(p, state);
+            }
+        }
+        Ok(())
+    }
+
+    /// Without a snapshot, derives each series' time range from chunk keys.
+    fn rebuild_time_ranges(&self, head: &mut Head) -> Result<(), StorageError> {
+        for entry in self.inner.chunks.iter() {
+            let (k, v) = entry?;
+            let (Some(key), Some(value)) = (layout::decode_chunk_key(&k), layout::decode_chunk_value(&v))
+            else {
+                continue;
+            };
+            head.max_t = head.max_t.max(value.max_t);
+            if let Some(s) = head.get_mut(key.series) {
+                s.first_t = s.first_t.min(key.min_t);
+                s.last_t = s.last_t.max(value.max_t);
+            }
+        }
+        Ok(())
+    }
+
+    fn replay_wal(&self, head: &mut Head, from_segment: u64) -> Result<u64, StorageError> {
+        let dir = self.inner.dir.join("wal");
+        let mut replayed = 0;
+        for seg in wal::segments(&dir)?.into_iter().filter(|&s| s >= from_segment) {
+            let read = wal::read_segment(&dir, seg)?;
+            if let Some(pos) = read.corrupt_at {
+                tracing::warn!(
+                    segment = seg,
+                    offset = pos,
+                    "WAL segment ends in a torn or corrupt record"
+                );
+            }
+            for record in read.records {
+                let Some(batch) = WalBatch::decode(&record) else {
+                    tracing::error!(segment = seg, "skipping undecodable WAL record");
+                    continue;
+                };
+                self.persist_new_series(&batch)?;
+                let cut = head.commit(batch);
+                self.persist_chunks(cut)?;
+                replayed += 1;
+            }
+        }
+        self.inner
+            .counters
+            .wal_records_replayed
+            .fetch_add(replayed, Ordering::Relaxed);
+        Ok(replayed)
+    }
+
+    fn persist_new_series(&self, batch: &WalBatch) -> Result<(), StorageError> {
+        for (id, labels) in &batch.new_series {
+            let mut buf = Vec::new();
+            labels.encode(&mut buf);
+            self.inner.series_tree.insert(layout::series_key(*id), buf)?;
+        }
+        Ok(())
+    }
+
+    /// Writes cut chunks to the chunks tree (durable at the next sled flush;
+    /// the WAL covers them until the checkpoint that follows).
+    pub(super) fn persist_chunks(&self, cut: Vec<CutChunk>) -> Result<(), StorageError> {
+        if cut.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        let mut parts = self.inner.partitions.lock();
+        for c in &cut {
+            let partition = layout::partition_of(c.min_t);
+            let key = layout::chunk_key(partition, c.series, c.min_t);
+            batch.insert(
+                &key[..],
+                layout::encode_chunk_value(Codec::Xor, c.max_t, &c.bytes),
+            );
+            if parts.get(&partition) != Some(&PartitionState::Open) {
+                parts.insert(partition, PartitionState::Open);
+                self.inner
+                    .partitions_tree
+                    .insert(layout::partition_key(partition), &[PartitionState::Open as u8])?;
+            }
+        }
+        self.inner.chunks.apply_batch(batch)?;
+        self.inner
+            .counters
+            .chunks_persisted
+            .fetch_add(cut.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn rules(&self) -> AppendRules {
+        let o = &self.inner.opts;
+        AppendRules {
+            out_of_order_window_ms: o.out_of_order_time_window_ms,
+            retention_ms: o.retention_ms,
+            max_future_ms: o.max_future_ms,
+            now_ms: now_ms(),
+            max_series: o.max_series,
+        }
+    }
+
+    /// Checkpoint: rotate the WAL, snapshot the head, flush sled, then delete
+    /// the WAL segments the snapshot and sled now cover.
+    pub fn checkpoint(&self) -> Result<(), StorageError> {
+        let inner = &self.inner;
+        if inner.opts.read_only {
+            return Ok(());
+        }
+        let _one_at_a_time = inner.checkpoint_lock.lock();
+        let (bytes, segment) = {
+            let head = inner.head.write();
+            let mut wal = inner.wal.lock();
+            let Some(wal) = wal.as_mut() else {
+                return Ok(());
+            };
+            let segment = wal.rotate()?;
+            (snapshot::encode(&head, segment), segment)
+        };
+        inner.db.flush()?;
+        snapshot::write(&inner.dir, &bytes)?;
+        if let Some(wal) = inner.wal.lock().as_ref() {
+            wal.remove_before(segment)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes written to the WAL since the last checkpoint.
+    pub fn wal_size(&self) -> u64 {
+        self.inner.wal.lock().as_ref().map_or(0, Wal::written)
+    }
+
+    /// Syncs the WAL to disk (the `interval` fsync mode calls this every second).
+    pub fn sync_wal(&self) -> Result<(), StorageError> {
+        let handle = self.inner.wal.lock().as_ref().map(Wal::sync_handle);
+        if let Some(file) = handle {
+            file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Final checkpoint and flush; call before exiting.
+    pub fn close(&self) -> Result<(), StorageError> {
+        self.checkpoint()?;
+        self.inner.db.flush()?;
+        Ok(())
+    }
+}
+
+impl Appender for Storage {
+    fn append(&self, batch: Vec<SeriesSamples>) -> Result<AppendStats, AppendError> {
+        let inner = &self.inner;
+        if inner.opts.read_only {
+            return Err(AppendError::Storage("storage is open read-only".into()));
+        }
+        let rules = self.rules();
+        let sync_handle = {
+            let mut head = inner.head.write();
+            let prepared = head.prepare(batch, &rules)?;
+            if prepared.wal.samples.is_empty() && prepared.wal.new_series.is_empty() {
+                return Ok(prepared.stats);
+            }
+            let mut record = Vec::with_capacity(64 + prepared.stats.samples_appended * 10);
+            prepared.wal.encode(&mut record);
+            let mut wal = inner.wal.lock();
+            let wal = wal
+                .as_mut()
+                .ok_or_else(|| AppendError::Storage("WAL is not open".into()))?;
+            wal.append(&record)
+                .map_err(|e| AppendError::Storage(format!("writing the WAL: {e}")))?;
+            let handle = wal.sync_handle();
+            self.persist_new_series(&prepared.wal)
+                .map_err(|e| AppendError::Storage(e.to_string()))?;
+            let cut = head.commit(prepared.wal);
+            self.persist_chunks(cut)
+                .map_err(|e| AppendError::Storage(e.to_string()))?;
+            self.count(&prepared.stats);
+            (handle, prepared.stats)
+        };
+        let (handle, stats) = sync_handle;
+        if inner.opts.fsync == FsyncMode::Always {
+            handle
+                .sync_data()
+                .map_err(|e| AppendError::Storage(format!("syncing the WAL: {e}")))?;
+        }
+        Ok(stats)
+    }
+}
+
+impl Storage {
+    fn count(&self, stats: &AppendStats) {
+        let c = &self.inner.counters;
+        c.samples_appended
+            .fetch_add(stats.samples_appended as u64, Ordering::Relaxed);
+        c.samples_duplicate
+            .fetch_add(stats.samples_duplicate as u64, Ordering::Relaxed);
+        c.series_created
+            .fetch_add(stats.series_created as u64, Ordering::Relaxed);
+    }
+}

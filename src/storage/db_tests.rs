@@ -1,0 +1,199 @@
+//! Tests of the assembled storage: append, select, restart, compaction, retention.
+
+use super::*;
+
+fn opts() -> StorageOptions {
+    StorageOptions {
+        retention_ms: 0,
+        max_future_ms: i64::MAX / 4,
+        ..StorageOptions::default()
+    }
+}
+
+fn series(name: &str, job: &str, samples: impl IntoIterator<Item = (i64, f64)>) -> SeriesSamples {
+    SeriesSamples {
+        labels: Labels::from_pairs([("__name__", name), ("job", job)]),
+        samples: samples.into_iter().map(|(t, v)| Sample { t, v }).collect(),
+    }
+}
+
+fn select_all(s: &Storage, name: &str) -> Vec<Series> {
+    s.select(
+        &[Matcher::equal("__name__", name)],
+        i64::MIN,
+        i64::MAX,
+        SelectHints::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn append_select_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    let values: Vec<(i64, f64)> = (0..500).map(|i| (i * 15_000, i as f64)).collect();
+    s.append(vec![
+        series("up", "a", values.clone()),
+        series("up", "b", [(5, f64::NAN)]),
+    ])
+    .unwrap();
+    s.append(vec![series("up", "b", [(6, stale_nan()), (7, f64::INFINITY)])])
+        .unwrap();
+    let got = select_all(&s, "up");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].samples.len(), 500);
+    assert!(got[1].samples[0].v.is_nan() && !is_stale_nan(got[1].samples[0].v));
+    assert!(is_stale_nan(got[1].samples[1].v));
+    let window = s
+        .select(
+            &[Matcher::equal("job", "a")],
+            15_000,
+            30_000,
+            SelectHints::default(),
+        )
+        .unwrap();
+    assert_eq!(window[0].samples.len(), 2);
+    s.close().unwrap();
+    drop(s);
+
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    assert_eq!(select_all(&s, "up"), got);
+    // In-order checks survive the restart.
+    assert!(s.append(vec![series("up", "a", [(0, 1.0)])]).is_err());
+}
+
+#[test]
+fn replays_the_wal_without_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    s.append(vec![series("x", "a", (0..300).map(|i| (i, i as f64)))])
+        .unwrap();
+    let before = select_all(&s, "x");
+    // No close(): no checkpoint, so the restart must replay the WAL.
+    // (The end-to-end test covers a real `kill -9`.)
+    drop(s);
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    assert!(
+        s.counters()
+            .wal_records_replayed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    );
+    assert_eq!(select_all(&s, "x"), before);
+}
+
+#[test]
+fn select_respects_sample_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    s.append(vec![series("x", "a", (0..100).map(|i| (i, 1.0)))])
+        .unwrap();
+    let err = s.select(
+        &[Matcher::equal("__name__", "x")],
+        0,
+        1000,
+        SelectHints { max_samples: 10 },
+    );
+    assert_eq!(err, Err(QueryError::TooManySamples(10)));
+}
+
+#[test]
+fn compaction_keeps_every_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    let step = 15_000;
+    let n = 3 * layout::PARTITION_MS / step;
+    for job in ["a", "b", "c"] {
+        s.append(vec![series(
+            "c_total",
+            job,
+            (0..n).map(|i| (i * step, (i * 3) as f64)),
+        )])
+        .unwrap();
+    }
+    let before = select_all(&s, "c_total");
+    let report = s.compact(false).unwrap();
+    assert!(report.partitions_compacted >= 1, "{report:?}");
+    assert!(report.bytes_after < report.bytes_before, "{report:?}");
+    assert_eq!(select_all(&s, "c_total"), before);
+    s.compact(true).unwrap();
+    assert_eq!(select_all(&s, "c_total"), before);
+    // Appends after a forced compaction still work and read back.
+    s.append(vec![series("c_total", "a", [(n * step, 1.0)])]).unwrap();
+    assert_eq!(
+        select_all(&s, "c_total")[0].samples.len(),
+        before[0].samples.len() + 1
+    );
+}
+
+#[test]
+fn retention_drops_old_partitions_and_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(
+        dir.path(),
+        StorageOptions {
+            retention_ms: layout::PARTITION_MS,
+            ..opts()
+        },
+    )
+    .unwrap();
+    let step = 60_000;
+    s.append(vec![series("old", "a", (0..200).map(|i| (i * step, 1.0)))])
+        .unwrap();
+    let late = 10 * layout::PARTITION_MS;
+    s.append(vec![series("new", "a", (0..200).map(|i| (late + i * step, 1.0)))])
+        .unwrap();
+    s.compact(false).unwrap();
+    let report = s.apply_retention().unwrap();
+    assert!(report.partitions_dropped >= 2, "{report:?}");
+    assert_eq!(report.series_removed, 1);
+    assert!(select_all(&s, "old").is_empty());
+    assert_eq!(select_all(&s, "new")[0].samples.len(), 200);
+    // Samples older than the retention window are refused.
+    let err = s.append(vec![series("new", "b", [(0, 1.0)])]).unwrap_err();
+    assert!(matches!(err, AppendError::TooOld { .. }));
+}
+
+#[test]
+fn out_of_order_samples_merge_on_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(
+        dir.path(),
+        StorageOptions {
+            out_of_order_time_window_ms: 1_000_000,
+            ..opts()
+        },
+    )
+    .unwrap();
+    s.append(vec![series("x", "a", (0..50).map(|i| (i * 10 + 500, 1.0)))])
+        .unwrap();
+    s.append(vec![series("x", "a", (0..50).map(|i| (i * 10, 2.0)))])
+        .unwrap();
+    let got = select_all(&s, "x");
+    assert_eq!(got[0].samples.len(), 100);
+    assert!(got[0].samples.windows(2).all(|w| w[0].t < w[1].t));
+}
+
+#[test]
+fn label_apis() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    s.append(vec![
+        series("up", "a", [(10, 1.0)]),
+        series("down", "b", [(1000, 1.0)]),
+    ])
+    .unwrap();
+    assert_eq!(
+        s.label_names(&[], i64::MIN, i64::MAX).unwrap(),
+        vec!["__name__", "job"]
+    );
+    assert_eq!(
+        s.label_values("job", &[], i64::MIN, i64::MAX).unwrap(),
+        vec!["a", "b"]
+    );
+    assert_eq!(s.label_values("job", &[], 500, 2000).unwrap(), vec!["b"]);
+    let up = [Matcher::equal("__name__", "up")];
+    assert_eq!(s.label_values("job", &up, i64::MIN, i64::MAX).unwrap(), vec!["a"]);
+    assert_eq!(s.series(&up, 0, 100).unwrap().len(), 1);
+    assert!(s.series(&up, 11, 100).unwrap().is_empty());
+}

@@ -1,0 +1,545 @@
+//! The head: every known series with its open chunk, in memory.
+//!
+//! Appending is split in two so that a batch is stored whole or not at all:
+//! [`Head::prepare`] checks every sample against Prometheus's append rules
+//! without changing anything and produces the [`WalBatch`] to log;
+//! [`Head::commit`] applies a logged batch (also used, unchanged, to replay the
+//! WAL, so replay rebuilds exactly the same chunks). Commit returns the chunks
+//! it cut, which the caller persists. The head must not touch sled or files.
+
+use super::chunk::XorChunk;
+use super::index::{PostingsIndex, SeriesId};
+use super::layout::partition_of;
+use super::wal::WalBatch;
+use super::{AppendError, AppendStats, Labels, Matcher, Sample, SeriesSamples};
+use roaring::RoaringBitmap;
+use rustc_hash::FxHashMap;
+use std::hash::{Hash, Hasher};
+
+/// A chunk is cut after this many samples (Prometheus's target as well).
+pub const MAX_CHUNK_SAMPLES: usize = 120;
+/// Out-of-order samples are flushed as their own chunk at this count.
+pub const MAX_OOO_SAMPLES: usize = 32;
+
+/// Rules a batch is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendRules {
+    /// Samples older than the newest sample minus this are accepted out of order.
+    pub out_of_order_window_ms: i64,
+    /// Samples older than the newest sample minus this are refused (0: no limit).
+    pub retention_ms: i64,
+    /// Samples newer than `now_ms + max_future_ms` are refused.
+    pub max_future_ms: i64,
+    pub now_ms: i64,
+    /// 0: unlimited.
+    pub max_series: usize,
+}
+
+/// One series in memory.
+pub struct MemSeries {
+    pub labels: Labels,
+    pub chunk: XorChunk,
+    /// Earliest sample ever stored (i64::MAX when none).
+    pub first_t: i64,
+    /// Newest in-order sample (i64::MIN when none).
+    pub last_t: i64,
+    pub last_v: f64,
+    /// Accepted out-of-order samples not yet persisted, sorted by time.
+    pub ooo: Vec<Sample>,
+}
+
+impl MemSeries {
+    fn new(labels: Labels) -> Self {
+        MemSeries {
+            labels,
+            chunk: XorChunk::new(),
+            first_t: i64::MAX,
+            last_t: i64::MIN,
+            last_v: 0.0,
+            ooo: Vec::new(),
+        }
+    }
+
+    pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.first_t <= maxt && self.last_t.max(self.ooo.last().map_or(i64::MIN, |s| s.t)) >= mint
+    }
+}
+
+/// A chunk taken out of the head, to be persisted.
+pub struct CutChunk {
+    pub series: SeriesId,
+    pub min_t: i64,
+    pub max_t: i64,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct Head {
+    series: Vec<Option<MemSeries>>,
+    by_hash: FxHashMap<u64, Vec<SeriesId>>,
+    index: PostingsIndex,
+    /// Newest sample timestamp in the whole head.
+    pub max_t: i64,
+    live: usize,
+}
+
+/// A batch checked by [`Head::prepare`], ready to log and commit.
+pub struct PreparedBatch {
+    pub wal: WalBatch,
+    pub stats: AppendStats,
+}
+
+fn hash_labels(labels: &Labels) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    labels.hash(&mut h);
+    h.finish()
+}
+
+impl Head {
+    pub fn new() -> Self {
+        Head {
+            max_t: i64::MIN,
+            ..Default::default()
+        }
+    }
+
+    pub fn num_series(&self) -> usize {
+        self.live
+    }
+
+    pub fn next_id(&self) -> SeriesId {
+        self.series.len() as SeriesId
+    }
+
+    pub fn get(&self, id: SeriesId) -> Option<&MemSeries> {
+        self.series.get(id as usize)?.as_ref()
+    }
+
+    pub fn get_mut(&mut self, id: SeriesId) -> Option<&mut MemSeries> {
+        self.series.get_mut(id as usize)?.as_mut()
+    }
+
+    pub fn index(&self) -> &PostingsIndex {
+        &self.index
+    }
+
+    pub fn lookup(&self, labels: &Labels) -> Option<SeriesId> {
+        let ids = self.by_hash.get(&hash_labels(labels))?;
+        ids.iter()
+            .copied()
+            .find(|&id| self.get(id).is_some_and(|s| &s.labels == labels))
+    }
+
+    /// Ids of series matching `matchers` whose data overlaps `[mint, maxt]`.
+    pub fn select_ids(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> RoaringBitmap {
+        self.index
+            .select(matchers)
+            .into_iter()
+            .filter(|&id| self.get(id).is_some_and(|s| s.overlaps(mint, maxt)))
+            .collect()
+    }
+
+    /// Registers a series (at start, from the series tree, or from the WAL).
+    pub fn add_series(&mut self, id: SeriesId, labels: Labels) {
+        let idx = id as usize;
+        if self.series.len() <= idx {
+            self.series.resize_with(idx + 1, || None);
+        }
+        if self.series[idx].is_some() {
+            return;
+        }
+        self.index.add(id, &labels);
+        self.by_hash.entry(hash_labels(&labels)).or_default().push(id);
+        self.series[idx] = Some(MemSeries::new(labels));
+        self.live += 1;
+    }
+
+    /// Forgets a series entirely (retention removed all its data).
+    pub fn remove_series(&mut self, id: SeriesId) {
+        let Some(series) = self.series.get_mut(id as usize).and_then(Option::take) else {
+            return;
+        };
+        self.index.remove(id, &series.labels);
+        let hash = hash_labels(&series.labels);
+        if let Some(ids) = self.by_hash.get_mut(&hash) {
+            ids.retain(|&x| x != id);
+            if ids.is_empty() {
+                self.by_hash.remove(&hash);
+            }
+        }
+        self.live -= 1;
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (SeriesId, &mut MemSeries)> {
+        self.series
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i as SeriesId, s.as_mut()?)))
+    }
+
+    /// Iterates over all live series.
+    pub fn iter(&self) -> impl Iterator<Item = (SeriesId, &MemSeries)> {
+        self.series
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i as SeriesId, s.as_ref()?)))
+    }
+
+    /// Checks a batch against the append rules without changing anything.
+    pub fn prepare(
+        &self,
+        batch: Vec<SeriesSamples>,
+        rules: &AppendRules,
+    ) -> Result<PreparedBatch, AppendError> {
+        let mut check = BatchCheck::new(self, rules);
+        for series in batch {
+            check.add_series(series)?;
+        }
+        Ok(check.finish())
+    }
+
+    /// Applies a logged batch; returns the chunks that were cut.
+    pub fn commit(&mut self, batch: WalBatch) -> Vec<CutChunk> {
+        for (id, labels) in batch.new_series {
+            self.add_series(id, labels);
+        }
+        let mut cut = Vec::new();
+        for (id, samples) in batch.samples {
+            for s in samples {
+                self.append_sample(id, s, &mut cut);
+            }
+        }
+        cut
+    }
+
+    fn append_sample(&mut self, id: SeriesId, s: Sample, cut: &mut Vec<CutChunk>) {
+        self.max_t = self.max_t.max(s.t);
+        let Some(series) = self.get_mut(id) else {
+            return;
+        };
+        series.first_t = series.first_t.min(s.t);
+        if s.t <= series.last_t {
+            insert_out_of_order(series, s);
+            if series.ooo.len() >= MAX_OOO_SAMPLES {
+                cut.extend(cut_out_of_order(id, series));
+            }
+            return;
+        }
+        let must_cut = match series.chunk.first_time() {
+            Some(first) => {
+                series.chunk.num_samples() >= MAX_CHUNK_SAMPLES || partition_of(first) != partition_of(s.t)
+            }
+            None => false,
+        };
+        if must_cut {
+            cut.extend(cut_open_chunk(id, series));
+        }
+        series.chunk.append(s.t, s.v);
+        series.last_t = s.t;
+        series.last_v = s.v;
+    }
+
+    /// Cuts every open and out-of-order chunk whose data lies at or before
+    /// `before` (used by compaction and at checkpoints of idle series).
+    pub fn cut_chunks_before(&mut self, before: i64) -> Vec<CutChunk> {
+        let mut cut = Vec::new();
+        for (i, slot) in self.series.iter_mut().enumerate() {
+            let Some(series) = slot.as_mut() else { continue };
+            let id = i as SeriesId;
+            if series.chunk.last_time().is_some_and(|t| t <= before) {
+                cut.extend(cut_open_chunk(id, series));
+            }
+            if series.ooo.first().is_some_and(|s| s.t <= before) {
+                cut.extend(cut_out_of_order(id, series));
+            }
+        }
+        cut
+    }
+}
+
+fn insert_out_of_order(series: &mut MemSeries, s: Sample) {
+    match series.ooo.binary_search_by_key(&s.t, |x| x.t) {
+        Ok(_) => {} // prepare() already refused conflicting duplicates
+        Err(pos) => series.ooo.insert(pos, s),
+    }
+}
+
+fn cut_open_chunk(id: SeriesId, series: &mut MemSeries) -> Option<CutChunk> {
+    let chunk = std::mem::take(&mut series.chunk);
+    Some(CutChunk {
+        series: id,
+        min_t: chunk.first_time()?,
+        max_t: chunk.last_time()?,
+        bytes: chunk.bytes().to_vec(),
+    })
+}
+
+/// Encodes the out-of-order buffer as chunks, one per partition it touches.
+fn cut_out_of_order(id: SeriesId, series: &mut MemSeries) -> Vec<CutChunk> {
+    let samples = std::mem::take(&mut series.ooo);
+    samples
+        .chunk_by(|a, b| partition_of(a.t) == partition_of(b.t))
+        .filter_map(|group| {
+            let mut chunk = XorChunk::new();
+            for s in group {
+                chunk.append(s.t, s.v);
+            }
+            Some(CutChunk {
+                series: id,
+                min_t: group.first()?.t,
+                max_t: group.last()?.t,
+                bytes: chunk.bytes().to_vec(),
+            })
+        })
+        .collect()
+}
+
+/// Running state while one batch is checked.
+struct BatchCheck<'a> {
+    head: &'a Head,
+    rules: &'a AppendRules,
+    wal: WalBatch,
+    stats: AppendStats,
+    /// Series created by this batch, by labels.
+    created: FxHashMap<Labels, SeriesId>,
+    /// Last accepted (t, v) per series touched by this batch.
+    touched: FxHashMap<SeriesId, (i64, f64)>,
+    /// Out-of-order timestamps accepted by this batch per series.
+    ooo_seen: FxHashMap<SeriesId, Vec<Sample>>,
+    max_t: i64,
+}
+
+impl<'a> BatchCheck<'a> {
+    fn new(head: &'a Head, rules: &'a AppendRules) -> Self {
+        BatchCheck {
+            head,
+            rules,
+            wal: WalBatch::default(),
+            stats: AppendStats::default(),
+            created: FxHashMap::default(),
+            touched: FxHashMap::default(),
+            ooo_seen: FxHashMap::default(),
+            max_t: head.max_t,
+        }
+    }
+
+    fn add_series(&mut self, series: SeriesSamples) -> Result<(), AppendError> {
+        if series.samples.is_empty() {
+            return Ok(());
+        }
+        series
+            .labels
+            .validate()
+            .map_err(|source| AppendError::InvalidLabels {
+                labels: series.labels.to_string(),
+                source,
+            })?;
+        let id = self.resolve(&series.labels)?;
+        let mut accepted = Vec::with_capacity(series.samples.len());
+        for s in series.samples {
+            if self.check_sample(id, &series.labels, s)? {
+                accepted.push(s);
+            }
+        }
+        self.stats.samples_appended += accepted.len();
+        if !accepted.is_empty() {
+            self.wal.samples.push((id, accepted));
+        }
+        Ok(())
+    }
+
+    fn resolve(&mut self, labels: &Labels) -> Result<SeriesId, AppendError> {
+        if let Some(id) = self.head.lookup(labels) {
+            return Ok(id);
+        }
+        if let Some(&id) = self.created.get(labels) {
+            return Ok(id);
+        }
+        let limit = self.rules.max_series;
+        if limit > 0 && self.head.num_series() + self.created.len() >= limit {
+            return Err(AppendError::SeriesLimit {
+                labels: labels.to_string(),
+                limit,
+            });
+        }
+        let id = self.head.next_id() + self.created.len() as SeriesId;
+        self.created.insert(labels.clone(), id);
+        self.wal.new_series.push((id, labels.clone()));
+        self.stats.series_created += 1;
+        Ok(id)
+    }
+
+    /// Ok(true): accept; Ok(false): identical duplicate, skip; Err: refuse the batch.
+    fn check_sample(&mut self, id: SeriesId, labels: &Labels, s: Sample) -> Result<bool, AppendError> {
+        let rules = self.rules;
+        if s.t > rules.now_ms.saturating_add(rules.max_future_ms) {
+            return Err(AppendError::TooFarInFuture {
+                labels: labels.to_string(),
+                t: s.t,
+            });
+        }
+        if rules.retention_ms > 0
+            && self.max_t != i64::MIN
+            && s.t < self.max_t.saturating_sub(rules.retention_ms)
+        {
+            return Err(AppendError::TooOld {
+                labels: labels.to_string(),
+                t: s.t,
+            });
+        }
+        let (last_t, last_v) = self.last_sample(id);
+        if s.t > last_t {
+            self.touched.insert(id, (s.t, s.v));
+            self.max_t = self.max_t.max(s.t);
+            return Ok(true);
+        }
+        if s.t == last_t {
+            return self.duplicate(labels, s, last_v);
+        }
+        self.check_out_of_order(id, labels, s)
+    }
+
+    fn last_sample(&self, id: SeriesId) -> (i64, f64) {
+        if let Some(&last) = self.touched.get(&id) {
+            return last;
+        }
+        self.head
+            .get(id)
+            .map_or((i64::MIN, 0.0), |s| (s.last_t, s.last_v))
+    }
+
+    fn duplicate(&mut self, labels: &Labels, s: Sample, stored: f64) -> Result<bool, AppendError> {
+        if stored.to_bits() == s.v.to_bits() {
+            self.stats.samples_duplicate += 1;
+            return Ok(false);
+        }
+        Err(AppendError::DuplicateSample {
+            labels: labels.to_string(),
+            t: s.t,
+        })
+    }
+
+    fn check_out_of_order(&mut self, id: SeriesId, labels: &Labels, s: Sample) -> Result<bool, AppendError> {
+        let window = self.rules.out_of_order_window_ms;
+        if window <= 0 || s.t < self.max_t.saturating_sub(window) {
+            return Err(AppendError::OutOfOrder {
+                labels: labels.to_string(),
+                t: s.t,
+            });
+        }
+        let stored = self.head.get(id).map_or(&[][..], |m| m.ooo.as_slice());
+        let in_batch = self.ooo_seen.get(&id).map_or(&[][..], Vec::as_slice);
+        if let Some(prev) = stored.iter().chain(in_batch).find(|x| x.t == s.t) {
+            let prev_v = prev.v;
+            return self.duplicate(labels, s, prev_v);
+        }
+        self.ooo_seen.entry(id).or_default().push(s);
+        Ok(true)
+    }
+
+    fn finish(self) -> PreparedBatch {
+        PreparedBatch {
+            wal: self.wal,
+            stats: self.stats,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> AppendRules {
+        AppendRules {
+            out_of_order_window_ms: 0,
+            retention_ms: 0,
+            max_future_ms: 600_000,
+            now_ms: 1_000_000,
+            max_series: 0,
+        }
+    }
+
+    fn batch(name: &str, samples: &[(i64, f64)]) -> Vec<SeriesSamples> {
+        vec![SeriesSamples {
+            labels: Labels::from_pairs([("__name__", name)]),
+            samples: samples.iter().map(|&(t, v)| Sample { t, v }).collect(),
+        }]
+    }
+
+    fn append(head: &mut Head, b: Vec<SeriesSamples>, r: &AppendRules) -> Result<AppendStats, AppendError> {
+        let prepared = head.prepare(b, r)?;
+        head.commit(prepared.wal);
+        Ok(prepared.stats)
+    }
+
+    #[test]
+    fn append_rules() {
+        let mut head = Head::new();
+        let r = rules();
+        let stats = append(&mut head, batch("a", &[(1, 1.0), (2, 2.0)]), &r).unwrap();
+        assert_eq!((stats.samples_appended, stats.series_created), (2, 1));
+        // Same timestamp and value: accepted as a duplicate, nothing new stored.
+        let stats = append(&mut head, batch("a", &[(2, 2.0)]), &r).unwrap();
+        assert_eq!((stats.samples_appended, stats.samples_duplicate), (0, 1));
+        assert!(matches!(
+            append(&mut head, batch("a", &[(2, 3.0)]), &r),
+            Err(AppendError::DuplicateSample { t: 2, .. })
+        ));
+        assert!(matches!(
+            append(&mut head, batch("a", &[(1, 1.0)]), &r),
+            Err(AppendError::OutOfOrder { t: 1, .. })
+        ));
+        assert!(matches!(
+            append(&mut head, batch("a", &[(2_000_000, 1.0)]), &r),
+            Err(AppendError::TooFarInFuture { .. })
+        ));
+    }
+
+    #[test]
+    fn rejected_batch_changes_nothing() {
+        let mut head = Head::new();
+        let r = rules();
+        let mut b = batch("new_series", &[(5, 1.0)]);
+        b.extend(batch("bad-name", &[(5, 1.0)]));
+        assert!(append(&mut head, b, &r).is_err());
+        assert_eq!(head.num_series(), 0);
+        let mut b = batch("x", &[(5, 1.0), (6, 1.0)]);
+        b.extend(batch("x", &[(6, 2.0)]));
+        assert!(append(&mut head, b, &r).is_err());
+        assert_eq!(head.num_series(), 0);
+    }
+
+    #[test]
+    fn out_of_order_window() {
+        let mut head = Head::new();
+        let r = AppendRules {
+            out_of_order_window_ms: 100,
+            ..rules()
+        };
+        append(&mut head, batch("a", &[(1000, 1.0)]), &r).unwrap();
+        append(&mut head, batch("a", &[(950, 2.0), (960, 3.0)]), &r).unwrap();
+        assert!(append(&mut head, batch("a", &[(899, 2.0)]), &r).is_err());
+        assert!(append(&mut head, batch("a", &[(950, 9.0)]), &r).is_err());
+        let id = head.lookup(&Labels::from_pairs([("__name__", "a")])).unwrap();
+        assert_eq!(head.get(id).unwrap().ooo.len(), 2);
+    }
+
+    #[test]
+    fn chunks_are_cut_by_count_and_partition() {
+        let mut head = Head::new();
+        let r = AppendRules {
+            now_ms: i64::MAX / 4,
+            ..rules()
+        };
+        let samples: Vec<(i64, f64)> = (0..250).map(|i| (i * 1000, i as f64)).collect();
+        let prepared = head.prepare(batch("a", &samples), &r).unwrap();
+        let cut = head.commit(prepared.wal);
+        assert_eq!(cut.len(), 2);
+        assert_eq!((cut[0].min_t, cut[0].max_t), (0, 119_000));
+        let far = crate::storage::layout::PARTITION_MS + 5;
+        let prepared = head.prepare(batch("a", &[(far, 1.0)]), &r).unwrap();
+        let cut = head.commit(prepared.wal);
+        assert_eq!(cut.len(), 1, "a new partition cuts the open chunk");
+        assert_eq!(cut[0].min_t, 240_000);
+    }
+}

@@ -1,0 +1,258 @@
+//! The read path: [`Queryable`] for [`Storage`].
+//!
+//! A select takes the matching ids and their head data under the head read
+//! lock, then reads persisted chunks from sled without it. Chunks of one
+//! series may overlap (out-of-order chunks, a chunk re-cut after a crash), so
+//! each series' samples are merged by timestamp, first copy wins. A chunk that
+//! fails to decode is logged, counted and skipped, never fatal.
+
+use super::block::decode_block;
+use super::chunk::decode_xor;
+use super::db::Storage;
+use super::index::SeriesId;
+use super::layout::{self, Codec};
+use super::{Labels, Matcher, QueryError, Queryable, Sample, SelectHints, Series};
+use roaring::RoaringBitmap;
+use rustc_hash::FxHashMap;
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+
+/// Above this share of a partition's series, scan the whole partition once
+/// instead of one prefix scan per series.
+const FULL_SCAN_RATIO: u64 = 8;
+
+/// What the head contributes to one selected series.
+struct HeadPart {
+    labels: Labels,
+    runs: Vec<Vec<Sample>>,
+    open_chunk: Vec<u8>,
+}
+
+impl Storage {
+    fn head_parts(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> (RoaringBitmap, FxHashMap<SeriesId, HeadPart>) {
+        let head = self.inner.head.read();
+        let ids = head.select_ids(matchers, mint, maxt);
+        let mut parts = FxHashMap::default();
+        for id in &ids {
+            let Some(s) = head.get(id) else { continue };
+            let open_chunk = match (s.chunk.first_time(), s.chunk.last_time()) {
+                (Some(first), Some(last)) if first <= maxt && last >= mint => s.chunk.bytes().to_vec(),
+                _ => Vec::new(),
+            };
+            let ooo: Vec<Sample> = s
+                .ooo
+                .iter()
+                .filter(|x| x.t >= mint && x.t <= maxt)
+                .copied()
+                .collect();
+            parts.insert(
+                id,
+                HeadPart {
+                    labels: s.labels.clone(),
+                    runs: if ooo.is_empty() { Vec::new() } else { vec![ooo] },
+                    open_chunk,
+                },
+            );
+        }
+        (ids, parts)
+    }
+
+    fn partitions_in(&self, mint: i64, maxt: i64) -> Vec<i64> {
+        let (lo, hi) = (layout::partition_of(mint), layout::partition_of(maxt));
+        self.inner
+            .partitions
+            .lock()
+            .range(lo..=hi)
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// Appends the decoded persisted chunks of `ids` in `[mint, maxt]` to `runs`.
+    fn read_persisted(
+        &self,
+        ids: &RoaringBitmap,
+        mint: i64,
+        maxt: i64,
+        runs: &mut FxHashMap<SeriesId, Vec<Vec<Sample>>>,
+    ) -> Result<(), QueryError> {
+        let total = self.num_series() as u64;
+        for partition in self.partitions_in(mint, maxt) {
+            if ids.len() * FULL_SCAN_RATIO >= total {
+                let prefix = layout::partition_key(partition);
+                self.scan_chunks(self.inner.chunks.scan_prefix(prefix), ids, mint, maxt, runs)?;
+            } else {
+                for id in ids {
+                    let prefix = layout::series_partition_prefix(partition, id);
+                    self.scan_chunks(self.inner.chunks.scan_prefix(prefix), ids, mint, maxt, runs)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn scan_chunks(
+        &self,
+        iter: sled::Iter,
+        ids: &RoaringBitmap,
+        mint: i64,
+        maxt: i64,
+        runs: &mut FxHashMap<SeriesId, Vec<Vec<Sample>>>,
+    ) -> Result<(), QueryError> {
+        for entry in iter {
+            let (k, v) = entry.map_err(|e| QueryError::Storage(e.to_string()))?;
+            let Some(key) = layout::decode_chunk_key(&k) else {
+                continue;
+            };
+            if !ids.contains(key.series) || key.min_t > maxt {
+                continue;
+            }
+            match self.decode_chunk(&k, &v, mint) {
+                Some(samples) if !samples.is_empty() => runs.entry(key.series).or_default().push(samples),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes one stored chunk; `None` (logged and counted) when corrupt,
+    /// empty when it ends before `mint`.
+    fn decode_chunk(&self, key: &[u8], value: &[u8], mint: i64) -> Option<Vec<Sample>> {
+        let Some(value) = layout::decode_chunk_value(value) else {
+            self.corrupt_chunk(key, "bad chunk header");
+            return None;
+        };
+        if value.max_t < mint {
+            return Some(Vec::new());
+        }
+        let decoded = match value.codec {
+            Codec::Xor => decode_xor(value.payload),
+            Codec::Block => decode_block(value.payload),
+        };
+        match decoded {
+            Ok(samples) => Some(samples),
+            Err(e) => {
+                self.corrupt_chunk(key, &e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Decodes a whole stored chunk (no time filter); `None` when corrupt.
+    pub(super) fn decode_stored_chunk(&self, key: &[u8], value: &[u8]) -> Option<Vec<Sample>> {
+        self.decode_chunk(key, value, i64::MIN)
+    }
+
+    fn corrupt_chunk(&self, key: &[u8], why: &str) {
+        self.inner.counters.corrupt_chunks.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(key = ?layout::decode_chunk_key(key), "skipping corrupt chunk: {why}");
+    }
+}
+
+/// Merges runs of samples into one time-ordered list (first copy of a timestamp wins).
+pub(super) fn merge_all(runs: Vec<Vec<Sample>>) -> Vec<Sample> {
+    merge_runs(runs, i64::MIN, i64::MAX)
+}
+
+/// Merges runs of samples into one time-ordered list within `[mint, maxt]`.
+fn merge_runs(mut runs: Vec<Vec<Sample>>, mint: i64, maxt: i64) -> Vec<Sample> {
+    if runs.len() == 1 {
+        let mut only = runs.pop().unwrap_or_default();
+        only.retain(|s| s.t >= mint && s.t <= maxt);
+        return only;
+    }
+    let mut all: Vec<Sample> = runs
+        .into_iter()
+        .flatten()
+        .filter(|s| s.t >= mint && s.t <= maxt)
+        .collect();
+    if !all.windows(2).all(|w| w[0].t < w[1].t) {
+        all.sort_by_key(|s| s.t);
+        all.dedup_by_key(|s| s.t);
+    }
+    all
+}
+
+impl Queryable for Storage {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        hints: SelectHints,
+    ) -> Result<Vec<Series>, QueryError> {
+        let (ids, head_parts) = self.head_parts(matchers, mint, maxt);
+        let mut runs: FxHashMap<SeriesId, Vec<Vec<Sample>>> = FxHashMap::default();
+        self.read_persisted(&ids, mint, maxt, &mut runs)?;
+        let mut out = Vec::with_capacity(head_parts.len());
+        let mut loaded = 0usize;
+        for (id, part) in head_parts {
+            let mut series_runs = runs.remove(&id).unwrap_or_default();
+            series_runs.extend(part.runs);
+            if !part.open_chunk.is_empty() {
+                match decode_xor(&part.open_chunk) {
+                    Ok(samples) => series_runs.push(samples),
+                    Err(e) => tracing::error!(series = id, "open chunk failed to decode: {e}"),
+                }
+            }
+            let samples = merge_runs(series_runs, mint, maxt);
+            if samples.is_empty() {
+                continue;
+            }
+            loaded += samples.len();
+            if loaded > hints.max_samples {
+                return Err(QueryError::TooManySamples(hints.max_samples));
+            }
+            out.push(Series {
+                labels: part.labels,
+                samples,
+            });
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(out)
+    }
+
+    fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, QueryError> {
+        let head = self.inner.head.read();
+        let ids = head.select_ids(matchers, mint, maxt);
+        let mut out: Vec<Labels> = ids
+            .iter()
+            .filter_map(|id| Some(head.get(id)?.labels.clone()))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, QueryError> {
+        let head = self.inner.head.read();
+        let ids = head.select_ids(matchers, mint, maxt);
+        let mut names = BTreeSet::new();
+        for id in &ids {
+            if let Some(s) = head.get(id) {
+                names.extend(s.labels.iter().map(|l| l.name.as_str()));
+            }
+        }
+        Ok(names.into_iter().map(str::to_string).collect())
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, QueryError> {
+        let head = self.inner.head.read();
+        let ids = head.select_ids(matchers, mint, maxt);
+        Ok(head
+            .index()
+            .label_values(name)
+            .filter(|(_, carriers)| !carriers.is_disjoint(&ids))
+            .map(|(v, _)| v.to_string())
+            .collect())
+    }
+}
