@@ -12,13 +12,16 @@ mod script;
 #[path = "promql_conformance/series_desc.rs"]
 mod series_desc;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use promql_parser::parser::{Expr, VectorSelector};
 use script::{Command, Eval, Load};
 use series_desc::LoadValue;
 use sightline::promql::{Engine, EngineOptions};
-use sightline::storage::{stale_nan, Appender, Sample, SeriesSamples, Storage, StorageOptions, METRIC_NAME};
+use sightline::storage::{
+    stale_nan, Appender, Labels, Sample, SeriesSamples, Storage, StorageOptions, METRIC_NAME,
+};
 
 #[derive(Default, Debug, Clone)]
 struct Tally {
@@ -44,8 +47,8 @@ impl Tally {
 struct FileState {
     _dir: tempfile::TempDir,
     storage: Storage,
-    /// Metric names whose data is native histograms, which Sightline does not store.
-    native_names: HashSet<String>,
+    /// Series whose data is native histograms, which Sightline does not store.
+    native_series: Vec<Labels>,
 }
 
 fn fresh_state() -> FileState {
@@ -59,21 +62,20 @@ fn fresh_state() -> FileState {
     FileState {
         _dir: dir,
         storage,
-        native_names: HashSet::new(),
+        native_series: Vec::new(),
     }
 }
 
 fn load(state: &mut FileState, l: &Load) -> Result<(), String> {
     for s in &l.series {
-        let name = s.labels.get(METRIC_NAME).to_string();
         if s.has_histograms() {
-            state.native_names.insert(name);
+            state.native_series.push(s.labels.clone());
             continue;
         }
-        if l.with_nhcb {
-            if let Some(base) = name.strip_suffix("_bucket") {
-                state.native_names.insert(base.to_string());
-            }
+        if let (true, Some(base)) = (l.with_nhcb, s.labels.get(METRIC_NAME).strip_suffix("_bucket")) {
+            state
+                .native_series
+                .push(s.labels.without(&["le"]).with(METRIC_NAME, base));
         }
         let samples: Vec<Sample> = s
             .values
@@ -100,21 +102,48 @@ fn load(state: &mut FileState, l: &Load) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether `expr` mentions `name` as a whole metric name.
-fn mentions(expr: &str, name: &str) -> bool {
-    let is_name_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
-    expr.match_indices(name).any(|(i, _)| {
-        let before = expr[..i].chars().next_back();
-        let after = expr[i + name.len()..].chars().next();
-        !before.is_some_and(is_name_char) && !after.is_some_and(is_name_char)
-    })
+/// Every vector selector in `expr`, those inside range selectors included.
+fn selectors(expr: &Expr, out: &mut Vec<VectorSelector>) {
+    match expr {
+        Expr::VectorSelector(vs) => out.push(vs.clone()),
+        Expr::MatrixSelector(ms) => out.push(ms.vs.clone()),
+        Expr::Subquery(sq) => selectors(&sq.expr, out),
+        Expr::Paren(p) => selectors(&p.expr, out),
+        Expr::Unary(u) => selectors(&u.expr, out),
+        Expr::Binary(b) => {
+            selectors(&b.lhs, out);
+            selectors(&b.rhs, out);
+        }
+        Expr::Aggregate(a) => {
+            selectors(&a.expr, out);
+            if let Some(p) = &a.param {
+                selectors(p, out);
+            }
+        }
+        Expr::Call(c) => c.args.args.iter().for_each(|a| selectors(a, out)),
+        _ => {}
+    }
+}
+
+fn selects(vs: &VectorSelector, labels: &Labels) -> bool {
+    vs.name.as_deref().is_none_or(|n| labels.get(METRIC_NAME) == n)
+        && vs
+            .matchers
+            .matchers
+            .iter()
+            .all(|m| m.is_match(labels.get(&m.name)))
 }
 
 fn skip_reason(state: &FileState, ev: &Eval) -> Option<&'static str> {
-    if promql_parser::parser::parse(&ev.expr).is_err() {
+    let Ok(expr) = promql_parser::parser::parse(&ev.expr) else {
         return Some("parser");
-    }
-    if ev.native_in_block || state.native_names.iter().any(|n| mentions(&ev.expr, n)) {
+    };
+    let mut found = Vec::new();
+    selectors(&expr, &mut found);
+    let touches_native = found
+        .iter()
+        .any(|vs| state.native_series.iter().any(|l| selects(vs, l)));
+    if ev.native_in_block || touches_native {
         return Some("native-histogram");
     }
     None

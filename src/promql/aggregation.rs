@@ -343,11 +343,11 @@ fn check_selection_params(ev: &mut Evaluator, e: &AggregateExpr, op: &str, param
         }
         return Ok(());
     }
-    if params.iter().copied().fold(f64::NEG_INFINITY, f64::max) < 1.0 {
-        return Ok(());
-    }
     if params.iter().any(|p| p.is_nan()) {
         return Err(PromqlError::exec("Parameter value is NaN"));
+    }
+    if params.iter().copied().fold(f64::NEG_INFINITY, f64::max) < 1.0 {
+        return Ok(());
     }
     for &p in params {
         if p <= i64::MIN as f64 {

@@ -274,11 +274,9 @@ fn arithmetic_matching(
     let one_sig: Vec<Labels> = one.iter().map(|s| matching.signature(&s.labels)).collect();
     let many_steps = points_by_step(&many, steps);
     let one_steps = points_by_step(&one, steps);
-    let (fill_many, fill_one) = if one_to_many {
-        (m.fill_values.rhs, m.fill_values.lhs)
-    } else {
-        (m.fill_values.lhs, m.fill_values.rhs)
-    };
+    // As in Prometheus, the right fill stands in for a missing "one" side and the
+    // left fill for a missing "many" side, whichever way the grouping goes.
+    let (fill_many, fill_one) = (m.fill_values.lhs, m.fill_values.rhs);
     let mut out = SeriesCollector::default();
     for (k, t) in steps.iter().enumerate() {
         let mp = many_steps.get(k).map_or(&[][..], Vec::as_slice);
@@ -390,12 +388,19 @@ impl<'b> StepContext<'_, 'b> {
 
 fn duplicate_match_group(sig: &Labels, a: &Labels, b: &Labels, one_to_many: bool) -> PromqlError {
     let side = if one_to_many { "left" } else { "right" };
-    let (mut d1, mut d2) = (a.to_string(), b.to_string());
+    let (mut d1, mut d2) = (go_labels(a), go_labels(b));
     if d1 > d2 {
         std::mem::swap(&mut d1, &mut d2);
     }
     PromqlError::exec(format!(
-        "found duplicate series for the match group {sig} on the {side} hand-side of the operation: \
-         [{d1}, {d2}];many-to-many matching not allowed: matching labels must be unique on one side"
+        "found duplicate series for the match group {} on the {side} hand-side of the operation: \
+         [{d1}, {d2}];many-to-many matching not allowed: matching labels must be unique on one side",
+        go_labels(sig)
     ))
+}
+
+/// Labels as Go's `labels.Labels.String()` prints them: `{a="b", c="d"}`, name included.
+pub(crate) fn go_labels(l: &Labels) -> String {
+    let pairs: Vec<String> = l.iter().map(|x| format!("{}={:?}", x.name, x.value)).collect();
+    format!("{{{}}}", pairs.join(", "))
 }

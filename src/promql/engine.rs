@@ -59,7 +59,7 @@ impl Engine {
     /// Evaluates `expr` at one instant `t_ms`.
     pub fn instant_query(&self, q: &dyn Queryable, expr: &str, t_ms: i64) -> Result<QueryResult> {
         let ast = parse(expr)?;
-        let mut ev = Evaluator::new(q, &self.opts, expr, t_ms, t_ms);
+        let mut ev = Evaluator::new(q, &self.opts, expr, Steps::single(t_ms));
         let value = match ev.eval(&ast, Steps::single(t_ms))? {
             Evaluated::Scalar(v) => Value::Scalar {
                 t: t_ms,
@@ -88,7 +88,7 @@ impl Engine {
             end: end_ms,
             interval: step_ms,
         };
-        let mut ev = Evaluator::new(q, &self.opts, expr, start_ms, end_ms);
+        let mut ev = Evaluator::new(q, &self.opts, expr, steps);
         let series = match ev.eval(&ast, steps)? {
             Evaluated::Scalar(values) => vec![EvalSeries::new(
                 Labels::default(),
@@ -225,25 +225,26 @@ pub(crate) struct Evaluator<'a> {
     pub query_text: &'a str,
     pub query_start: i64,
     pub query_end: i64,
+    /// The range query's step; 0 for instant queries.
+    pub query_step: i64,
     deadline: Instant,
     pub samples_loaded: usize,
     pub annotations: Annotations,
 }
 
 impl<'a> Evaluator<'a> {
-    fn new(
-        storage: &'a dyn Queryable,
-        opts: &'a EngineOptions,
-        query_text: &'a str,
-        query_start: i64,
-        query_end: i64,
-    ) -> Self {
+    fn new(storage: &'a dyn Queryable, opts: &'a EngineOptions, query_text: &'a str, query: Steps) -> Self {
         Evaluator {
             storage,
             opts,
             query_text,
-            query_start,
-            query_end,
+            query_start: query.start,
+            query_end: query.end,
+            query_step: if query.len() > 1 || query.interval > 1 {
+                query.interval
+            } else {
+                0
+            },
             deadline: Instant::now() + opts.timeout,
             samples_loaded: 0,
             annotations: Annotations::default(),

@@ -119,6 +119,10 @@ fn parse_load(block: &[&str], line: usize) -> Result<Load, String> {
     let step_ms = parse_duration_ms(&caps[2])?;
     let mut series: Vec<SeriesLine> = Vec::new();
     for (k, l) in block.iter().enumerate().skip(1) {
+        // Start timestamps (`metric@st …`) are not stored by Sightline.
+        if l.split_whitespace().next().is_some_and(|w| w.ends_with("@st")) {
+            continue;
+        }
         let parsed = parse_series_line(l).map_err(|e| format!("line {}: {e}", line + k))?;
         series.retain(|s| s.labels != parsed.labels);
         series.push(parsed);

@@ -10,7 +10,7 @@ use promql_parser::parser::Expr;
 
 use super::arg;
 use crate::promql::aggregation::go_float;
-use crate::promql::engine::Evaluator;
+use crate::promql::engine::{duplicate_labelset, Evaluator};
 use crate::promql::error::Result;
 use crate::promql::value::{points_by_step, EvalSeries, Evaluated, SeriesCollector, Steps};
 use crate::storage::{Labels, METRIC_NAME};
@@ -57,16 +57,31 @@ fn layout(ev: &mut Evaluator, input: &[EvalSeries], arg_expr: &Expr) -> BucketLa
     BucketLayout { groups, per_series }
 }
 
+/// Which bucket function a call is, with its argument positions.
+enum Kind {
+    Quantile,
+    /// `histogram_quantiles(v, label, q…)`: one output series per quantile.
+    Quantiles(String),
+    Fraction,
+}
+
 pub(crate) fn eval(ev: &mut Evaluator, name: &str, args: &[Box<Expr>], steps: Steps) -> Result<Evaluated> {
-    let fraction = name == "histogram_fraction";
-    let n_params = if fraction { 2 } else { 1 };
+    let (kind, param_args, vector_arg): (Kind, Vec<&Expr>, &Expr) = match name {
+        "histogram_fraction" => (Kind::Fraction, vec![arg(args, 0)?, arg(args, 1)?], arg(args, 2)?),
+        "histogram_quantiles" => {
+            let label = ev.eval_string(arg(args, 1)?, steps)?;
+            let qs = args.iter().skip(2).map(|a| a.as_ref()).collect();
+            (Kind::Quantiles(label), qs, arg(args, 0)?)
+        }
+        _ => (Kind::Quantile, vec![arg(args, 0)?], arg(args, 1)?),
+    };
     let mut params = Vec::new();
-    for i in 0..n_params {
-        params.push(ev.eval_scalar(arg(args, i)?, steps)?);
-    }
-    let vector_arg = arg(args, n_params)?;
-    if !fraction {
-        warn_bad_quantiles(ev, params.first().map_or(&[][..], Vec::as_slice), arg(args, 0)?);
+    for a in &param_args {
+        let values = ev.eval_scalar(a, steps)?;
+        if !matches!(kind, Kind::Fraction) {
+            warn_bad_quantiles(ev, &values, a);
+        }
+        params.push(values);
     }
     let input = ev.eval_vector(vector_arg, steps)?;
     let layout = layout(ev, &input, vector_arg);
@@ -82,26 +97,44 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, args: &[Box<Expr>], steps: St
             }
         }
         let p = |i: usize| params.get(i).and_then(|v| v.get(k)).copied().unwrap_or(f64::NAN);
-        for (g, mut group) in buckets.into_iter().enumerate() {
-            let Some(labels) = layout.groups.get(g) else {
-                continue;
-            };
+        for (labels, mut group) in layout.groups.iter().zip(buckets) {
             if group.is_empty() {
                 continue;
             }
-            let v = if fraction {
-                bucket_fraction(p(0), p(1), &mut group)
-            } else {
-                let (v, forced) = bucket_quantile(p(0), &mut group);
-                if forced {
-                    note_forced_monotonicity(ev, labels, arg(args, 1)?);
+            let results: Vec<(Labels, f64)> = match &kind {
+                Kind::Fraction => vec![(labels.clone(), bucket_fraction(p(0), p(1), &mut group))],
+                Kind::Quantile => {
+                    let (v, forced) = bucket_quantile(p(0), &mut group);
+                    if forced {
+                        note_forced_monotonicity(ev, labels, vector_arg);
+                    }
+                    vec![(labels.clone(), v)]
                 }
-                v
+                Kind::Quantiles(label) => (0..params.len())
+                    .map(|i| {
+                        let (v, forced) = bucket_quantile(p(i), &mut group.clone());
+                        if forced {
+                            note_forced_monotonicity(ev, labels, vector_arg);
+                        }
+                        (labels.with(label, &open_metrics_float(p(i))), v)
+                    })
+                    .collect(),
             };
-            let _ = out.push(labels.clone(), true, t, v);
+            for (labels, v) in results {
+                out.push(labels, true, t, v).map_err(|_| duplicate_labelset())?;
+            }
         }
     }
     Ok(Evaluated::Vector(out.finish()))
+}
+
+/// Formats a quantile as an OpenMetrics label value (`0.0`, `0.25`, `+Inf`).
+fn open_metrics_float(q: f64) -> String {
+    let text = go_float(q);
+    if q.is_finite() && q == q.floor() && !text.contains(['e', '.']) {
+        return format!("{text}.0");
+    }
+    text
 }
 
 fn warn_bad_quantiles(ev: &mut Evaluator, qs: &[f64], expr: &Expr) {

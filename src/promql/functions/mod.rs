@@ -32,7 +32,9 @@ pub(crate) fn eval(ev: &mut Evaluator, call: &Call, steps: Steps) -> Result<Eval
         "clamp" | "clamp_min" | "clamp_max" | "round" => clamp_or_round(ev, name, args, steps),
         "label_replace" | "label_join" => labels::eval_label_function(ev, name, args, steps),
         "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => labels::eval_sort(ev, call, steps),
-        "histogram_quantile" | "histogram_fraction" => histogram::eval(ev, name, args, steps),
+        "histogram_quantile" | "histogram_quantiles" | "histogram_fraction" => {
+            histogram::eval(ev, name, args, steps)
+        }
         "absent" => absent(ev, args, steps),
         "info" => ev.eval(arg(args, 0)?, steps),
         _ => time::eval(ev, name, args, steps),

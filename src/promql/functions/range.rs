@@ -247,10 +247,14 @@ fn sum(w: &[Sample]) -> f64 {
 
 /// Mean with Kahan summation, switching to an incremental mean on overflow.
 fn average(w: &[Sample]) -> f64 {
-    let (mut total, mut c, mut mean) = (0.0, 0.0, 0.0);
+    let Some((first, rest)) = w.split_first() else {
+        return f64::NAN;
+    };
+    let (mut total, mut c, mut mean) = (first.v, 0.0, 0.0);
     let mut incremental = false;
-    for (i, p) in w.iter().enumerate() {
-        let count = (i + 1) as f64;
+    let mut count = 1.0;
+    for p in rest {
+        count += 1.0;
         if !incremental {
             let (t, nc) = kahan_inc(p.v, total, c);
             if !t.is_infinite() {
@@ -267,8 +271,7 @@ fn average(w: &[Sample]) -> f64 {
     if incremental {
         return mean + c;
     }
-    let n = w.len() as f64;
-    total / n + c / n
+    total / count + c / count
 }
 
 fn variance(w: &[Sample]) -> f64 {
@@ -284,6 +287,9 @@ fn variance(w: &[Sample]) -> f64 {
 
 fn mad(w: &[Sample]) -> f64 {
     let mut vals = values(w);
+    if vals.iter().any(|v| v.is_nan()) {
+        return f64::NAN;
+    }
     let median = quantile(0.5, &mut vals);
     let mut deviations: Vec<f64> = vals.iter().map(|v| (v - median).abs()).collect();
     quantile(0.5, &mut deviations)

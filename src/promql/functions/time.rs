@@ -20,6 +20,32 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, args: &[Box<Expr>], steps: St
             steps.iter().map(|t| t as f64 / 1000.0).collect(),
         )),
         "pi" => Ok(Evaluated::Scalar(vec![std::f64::consts::PI; steps.len()])),
+        "step" | "range" | "start" | "end" => {
+            let ms = match name {
+                "step" => ev.query_step,
+                "range" => ev.query_end - ev.query_start,
+                "start" => ev.query_start,
+                _ => ev.query_end,
+            };
+            Ok(Evaluated::Scalar(vec![ms as f64 / 1000.0; steps.len()]))
+        }
+        "min_of" | "max_of" => {
+            let a = ev.eval_scalar(arg(args, 0)?, steps)?;
+            let b = ev.eval_scalar(arg(args, 1)?, steps)?;
+            let pick = if name == "min_of" { f64::min } else { f64::max };
+            let values = a
+                .iter()
+                .zip(&b)
+                .map(|(&x, &y)| {
+                    if x.is_nan() || y.is_nan() {
+                        f64::NAN
+                    } else {
+                        pick(x, y)
+                    }
+                })
+                .collect();
+            Ok(Evaluated::Scalar(values))
+        }
         "vector" => {
             let values = ev.eval_scalar(arg(args, 0)?, steps)?;
             let points = steps.iter().zip(values).map(|(t, v)| Sample { t, v }).collect();
