@@ -36,15 +36,14 @@ pub(crate) fn storage_matchers(vs: &VectorSelector) -> Result<Vec<Matcher>> {
     Ok(out)
 }
 
-/// Reads `[mint, maxt]` for `vs`, counting the samples against the query's limit.
-fn select(ev: &mut Evaluator, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<Series>> {
+/// Reads `[mint, maxt]` for `matchers`, counting the samples against the query's limit.
+fn select(ev: &mut Evaluator, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
     ev.check_deadline()?;
-    let matchers = storage_matchers(vs)?;
     let remaining = ev.opts.max_samples.saturating_sub(ev.samples_loaded);
     let hints = SelectHints {
         max_samples: remaining,
     };
-    let series = ev.storage.select(&matchers, mint, maxt, hints)?;
+    let series = ev.storage.select(matchers, mint, maxt, hints)?;
     ev.samples_loaded += series.iter().map(|s| s.samples.len()).sum::<usize>();
     if ev.samples_loaded > ev.opts.max_samples {
         return Err(PromqlError::TooManySamples);
@@ -52,7 +51,7 @@ fn select(ev: &mut Evaluator, vs: &VectorSelector, mint: i64, maxt: i64) -> Resu
     Ok(series)
 }
 
-fn selector_times(ev: &Evaluator, vs: &VectorSelector, steps: Steps) -> Vec<i64> {
+pub(crate) fn selector_times(ev: &Evaluator, vs: &VectorSelector, steps: Steps) -> Vec<i64> {
     steps
         .iter()
         .map(|ts| ev.selector_time(ts, &vs.at, &vs.offset))
@@ -75,16 +74,29 @@ pub(crate) fn instant_with(
     value: fn(i64, Sample) -> f64,
 ) -> Result<Vec<EvalSeries>> {
     let times = selector_times(ev, vs, steps);
+    let matchers = storage_matchers(vs)?;
+    instant_matching(ev, &matchers, steps, &times, value)
+}
+
+/// Instant selection of the series matching `matchers`, with the evaluation
+/// time of each step given by `times`.
+pub(crate) fn instant_matching(
+    ev: &mut Evaluator,
+    matchers: &[Matcher],
+    steps: Steps,
+    times: &[i64],
+    value: fn(i64, Sample) -> f64,
+) -> Result<Vec<EvalSeries>> {
     let (Some(&lo), Some(&hi)) = (times.iter().min(), times.iter().max()) else {
         return Ok(Vec::new());
     };
     let lookback = ev.opts.lookback_delta_ms;
-    let selected = select(ev, vs, lo.saturating_sub(lookback) + 1, hi)?;
+    let selected = select(ev, matchers, lo.saturating_sub(lookback) + 1, hi)?;
     let mut out = Vec::with_capacity(selected.len());
     for series in selected {
         let points: Vec<Sample> = steps
             .iter()
-            .zip(&times)
+            .zip(times)
             .filter_map(|(ts, &te)| {
                 sample_at(&series.samples, te, lookback).map(|s| Sample {
                     t: ts,
@@ -148,7 +160,8 @@ fn matrix_input(ev: &mut Evaluator, ms: &MatrixSelector, steps: Steps) -> Result
             window_ends,
         });
     };
-    let selected = select(ev, &ms.vs, lo.saturating_sub(range_ms) + 1, hi)?;
+    let matchers = storage_matchers(&ms.vs)?;
+    let selected = select(ev, &matchers, lo.saturating_sub(range_ms) + 1, hi)?;
     let series = selected
         .into_iter()
         .map(|s| {

@@ -25,6 +25,10 @@ const AT_UNSAFE: &[&str] = &[
     "days_in_month",
     "month",
     "year",
+    "start",
+    "end",
+    "range",
+    "step",
 ];
 
 /// Printed in place of the `@` time, then replaced (the parser's printer cannot show negative times).

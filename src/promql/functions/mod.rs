@@ -6,6 +6,7 @@
 //! sled or HTTP.
 
 pub(crate) mod histogram;
+pub(crate) mod info;
 pub(crate) mod labels;
 pub(crate) mod math;
 pub(crate) mod range;
@@ -36,7 +37,7 @@ pub(crate) fn eval(ev: &mut Evaluator, call: &Call, steps: Steps) -> Result<Eval
             histogram::eval(ev, name, args, steps)
         }
         "absent" => absent(ev, args, steps),
-        "info" => ev.eval(arg(args, 0)?, steps),
+        "info" => info::eval(ev, args, steps),
         _ => time::eval(ev, name, args, steps),
     }
 }
