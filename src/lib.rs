@@ -8,6 +8,7 @@
 pub mod api;
 pub mod config;
 pub mod ingest;
+pub mod promql;
 pub mod server;
 pub mod storage;
 pub mod system;

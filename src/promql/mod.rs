@@ -1,0 +1,19 @@
+//! PromQL evaluation over any [`Queryable`](crate::storage::Queryable).
+//!
+//! `promql-parser` provides the AST; this module evaluates it with the
+//! semantics of Prometheus 3 (lookback and staleness, left-open ranges, `@`
+//! and offsets, subqueries, delayed `__name__` removal). Range queries select
+//! each series once and evaluate every step over the selected data. Nothing
+//! here touches sled or HTTP.
+
+mod aggregation;
+mod binary;
+mod engine;
+mod error;
+mod functions;
+mod selector;
+mod value;
+
+pub use engine::{Engine, EngineOptions};
+pub use error::PromqlError;
+pub use value::{QueryResult, Sample, Series, Value};
