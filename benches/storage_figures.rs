@@ -50,8 +50,9 @@ fn timestamp(start: i64, series: usize, step: usize) -> i64 {
     start + step as i64 * 15_000 + ((series + step) % 5) as i64
 }
 
-fn fill(storage: &Storage, all: &[Labels], steps: usize, start: i64) {
-    for step in 0..steps {
+/// Appends steps `first..end`: every series gets one sample per step, 2 000 series a batch.
+fn fill(storage: &Storage, all: &[Labels], first: usize, end: usize, start: i64) {
+    for step in first..end {
         for chunk in all.chunks(2_000).enumerate() {
             let (offset, part) = chunk;
             let batch: Vec<SeriesSamples> = part
@@ -90,18 +91,28 @@ fn main() {
 
     let rss_before = rss_kib();
     let storage = Storage::open(dir.path(), opts.clone()).expect("open");
+    let head_steps = steps.min(60);
     let t = Instant::now();
-    fill(&storage, &all, steps.min(60), start);
+    fill(&storage, &all, 0, 1, start);
+    let created = t.elapsed();
+    let t = Instant::now();
+    fill(&storage, &all, 1, head_steps, start);
+    let steady = t.elapsed();
+    println!(
+        "append: first sample of {series} new series {:.2} us/sample; later samples {:.3} us/sample",
+        created.as_secs_f64() * 1e6 / series as f64,
+        steady.as_secs_f64() * 1e6 / (series * (head_steps - 1).max(1)) as f64
+    );
     let rss_after = rss_kib();
     let per_series = (rss_after.saturating_sub(rss_before) * 1024) as f64 / series as f64;
     println!(
         "head: {series} series x {} samples appended in {:.2?}; RSS +{} KiB = {per_series:.0} bytes/series (labels kept by the caller excluded)",
-        steps.min(60),
-        t.elapsed(),
+        head_steps,
+        created + steady,
         rss_after.saturating_sub(rss_before)
     );
-    if steps > 60 {
-        fill(&storage, &all, steps - 60, start + 60 * 15_000);
+    if steps > head_steps {
+        fill(&storage, &all, head_steps, steps, start);
     }
     let samples = (series * steps) as f64;
     storage.close().expect("close");

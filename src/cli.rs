@@ -23,6 +23,9 @@ pub enum Command {
     /// Validate configuration files.
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Run a PromQL query against a running server and print the result.
+    #[command(subcommand)]
+    Query(QueryCommand),
     /// Inspect a stopped server's data directory.
     #[command(subcommand)]
     Tsdb(TsdbCommand),
@@ -45,6 +48,44 @@ pub struct ServeArgs {
 pub enum CheckCommand {
     /// Validate a configuration file; errors are printed as file:line:column.
     Config { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum QueryCommand {
+    /// Evaluate at one instant.
+    Instant {
+        expr: String,
+        /// Evaluation time (RFC 3339 or Unix seconds; default now).
+        #[arg(long)]
+        time: Option<String>,
+        #[command(flatten)]
+        target: QueryTarget,
+    },
+    /// Evaluate over a time range.
+    Range {
+        expr: String,
+        /// Range start (RFC 3339 or Unix seconds).
+        #[arg(long)]
+        start: String,
+        /// Range end (RFC 3339 or Unix seconds; default now).
+        #[arg(long)]
+        end: Option<String>,
+        /// Resolution step (duration like 15s or seconds).
+        #[arg(long, default_value = "60s")]
+        step: String,
+        #[command(flatten)]
+        target: QueryTarget,
+    },
+}
+
+#[derive(Args)]
+pub struct QueryTarget {
+    /// Base URL of the server (Sightline or any Prometheus-compatible API).
+    #[arg(long, default_value = "http://127.0.0.1:7464")]
+    pub server: String,
+    /// `table` or `json` (the API's `data` object).
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    pub output: String,
 }
 
 #[derive(Subcommand)]

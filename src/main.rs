@@ -1,6 +1,7 @@
 //! The `sightline` binary: parses the command line and runs the chosen command.
 
 mod cli;
+mod query_cli;
 
 use clap::Parser;
 use cli::{CheckCommand, Cli, Command, ServeArgs, TsdbCommand};
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Check(CheckCommand::Config { file }) => check_config(&file),
+        Command::Query(cmd) => query_cli::run(cmd).map(|text| print!("{text}")),
         Command::Tsdb(TsdbCommand::Stats { data_dir }) => tsdb_stats(&data_dir),
         Command::Tsdb(TsdbCommand::Dump {
             data_dir,

@@ -10,6 +10,16 @@ if [ ! -d ../shared/conformance ]; then
   exit 1
 fi
 
+# Debian's prometheus package gives `promtool` and the reference `prometheus`
+# server that the end-to-end tests compare against.
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+  echo "installing Debian's prometheus package for the end-to-end tests" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+command -v promtool >/dev/null || { echo "FATAL: promtool is still missing" >&2; exit 1; }
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked

@@ -6,11 +6,13 @@
 
 mod admin;
 mod params;
+mod query;
 mod read;
 mod response;
 mod write;
 
 use crate::ingest::remote_write::WriteLimits;
+use crate::promql::Engine;
 use crate::storage::Storage;
 use crate::system::SelfMetrics;
 use axum::extract::DefaultBodyLimit;
@@ -26,12 +28,25 @@ pub struct AppState {
     pub storage: Storage,
     pub metrics: Arc<SelfMetrics>,
     pub write_limits: WriteLimits,
+    pub engine: Engine,
+    /// One permit per query allowed to run at once.
+    pub query_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Builds the router. `max_body_bytes` bounds every request body.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/api/v1/write", post(write::remote_write))
+        .route("/api/v1/query", get(query::instant).post(query::instant))
+        .route("/api/v1/query_range", get(query::range).post(query::range))
+        .route(
+            "/api/v1/format_query",
+            get(query::format_query).post(query::format_query),
+        )
+        .route(
+            "/api/v1/parse_query",
+            get(query::parse_query).post(query::parse_query),
+        )
         .route("/api/v1/series", get(read::series).post(read::series))
         .route("/api/v1/labels", get(read::label_names).post(read::label_names))
         .route("/api/v1/label/{name}/values", get(read::label_values))

@@ -25,7 +25,10 @@ impl Params {
     }
 
     pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A time parameter in milliseconds, or `default` when absent.
@@ -48,6 +51,23 @@ impl Params {
     }
 }
 
+/// Parses a duration as Prometheus's API does: float seconds (`15`, `0.5`)
+/// or a duration string (`1m30s`). Returns milliseconds.
+pub fn parse_duration_or_seconds(s: &str) -> Result<i64, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        let ms = secs * 1000.0;
+        if ms.is_finite() && ms.abs() < 9.2e18 {
+            return Ok(ms.round() as i64);
+        }
+        return Err(format!(
+            "cannot parse {s:?} to a valid duration. It overflows int64"
+        ));
+    }
+    s.parse::<crate::config::PromDuration>()
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map_err(|_| format!("cannot parse {s:?} to a valid duration"))
+}
+
 /// Parses Unix seconds (with fraction) or RFC 3339 into milliseconds.
 pub fn parse_time(s: &str) -> Result<i64, String> {
     if let Ok(secs) = s.parse::<f64>() {
@@ -65,7 +85,9 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
 pub fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, String> {
     let expr = parser::parse(s).map_err(|e| format!("1:1: parse error: {e}"))?;
     let Expr::VectorSelector(vs) = expr else {
-        return Err(format!("invalid parameter \"match[]\": {s:?} is not a series selector"));
+        return Err(format!(
+            "invalid parameter \"match[]\": {s:?} is not a series selector"
+        ));
     };
     let name = vs.name.as_deref().map(|n| Matcher::equal(METRIC_NAME, n));
     let mut sets = vec![vs.matchers.matchers];
@@ -100,6 +122,14 @@ mod tests {
         assert_eq!(parse_time("1.5"), Ok(1500));
         assert_eq!(parse_time("2015-07-01T20:10:51.781Z"), Ok(1_435_781_451_781));
         assert!(parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_or_seconds("15"), Ok(15_000));
+        assert_eq!(parse_duration_or_seconds("0.5"), Ok(500));
+        assert_eq!(parse_duration_or_seconds("1m30s"), Ok(90_000));
+        assert!(parse_duration_or_seconds("fast").is_err());
     }
 
     #[test]

@@ -33,7 +33,9 @@ fn read_request(query: Option<String>, body: &[u8], require_match: bool) -> Resu
     let mint = params.time_or("start", i64::MIN).map_err(ApiError::bad_data)?;
     let maxt = params.time_or("end", i64::MAX).map_err(ApiError::bad_data)?;
     if maxt < mint {
-        return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
+        return Err(ApiError::bad_data(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
     }
     let limit = params.limit().map_err(ApiError::bad_data)?;
     Ok(ReadRequest {
@@ -60,11 +62,18 @@ fn labels_json(labels: &Labels) -> Value {
     Value::Object(map)
 }
 
-pub async fn series(State(state): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> Result<Response, ApiError> {
+pub async fn series(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let req = read_request(q, &body, true)?;
     let mut all = BTreeSet::new();
     for set in &req.matcher_sets {
-        let found = state.storage.series(set, req.mint, req.maxt).map_err(|e| ApiError::internal(e.to_string()))?;
+        let found = state
+            .storage
+            .series(set, req.mint, req.maxt)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         all.extend(found);
     }
     let mut out: Vec<Labels> = all.into_iter().collect();
@@ -78,11 +87,17 @@ pub async fn label_names(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req = read_request(q, &body, false)?;
-    let sets = if req.matcher_sets.is_empty() { vec![Vec::new()] } else { req.matcher_sets };
+    let sets = if req.matcher_sets.is_empty() {
+        vec![Vec::new()]
+    } else {
+        req.matcher_sets
+    };
     let mut names = BTreeSet::new();
     for set in &sets {
-        let found =
-            state.storage.label_names(set, req.mint, req.maxt).map_err(|e| ApiError::internal(e.to_string()))?;
+        let found = state
+            .storage
+            .label_names(set, req.mint, req.maxt)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         names.extend(found);
     }
     let mut out: Vec<String> = names.into_iter().collect();
@@ -99,7 +114,11 @@ pub async fn label_values(
         return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
     }
     let req = read_request(q, &[], false)?;
-    let sets = if req.matcher_sets.is_empty() { vec![Vec::new()] } else { req.matcher_sets };
+    let sets = if req.matcher_sets.is_empty() {
+        vec![Vec::new()]
+    } else {
+        req.matcher_sets
+    };
     let mut values = BTreeSet::new();
     for set in &sets {
         let found = state
@@ -119,7 +138,11 @@ pub async fn tsdb_status(State(state): State<AppState>) -> Result<Response, ApiE
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let pairs = |v: &[(String, u64)]| v.iter().map(|(n, c)| json!({"name": n, "value": c})).collect::<Vec<_>>();
+    let pairs = |v: &[(String, u64)]| {
+        v.iter()
+            .map(|(n, c)| json!({"name": n, "value": c}))
+            .collect::<Vec<_>>()
+    };
     Ok(success(
         json!({
             "headStats": {
@@ -143,4 +166,3 @@ pub async fn tsdb_status(State(state): State<AppState>) -> Result<Response, ApiE
         Vec::new(),
     ))
 }
-

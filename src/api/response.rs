@@ -12,20 +12,28 @@ use serde_json::json;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorType {
     BadData,
+    Execution,
+    Timeout,
     Internal,
+    Unavailable,
 }
 
 impl ErrorType {
     fn name(self) -> &'static str {
         match self {
             ErrorType::BadData => "bad_data",
+            ErrorType::Execution => "execution",
+            ErrorType::Timeout => "timeout",
             ErrorType::Internal => "internal",
+            ErrorType::Unavailable => "unavailable",
         }
     }
 
     fn status(self) -> StatusCode {
         match self {
             ErrorType::BadData => StatusCode::BAD_REQUEST,
+            ErrorType::Execution => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorType::Timeout | ErrorType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -42,6 +50,13 @@ impl ApiError {
     pub fn bad_data(message: impl Into<String>) -> Self {
         ApiError {
             kind: ErrorType::BadData,
+            message: message.into(),
+        }
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError {
+            kind: ErrorType::Unavailable,
             message: message.into(),
         }
     }

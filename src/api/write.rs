@@ -18,7 +18,8 @@ pub async fn remote_write(State(state): State<AppState>, body: Bytes) -> Respons
     let storage = state.storage.clone();
     let metrics = state.metrics.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        let batch = decode_write_request(&body, &limits).map_err(|e| (e.status(), e.reason(), 0, e.to_string()))?;
+        let batch =
+            decode_write_request(&body, &limits).map_err(|e| (e.status(), e.reason(), 0, e.to_string()))?;
         let samples = count_samples(&batch);
         storage.append(batch).map(|_| samples).map_err(|e| {
             let status = if e.is_client_error() { 400 } else { 500 };

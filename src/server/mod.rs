@@ -7,6 +7,7 @@
 use crate::api::{self, AppState};
 use crate::config::{Config, Fsync};
 use crate::ingest::remote_write::WriteLimits;
+use crate::promql::{Engine, EngineOptions};
 use crate::storage::{FsyncMode, Storage, StorageOptions};
 use crate::system::SelfMetrics;
 use std::path::Path;
@@ -18,6 +19,8 @@ use tokio::net::TcpListener;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(300);
 const CHECKPOINT_WAL_BYTES: u64 = 256 << 20;
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
+/// Prometheus's `--query.max-concurrency` default.
+const MAX_CONCURRENT_QUERIES: usize = 20;
 
 /// Maps the `storage:` config onto the engine's options.
 pub fn storage_options(config: &Config) -> StorageOptions {
@@ -57,12 +60,16 @@ pub async fn serve(config: Config, data_dir: &Path) -> anyhow::Result<()> {
             max_decompressed_bytes: byte_limit(config.server.remote_write_max_decompressed_size.bytes()),
             ..WriteLimits::default()
         },
+        engine: Engine::new(EngineOptions::default()),
+        query_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_QUERIES)),
     };
     let housekeeping = spawn_housekeeping(storage.clone());
     let listener = TcpListener::bind(config.server.listen).await?;
     tracing::info!(listen = %config.server.listen, "serving");
     let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     housekeeping.abort();
     tracing::info!("shutting down: final checkpoint");
     tokio::task::spawn_blocking(move || storage.close()).await??;
@@ -118,7 +125,9 @@ fn spawn_housekeeping(storage: Storage) -> tokio::task::JoinHandle<()> {
             if maintenance_due {
                 last_maintenance = tokio::time::Instant::now();
             }
-            let result = tokio::task::spawn_blocking(move || housekeeping_step(&s, checkpoint_due, maintenance_due)).await;
+            let result =
+                tokio::task::spawn_blocking(move || housekeeping_step(&s, checkpoint_due, maintenance_due))
+                    .await;
             if let Err(e) = result {
                 tracing::error!("housekeeping task failed: {e}");
             }

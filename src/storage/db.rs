@@ -105,7 +105,8 @@ pub(super) struct Inner {
     pub counters: StorageCounters,
 }
 
-pub(super) fn now_ms() -> i64 {
+/// Wall-clock time in milliseconds since the epoch.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

@@ -23,7 +23,7 @@ mod snapshot;
 mod stats;
 mod wal;
 
-pub use db::{FsyncMode, Storage, StorageCounters, StorageError, StorageOptions};
+pub use db::{now_ms, FsyncMode, Storage, StorageCounters, StorageError, StorageOptions};
 pub use maintain::{dir_size, CompactionReport, RetentionReport};
 pub use stats::TsdbStatus;
 

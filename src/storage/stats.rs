@@ -47,21 +47,34 @@ impl Storage {
         status.num_series = index.series_count();
         status.min_time = head.iter().map(|(_, s)| s.first_t).min().unwrap_or(0);
         status.max_time = if head.max_t == i64::MIN { 0 } else { head.max_t };
-        let mut by_metric: Vec<(String, u64)> =
-            index.label_values(METRIC_NAME).map(|(v, ids)| (v.to_string(), ids.len())).collect();
+        let mut by_metric: Vec<(String, u64)> = index
+            .label_values(METRIC_NAME)
+            .map(|(v, ids)| (v.to_string(), ids.len()))
+            .collect();
         by_metric.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         by_metric.truncate(top);
         status.series_by_metric = by_metric;
         let mut memory: Vec<(String, u64)> = index
             .label_names()
-            .map(|n| (n.to_string(), index.label_values(n).map(|(v, _)| v.len() as u64).sum()))
+            .map(|n| {
+                (
+                    n.to_string(),
+                    index.label_values(n).map(|(v, _)| v.len() as u64).sum(),
+                )
+            })
             .collect();
-        status.num_label_pairs = index.label_names().map(|n| index.label_values(n).count() as u64).sum();
+        status.num_label_pairs = index
+            .label_names()
+            .map(|n| index.label_values(n).count() as u64)
+            .sum();
         memory.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         memory.truncate(top);
         status.memory_by_label = memory;
-        status.values_by_label =
-            index.top_cardinalities(top).into_iter().map(|(n, c)| (n, c as u64)).collect();
+        status.values_by_label = index
+            .top_cardinalities(top)
+            .into_iter()
+            .map(|(n, c)| (n, c as u64))
+            .collect();
         status.series_by_pair = index.top_pairs(top);
         Ok(status)
     }

@@ -90,7 +90,11 @@ impl SelfMetrics {
             "Samples in refused requests, by reason",
             self.samples_rejected.clone(),
         );
-        r.register("sightline_tsdb_head_series", "Series known to the storage", self.head_series.clone());
+        r.register(
+            "sightline_tsdb_head_series",
+            "Series known to the storage",
+            self.head_series.clone(),
+        );
         r.register(
             "sightline_tsdb_samples_appended",
             "Samples appended to the storage by any producer",
@@ -111,7 +115,11 @@ impl SelfMetrics {
             "Stored chunks that failed to decode and were skipped",
             self.corrupt_chunks.clone(),
         );
-        r.register("sightline_tsdb_wal_bytes", "WAL bytes written since the last checkpoint", self.wal_bytes.clone());
+        r.register(
+            "sightline_tsdb_wal_bytes",
+            "WAL bytes written since the last checkpoint",
+            self.wal_bytes.clone(),
+        );
     }
 
     /// Counts a refused batch's samples under `reason`.
@@ -125,7 +133,9 @@ impl SelfMetrics {
 
     pub fn count_request(&self, code: u16) {
         self.remote_write_requests
-            .get_or_create(&CodeLabel { code: code.to_string() })
+            .get_or_create(&CodeLabel {
+                code: code.to_string(),
+            })
             .inc();
     }
 
@@ -145,12 +155,27 @@ impl SelfMetrics {
             let prev = last.swap(now, Ordering::Relaxed);
             counter.inc_by(now.saturating_sub(prev));
         };
-        advance(&self.samples_appended, &self.synced.appended, c.samples_appended.load(Ordering::Relaxed));
-        advance(&self.samples_duplicate, &self.synced.duplicate, c.samples_duplicate.load(Ordering::Relaxed));
-        advance(&self.chunks_persisted, &self.synced.persisted, c.chunks_persisted.load(Ordering::Relaxed));
-        advance(&self.corrupt_chunks, &self.synced.corrupt, c.corrupt_chunks.load(Ordering::Relaxed));
+        advance(
+            &self.samples_appended,
+            &self.synced.appended,
+            c.samples_appended.load(Ordering::Relaxed),
+        );
+        advance(
+            &self.samples_duplicate,
+            &self.synced.duplicate,
+            c.samples_duplicate.load(Ordering::Relaxed),
+        );
+        advance(
+            &self.chunks_persisted,
+            &self.synced.persisted,
+            c.chunks_persisted.load(Ordering::Relaxed),
+        );
+        advance(
+            &self.corrupt_chunks,
+            &self.synced.corrupt,
+            c.corrupt_chunks.load(Ordering::Relaxed),
+        );
         self.head_series.set(storage.num_series() as i64);
         self.wal_bytes.set(storage.wal_size() as i64);
     }
 }
-
