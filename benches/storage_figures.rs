@@ -7,6 +7,9 @@
 use sightline::storage::{dir_size, Appender, Labels, Sample, SeriesSamples, Storage, StorageOptions};
 use std::time::Instant;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()

@@ -368,7 +368,7 @@ impl Appender for Storage {
             if prepared.wal.samples.is_empty() && prepared.wal.new_series.is_empty() {
                 return Ok(prepared.stats);
             }
-            let mut record = Vec::with_capacity(64 + prepared.stats.samples_appended * 10);
+            let mut record = Vec::with_capacity(64 + prepared.wal.samples.len() * 12);
             prepared.wal.encode(&mut record);
             let mut wal = inner.wal.lock();
             let wal = wal
