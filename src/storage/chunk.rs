@@ -40,13 +40,42 @@
 //!
 //! # Measurements
 //!
-//! See `chunk_sizes_report` in the tests (`cargo test --release --lib storage::chunk
-//! -- --ignored --nocapture`) and `benches/chunk.rs`. On the development machine
-//! (shared 2-core VM), 120-sample chunks, 15 s interval with ±3 ms jitter:
+//! `cargo bench --bench chunk` (see `benches/chunk.rs`) prints these first. Series
+//! are scraped every 15 s, each timestamp off its grid by a uniform ±3 ms; sizes
+//! average 200 series; XOR chunks hold 120 samples, blocks ([`super::block`]) 480
+//! or 1 000. Shapes: a counter growing by 0 to 5 per scrape; a gauge switching
+//! among 4 values at 10% of scrapes; a gauge with a random float (full mantissa)
+//! per scrape; a constant (what timestamps alone cost).
 //!
 //! ```text
-//! (filled in below after measuring)
+//! bytes/sample            xor 120   pco 480   pco 1000
+//! counter +0..5             2.363     0.841      0.769
+//! gauge, 4 values           1.461     0.749      0.686
+//! gauge, random floats      8.874     7.261      7.201
+//! constant                  1.314     0.446      0.409
 //! ```
+//!
+//! The jitter alone holds log2(7) = 2.8 bits = 0.35 B/sample, so below the
+//! VictoriaMetrics figure of ~0.38 B/sample only constant series with
+//! jitter-free timestamps can go; counters and few-valued gauges stay under the
+//! 1.0 B/sample target once compacted.
+//!
+//! CPU time per sample (on-CPU thread time, release build, on a 2-core VM shared
+//! with other builds, so expect less on a quiet machine; the first column is
+//! [`XorChunk::append`] including the chunk's allocations; pco columns use
+//! 480-sample blocks):
+//!
+//! ```text
+//! ns/sample               xor append  xor decode  pco encode  pco decode
+//! counter +0..5                 15.4        22.4       223.3        20.3
+//! gauge, 4 values               14.7        15.7       126.9        14.5
+//! gauge, random floats          26.1        34.6       337.2        14.7
+//! constant                      12.1        14.6       126.1        15.0
+//! ```
+//!
+//! An open chunk costs `size_of::<XorChunk>()` = 64 bytes plus its buffer: a
+//! 120-sample counter chunk encodes to ~290 bytes (8 more of slack), in a
+//! `Vec` whose capacity doubles from 32.
 
 use super::Sample;
 
