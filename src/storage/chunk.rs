@@ -96,8 +96,6 @@ pub enum ChunkError {
     NonZeroPadding,
     #[error("unsupported block format version {0}")]
     UnsupportedVersion(u8),
-    #[error("block header says {expected} samples but {found} were decoded")]
-    CountMismatch { expected: usize, found: usize },
     #[error("pco: {0}")]
     Pco(#[from] pco::errors::PcoError),
 }
