@@ -85,7 +85,8 @@ fn main() {
     let steps = env_usize("SAMPLES", 100);
     let dir = tempfile::tempdir().expect("tempdir");
     let opts = StorageOptions {
-        cache_capacity_bytes: 32 << 20,
+        // Small, so the RSS growth below is mostly the head, not sled's cache.
+        cache_capacity_bytes: 8 << 20,
         max_future_ms: i64::MAX / 4,
         ..StorageOptions::default()
     };
@@ -113,6 +114,10 @@ fn main() {
         head_steps,
         created + steady,
         rss_after.saturating_sub(rss_before)
+    );
+    println!(
+        "head accounting: {:.0} bytes/series (series, open chunks, lookup table, inverted index)",
+        storage.head_memory_bytes() as f64 / series as f64
     );
     if steps > head_steps {
         fill(&storage, &all, head_steps, steps, start);

@@ -12,9 +12,10 @@ use super::index::{PostingsIndex, SeriesId};
 use super::layout::partition_of;
 use super::wal::WalBatch;
 use super::{AppendError, AppendStats, Labels, Matcher, Sample, SeriesSamples};
+use hashbrown::HashTable;
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 
 /// A chunk is cut after this many samples (Prometheus's target as well).
 pub const MAX_CHUNK_SAMPLES: usize = 120;
@@ -37,7 +38,9 @@ pub struct AppendRules {
 
 /// One series in memory.
 pub struct MemSeries {
-    pub labels: Labels,
+    /// Canonical label bytes ([`Labels::encode`]): a quarter of the memory of
+    /// a `Labels` value, and what lookups hash and compare.
+    encoded_labels: Box<[u8]>,
     pub chunk: XorChunk,
     /// Earliest sample ever stored (i64::MAX when none).
     pub first_t: i64,
@@ -49,15 +52,19 @@ pub struct MemSeries {
 }
 
 impl MemSeries {
-    fn new(labels: Labels) -> Self {
+    fn new(encoded_labels: Box<[u8]>) -> Self {
         MemSeries {
-            labels,
+            encoded_labels,
             chunk: XorChunk::new(),
             first_t: i64::MAX,
             last_t: i64::MIN,
             last_v: 0.0,
             ooo: Vec::new(),
         }
+    }
+
+    pub fn labels(&self) -> Labels {
+        Labels::decode(&mut &self.encoded_labels[..]).unwrap_or_default()
     }
 
     pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
@@ -76,7 +83,8 @@ pub struct CutChunk {
 #[derive(Default)]
 pub struct Head {
     series: Vec<Option<MemSeries>>,
-    by_hash: FxHashMap<u64, Vec<SeriesId>>,
+    /// Series ids keyed by the hash of their encoded labels (4 bytes per series).
+    by_labels: HashTable<SeriesId>,
     index: PostingsIndex,
     /// Newest sample timestamp in the whole head.
     pub max_t: i64,
@@ -89,10 +97,16 @@ pub struct PreparedBatch {
     pub stats: AppendStats,
 }
 
-fn hash_labels(labels: &Labels) -> u64 {
+fn hash_bytes(bytes: &[u8]) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
-    labels.hash(&mut h);
+    h.write(bytes);
     h.finish()
+}
+
+fn encode_labels(labels: &Labels) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(16 * labels.len() + 1);
+    labels.encode(&mut buf);
+    buf
 }
 
 impl Head {
@@ -124,10 +138,45 @@ impl Head {
     }
 
     pub fn lookup(&self, labels: &Labels) -> Option<SeriesId> {
-        let ids = self.by_hash.get(&hash_labels(labels))?;
-        ids.iter()
+        self.lookup_encoded(&encode_labels(labels))
+    }
+
+    /// Finds a series by its canonical label bytes.
+    pub fn lookup_encoded(&self, encoded: &[u8]) -> Option<SeriesId> {
+        let series = &self.series;
+        self.by_labels
+            .find(hash_bytes(encoded), |&id| {
+                series
+                    .get(id as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|s| &s.encoded_labels[..] == encoded)
+            })
             .copied()
-            .find(|&id| self.get(id).is_some_and(|s| &s.labels == labels))
+    }
+
+    fn hash_of(series: &[Option<MemSeries>], id: SeriesId) -> u64 {
+        series
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .map_or(0, |s| hash_bytes(&s.encoded_labels))
+    }
+
+    /// Bytes the head holds on the heap for its series and lookup table
+    /// (allocation sizes, not counting allocator overhead); the index is
+    /// reported by [`PostingsIndex::memory_bytes`].
+    pub fn series_memory_bytes(&self) -> usize {
+        let per_series: usize = self
+            .iter()
+            .map(|(_, s)| {
+                std::mem::size_of::<MemSeries>()
+                    + s.encoded_labels.len()
+                    + s.chunk.allocated_bytes()
+                    + s.ooo.capacity() * std::mem::size_of::<Sample>()
+            })
+            .sum();
+        let slots = self.series.capacity() * std::mem::size_of::<Option<MemSeries>>();
+        let table = self.by_labels.capacity() * (std::mem::size_of::<SeriesId>() + 1);
+        per_series + slots.saturating_sub(self.live * std::mem::size_of::<MemSeries>()) + table
     }
 
     /// Ids of series matching `matchers` whose data overlaps `[mint, maxt]`.
@@ -149,23 +198,25 @@ impl Head {
             return;
         }
         self.index.add(id, &labels);
-        self.by_hash.entry(hash_labels(&labels)).or_default().push(id);
-        self.series[idx] = Some(MemSeries::new(labels));
+        let encoded = encode_labels(&labels).into_boxed_slice();
+        let hash = hash_bytes(&encoded);
+        self.series[idx] = Some(MemSeries::new(encoded));
+        let series = &self.series;
+        self.by_labels
+            .insert_unique(hash, id, |&other| Self::hash_of(series, other));
         self.live += 1;
     }
 
     /// Forgets a series entirely (retention removed all its data).
     pub fn remove_series(&mut self, id: SeriesId) {
-        let Some(series) = self.series.get_mut(id as usize).and_then(Option::take) else {
+        let Some(hash) = self.get(id).map(|s| hash_bytes(&s.encoded_labels)) else {
             return;
         };
-        self.index.remove(id, &series.labels);
-        let hash = hash_labels(&series.labels);
-        if let Some(ids) = self.by_hash.get_mut(&hash) {
-            ids.retain(|&x| x != id);
-            if ids.is_empty() {
-                self.by_hash.remove(&hash);
-            }
+        if let Ok(entry) = self.by_labels.find_entry(hash, |&other| other == id) {
+            entry.remove();
+        }
+        if let Some(series) = self.series.get_mut(id as usize).and_then(Option::take) {
+            self.index.remove(id, &series.labels());
         }
         self.live -= 1;
     }

@@ -91,6 +91,24 @@ impl PostingsIndex {
         accepted
     }
 
+    /// Approximate heap bytes of the index: keys, bitmaps (serialised size, a
+    /// close lower bound of their memory) and tree-node overhead per entry.
+    pub fn memory_bytes(&self) -> usize {
+        const NODE_OVERHEAD: usize = 48;
+        self.postings
+            .iter()
+            .map(|(name, values)| {
+                name.capacity()
+                    + NODE_OVERHEAD
+                    + values
+                        .iter()
+                        .map(|(v, ids)| v.capacity() + ids.serialized_size() + NODE_OVERHEAD + 2 * 24)
+                        .sum::<usize>()
+            })
+            .sum::<usize>()
+            + self.all.serialized_size()
+    }
+
     /// All label names, sorted.
     pub fn label_names(&self) -> impl Iterator<Item = &str> {
         self.postings.keys().map(String::as_str)

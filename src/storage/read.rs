@@ -53,7 +53,7 @@ impl Storage {
             parts.insert(
                 id,
                 HeadPart {
-                    labels: s.labels.clone(),
+                    labels: s.labels(),
                     runs: if ooo.is_empty() { Vec::new() } else { vec![ooo] },
                     open_chunk,
                 },
@@ -219,10 +219,7 @@ impl Queryable for Storage {
     fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, QueryError> {
         let head = self.inner.head.read();
         let ids = head.select_ids(matchers, mint, maxt);
-        let mut out: Vec<Labels> = ids
-            .iter()
-            .filter_map(|id| Some(head.get(id)?.labels.clone()))
-            .collect();
+        let mut out: Vec<Labels> = ids.iter().filter_map(|id| Some(head.get(id)?.labels())).collect();
         out.sort();
         Ok(out)
     }
@@ -233,10 +230,10 @@ impl Queryable for Storage {
         let mut names = BTreeSet::new();
         for id in &ids {
             if let Some(s) = head.get(id) {
-                names.extend(s.labels.iter().map(|l| l.name.as_str()));
+                names.extend(s.labels().into_vec().into_iter().map(|l| l.name));
             }
         }
-        Ok(names.into_iter().map(str::to_string).collect())
+        Ok(names.into_iter().collect())
     }
 
     fn label_values(

@@ -32,6 +32,12 @@ impl TsdbStatus {
 }
 
 impl Storage {
+    /// Heap bytes of the head: series, lookup table and inverted index.
+    pub fn head_memory_bytes(&self) -> usize {
+        let head = self.inner.head.read();
+        head.series_memory_bytes() + head.index().memory_bytes()
+    }
+
     /// Computes the status; reads every chunk to count samples.
     pub fn tsdb_status(&self, top: usize) -> Result<TsdbStatus, StorageError> {
         let (samples, chunks) = self.count_samples()?;
