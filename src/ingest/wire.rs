@@ -76,6 +76,12 @@ impl<'a> Reader<'a> {
     }
 
     pub fn varint(&mut self) -> Result<u64, WireError> {
+        if let Some((&b, rest)) = self.buf.split_first() {
+            if b < 0x80 {
+                self.buf = rest;
+                return Ok(u64::from(b));
+            }
+        }
         let mut v = 0u64;
         for (i, &b) in self.buf.iter().take(10).enumerate() {
             v |= u64::from(b & 0x7f) << (7 * i);
