@@ -9,11 +9,13 @@
 //! Semantics, compared with the receiver of Prometheus 2.42
 //! (`--web.enable-remote-write-receiver`):
 //! - The body is a snappy *block* (not the framed stream format). Corrupt
-//!   snappy or protobuf is a 400 whose text starts with `snappy: corrupt input`
-//!   or `proto:` as Prometheus's does.
-//! - Prometheus 2.42 checks labels only in its TSDB (empty or duplicate names
-//!   become a 500 there). Here every series must pass [`Labels::validate`]
-//!   and the whole request is refused with a 400 naming the series otherwise.
+//!   snappy is a 400 starting `snappy: corrupt input`, as in Prometheus
+//!   (golang/snappy's text); bad protobuf is a 400 starting `proto:`, as most
+//!   of gogo-protobuf's errors do.
+//! - Prometheus 2.42 accepts invalid label names and series without a metric
+//!   name, and its TSDB turns duplicate names into a 500. Here every series
+//!   must pass [`Labels::validate`], or the whole request is refused with a
+//!   400 naming the series.
 //! - Empty label values are dropped, as Prometheus does.
 //! - Exemplars are skipped unparsed: Prometheus's exemplar storage is off by
 //!   default and its receiver never fails a request for them. Metadata is
