@@ -218,14 +218,23 @@ impl SeriesGen {
     }
 }
 
-/// Payloads per sender: sender `s` owns series `s, s + senders, ...`.
+/// Payloads per sender, built in parallel: sender `s` owns series
+/// `s, s + senders, ...`.
 fn generate(cfg: &Config) -> Vec<Vec<Payload>> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
     let first = now - 1000 - (cfg.points as i64 - 1) * INTERVAL_MS;
-    (0..cfg.senders).map(|s| sender_payloads(cfg, s, first)).collect()
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..cfg.senders)
+            .map(|s| scope.spawn(move || sender_payloads(cfg, s, first)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("payload generator panicked"))
+            .collect()
+    })
 }
 
 fn sender_payloads(cfg: &Config, sender: usize, first: i64) -> Vec<Payload> {
@@ -601,10 +610,12 @@ fn send_some(url: &str, payloads: &[Payload]) -> Result<(usize, usize)> {
     Ok((accepted, refused))
 }
 
-/// `count({job="node"})` as the server answers it, as a sanity check that
-/// the samples landed (the last ones are a second old).
+/// `count(last_over_time({job="node"}[1h]))` as the server answers it: a
+/// sanity check that the samples landed (the newest are minutes old by now
+/// for the servers measured last).
 fn visible_series(server: &Server, client: &Client) -> String {
-    let url = format!("{}/api/v1/query?query=count(%7Bjob%3D%22node%22%7D)", server.base);
+    let query = "count(last_over_time(%7Bjob%3D%22node%22%7D%5B1h%5D))";
+    let url = format!("{}/api/v1/query?query={query}", server.base);
     let body = match get_ok(client, &url) {
         Ok(body) => body,
         Err(e) => return format!("query failed: {e}"),
