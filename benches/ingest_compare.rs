@@ -552,6 +552,7 @@ fn measure(spec: &Spec, payloads: &[Vec<Payload>]) -> Result<Row> {
     let cpu2 = cpu_time(pid)?;
     println!("accepted {accepted} samples, refused {refused}, sent in {send_wall:.1?}; {note}");
     println!("series visible to PromQL: {}", visible_series(&server, &client));
+    println!("data dir after compaction: {}", breakdown(&server.data_dir()));
     Ok(Row {
         name: spec.name,
         accepted,
@@ -652,6 +653,23 @@ fn peak_rss(pid: u32) -> Result<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map(|kb| kb * 1024)
         .ok_or_else(|| format!("no VmHWM in /proc/{pid}/status"))
+}
+
+/// Sizes of the entries directly under `path`, largest first, in KiB.
+fn breakdown(path: &Path) -> String {
+    let Ok(entries) = fs::read_dir(path) else {
+        return format!("{} unreadable", path.display());
+    };
+    let mut sizes: Vec<(u64, String)> = entries
+        .flatten()
+        .map(|e| (dir_size(&e.path()), e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    let parts: Vec<String> = sizes
+        .iter()
+        .map(|(size, name)| format!("{name} {} KiB", size >> 10))
+        .collect();
+    parts.join(", ")
 }
 
 /// Total size of the regular files under `path` (0 when absent).
