@@ -7,3 +7,4 @@
 //! the body, calls a decoder here and maps its error to a status code).
 
 pub mod remote_write;
+mod wire;

@@ -9,15 +9,18 @@
 //! Semantics, compared with the receiver of Prometheus 2.42
 //! (`--web.enable-remote-write-receiver`):
 //! - The body is a snappy *block* (not the framed stream format). Corrupt
-//!   snappy or protobuf is a 400 whose text starts with `snappy: corrupt input`
-//!   or `proto:` as Prometheus's does.
-//! - Prometheus 2.42 checks labels only in its TSDB (empty or duplicate names
-//!   become a 500 there). Here every series must pass [`Labels::validate`]
-//!   and the whole request is refused with a 400 naming the series otherwise.
+//!   snappy is a 400 starting `snappy: corrupt input`, as in Prometheus
+//!   (golang/snappy's text); bad protobuf is a 400 starting `proto:`, as most
+//!   of gogo-protobuf's errors do.
+//! - Prometheus 2.42 accepts invalid label names and series without a metric
+//!   name, and its TSDB turns duplicate names into a 500. Here every series
+//!   must pass [`Labels::validate`], or the whole request is refused with a
+//!   400 naming the series.
 //! - Empty label values are dropped, as Prometheus does.
-//! - Exemplars are skipped: Prometheus's exemplar storage is off by default and
-//!   its receiver never fails a request for them. Metadata is ignored, as 2.42
-//!   ignores it.
+//! - Exemplars are skipped unparsed: Prometheus's exemplar storage is off by
+//!   default and its receiver never fails a request for them. Metadata is
+//!   skipped, as 2.42 ignores it. Groups (deprecated wire types 3 and 4) are
+//!   refused as bad protobuf.
 //! - Native histograms are refused: Prometheus 2.42 without
 //!   `--enable-feature=native-histograms` rolls the request back with a 500
 //!   (which senders retry forever). Sightline stores no histograms, so the
@@ -29,7 +32,8 @@
 
 use prost::Message;
 
-use crate::storage::{LabelError, Labels, Sample, SeriesSamples};
+use super::wire::{self, Reader, WireError};
+use crate::storage::{Label, LabelError, Labels, Sample, SeriesSamples};
 
 /// The protobuf messages of remote-write 1.0 (`prompb/remote.proto` and
 /// `prompb/types.proto`), field numbers as in Prometheus.
@@ -234,8 +238,8 @@ pub enum WriteError {
     Proto(String),
     #[error("request has {series} series, over the limit of {max}")]
     TooManySeries { series: usize, max: usize },
-    #[error("request has {samples} samples, over the limit of {max}")]
-    TooManySamples { samples: usize, max: usize },
+    #[error("request has more than {max} samples")]
+    TooManySamples { max: usize },
     #[error("series {index} ({series}) has {labels} labels, over the limit of {max}")]
     TooManyLabels {
         index: usize,
@@ -306,18 +310,172 @@ impl WriteError {
 
 /// Decodes a remote-write 1.0 body (snappy block of a `WriteRequest`) into
 /// one batch entry per `TimeSeries` that carries float samples.
+///
+/// The protobuf is read in place rather than through [`proto::WriteRequest`]:
+/// label strings are allocated once, straight into [`Labels`]. Exemplars,
+/// histograms and metadata are skipped without being parsed.
 pub fn decode_write_request(body: &[u8], limits: &WriteLimits) -> Result<Vec<SeriesSamples>, WriteError> {
     let raw = decompress(body, limits.max_decompressed_bytes)?;
-    let req = proto::WriteRequest::decode(raw.as_slice()).map_err(|e| WriteError::Proto(e.to_string()))?;
-    check_counts(&req.timeseries, limits)?;
-    let mut out = Vec::with_capacity(req.timeseries.len());
-    for (index, ts) in req.timeseries.into_iter().enumerate() {
-        let entry = convert_series(index, ts, limits)?;
-        if !entry.samples.is_empty() {
+    let series = count_series(&raw).map_err(|e| proto_error("WriteRequest", e))?;
+    if series > limits.max_series {
+        return Err(WriteError::TooManySeries {
+            series,
+            max: limits.max_series,
+        });
+    }
+    let mut out = Vec::with_capacity(series);
+    let mut scratch = Scratch::default();
+    let mut samples = 0;
+    for (index, ts) in timeseries(&raw).enumerate() {
+        let ts = ts.map_err(|e| proto_error("WriteRequest", e))?;
+        parse_series(ts, &mut scratch).map_err(|(msg, e)| proto_error(msg, e))?;
+        samples += scratch.samples.len();
+        if samples > limits.max_samples {
+            return Err(WriteError::TooManySamples {
+                max: limits.max_samples,
+            });
+        }
+        if let Some(entry) = build_series(index, &mut scratch, limits)? {
             out.push(entry);
         }
     }
     Ok(out)
+}
+
+fn proto_error(message: &str, e: WireError) -> WriteError {
+    WriteError::Proto(format!("{message}: {e}"))
+}
+
+/// Field 1 of a `WriteRequest`, with the other fields skipped.
+fn timeseries(raw: &[u8]) -> impl Iterator<Item = Result<&[u8], WireError>> {
+    let mut r = Reader::new(raw);
+    std::iter::from_fn(move || loop {
+        match r.key() {
+            Ok(None) => return None,
+            Ok(Some((1, w))) => return Some(wire::expect(1, w, wire::LEN).and_then(|_| r.bytes())),
+            Ok(Some((_, w))) => {
+                if let Err(e) = r.skip(w) {
+                    return Some(Err(e));
+                }
+            }
+            Err(e) => return Some(Err(e)),
+        }
+    })
+}
+
+fn count_series(raw: &[u8]) -> Result<usize, WireError> {
+    timeseries(raw).try_fold(0, |n, ts| ts.map(|_| n + 1))
+}
+
+/// One `TimeSeries` as read, borrowing from the request. Reused between
+/// series so that reading allocates nothing.
+#[derive(Default)]
+struct Scratch<'a> {
+    labels: Vec<(&'a str, &'a str)>,
+    samples: Vec<Sample>,
+    histograms: usize,
+}
+
+type ParseError = (&'static str, WireError);
+
+fn parse_series<'a>(buf: &'a [u8], s: &mut Scratch<'a>) -> Result<(), ParseError> {
+    s.labels.clear();
+    s.samples.clear();
+    s.histograms = 0;
+    let mut r = Reader::new(buf);
+    let ctx = |e| ("TimeSeries", e);
+    while let Some((field, w)) = r.key().map_err(ctx)? {
+        match field {
+            1..=4 => {
+                wire::expect(field, w, wire::LEN).map_err(ctx)?;
+                let bytes = r.bytes().map_err(ctx)?;
+                match field {
+                    1 => s.labels.push(parse_label(bytes).map_err(|e| ("Label", e))?),
+                    2 => s.samples.push(parse_sample(bytes).map_err(|e| ("Sample", e))?),
+                    4 => s.histograms += 1,
+                    _ => {}
+                }
+            }
+            _ => r.skip(w).map_err(ctx)?,
+        }
+    }
+    Ok(())
+}
+
+fn parse_label(buf: &[u8]) -> Result<(&str, &str), WireError> {
+    let (mut name, mut value) = ("", "");
+    let mut r = Reader::new(buf);
+    while let Some((field, w)) = r.key()? {
+        match field {
+            1 | 2 => {
+                wire::expect(field, w, wire::LEN)?;
+                *(if field == 1 { &mut name } else { &mut value }) = r.str()?;
+            }
+            _ => r.skip(w)?,
+        }
+    }
+    Ok((name, value))
+}
+
+fn parse_sample(buf: &[u8]) -> Result<Sample, WireError> {
+    let mut sample = Sample { t: 0, v: 0.0 };
+    let mut r = Reader::new(buf);
+    while let Some((field, w)) = r.key()? {
+        match field {
+            1 => {
+                wire::expect(1, w, wire::FIXED64)?;
+                sample.v = f64::from_bits(r.fixed64()?);
+            }
+            2 => {
+                wire::expect(2, w, wire::VARINT)?;
+                sample.t = r.varint()? as i64;
+            }
+            _ => r.skip(w)?,
+        }
+    }
+    Ok(sample)
+}
+
+/// Checks one parsed series and turns it into a batch entry (`None` when it
+/// has no float samples).
+fn build_series(
+    index: usize,
+    s: &mut Scratch<'_>,
+    limits: &WriteLimits,
+) -> Result<Option<SeriesSamples>, WriteError> {
+    check_labels(index, &s.labels, limits)?;
+    if s.histograms > 0 {
+        return Err(WriteError::Histograms {
+            index,
+            series: describe(s.labels.iter().copied()),
+            count: s.histograms,
+        });
+    }
+    s.labels.retain(|(_, value)| !value.is_empty());
+    s.labels.sort_unstable();
+    let labels = Labels::from_sorted(
+        s.labels
+            .iter()
+            .map(|&(name, value)| Label {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            })
+            .collect(),
+    );
+    if let Err(source) = labels.validate() {
+        return Err(WriteError::InvalidLabels {
+            index,
+            series: describe(s.labels.iter().copied()),
+            source,
+        });
+    }
+    if s.samples.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(SeriesSamples {
+        labels,
+        samples: s.samples.clone(),
+    }))
 }
 
 /// Encodes `series` as a remote-write 1.0 body (protobuf, then snappy block).
@@ -373,79 +531,30 @@ fn decompress(body: &[u8], max: usize) -> Result<Vec<u8>, WriteError> {
     Ok(buf)
 }
 
-fn check_counts(timeseries: &[proto::TimeSeries], limits: &WriteLimits) -> Result<(), WriteError> {
-    if timeseries.len() > limits.max_series {
-        return Err(WriteError::TooManySeries {
-            series: timeseries.len(),
-            max: limits.max_series,
-        });
-    }
-    let samples = timeseries.iter().map(|ts| ts.samples.len()).sum();
-    if samples > limits.max_samples {
-        return Err(WriteError::TooManySamples {
-            samples,
-            max: limits.max_samples,
-        });
-    }
-    Ok(())
-}
-
-fn convert_series(
-    index: usize,
-    ts: proto::TimeSeries,
-    limits: &WriteLimits,
-) -> Result<SeriesSamples, WriteError> {
-    check_labels(index, &ts.labels, limits)?;
-    if !ts.histograms.is_empty() {
-        return Err(WriteError::Histograms {
-            index,
-            series: describe(proto_pairs(&ts.labels)),
-            count: ts.histograms.len(),
-        });
-    }
-    let labels = Labels::from_pairs(ts.labels.into_iter().map(|l| (l.name, l.value)));
-    if let Err(source) = labels.validate() {
-        return Err(WriteError::InvalidLabels {
-            index,
-            series: describe(labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))),
-            source,
-        });
-    }
-    let samples = ts
-        .samples
-        .into_iter()
-        .map(|s| Sample {
-            t: s.timestamp,
-            v: s.value,
-        })
-        .collect();
-    Ok(SeriesSamples { labels, samples })
-}
-
-fn check_labels(index: usize, labels: &[proto::Label], limits: &WriteLimits) -> Result<(), WriteError> {
+fn check_labels(index: usize, labels: &[(&str, &str)], limits: &WriteLimits) -> Result<(), WriteError> {
     if labels.len() > limits.max_labels_per_series {
         return Err(WriteError::TooManyLabels {
             index,
-            series: describe(proto_pairs(labels)),
+            series: describe(labels.iter().copied()),
             labels: labels.len(),
             max: limits.max_labels_per_series,
         });
     }
-    for l in labels {
-        if l.name.len() > limits.max_label_name_bytes {
+    for &(name, value) in labels {
+        if name.len() > limits.max_label_name_bytes {
             return Err(WriteError::LabelNameTooLong {
                 index,
-                series: describe(proto_pairs(labels)),
-                size: l.name.len(),
+                series: describe(labels.iter().copied()),
+                size: name.len(),
                 max: limits.max_label_name_bytes,
             });
         }
-        if l.value.len() > limits.max_label_value_bytes {
+        if value.len() > limits.max_label_value_bytes {
             return Err(WriteError::LabelValueTooLong {
                 index,
-                series: describe(proto_pairs(labels)),
-                label: l.name.clone(),
-                size: l.value.len(),
+                series: describe(labels.iter().copied()),
+                label: name.to_owned(),
+                size: value.len(),
                 max: limits.max_label_value_bytes,
             });
         }
@@ -480,13 +589,10 @@ fn describe<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
 }
 
 const DESCRIBE_MAX: usize = 256;
-
-fn proto_pairs(labels: &[proto::Label]) -> impl Iterator<Item = (&str, &str)> {
-    labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))
-}
-
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> SeriesSamples {
@@ -765,7 +871,7 @@ mod tests {
             ..WriteLimits::default()
         };
         let err = decode_write_request(&three, &limits).unwrap_err();
-        assert_eq!(err, WriteError::TooManySamples { samples: 3, max: 2 });
+        assert_eq!(err, WriteError::TooManySamples { max: 2 });
     }
 
     #[test]
@@ -773,5 +879,86 @@ mod tests {
         let value = "v".repeat(1000);
         let err = decode_one(&[("__name__", "a"), ("b-", &value)]).unwrap_err();
         assert!(err.to_string().len() < 400, "{err}");
+    }
+
+    /// What decoding must give, computed from prost's decoding of the same
+    /// bytes: the entries, or the index of the first series with bad labels.
+    fn reference(raw: &[u8]) -> Option<Result<Vec<SeriesSamples>, usize>> {
+        let req = proto::WriteRequest::decode(raw).ok()?;
+        let mut out = Vec::new();
+        for (index, ts) in req.timeseries.into_iter().enumerate() {
+            let labels = Labels::from_pairs(ts.labels.into_iter().map(|l| (l.name, l.value)));
+            if labels.validate().is_err() {
+                return Some(Err(index));
+            }
+            let samples: Vec<Sample> = ts
+                .samples
+                .iter()
+                .map(|s| Sample {
+                    t: s.timestamp,
+                    v: s.value,
+                })
+                .collect();
+            if !samples.is_empty() {
+                out.push(SeriesSamples { labels, samples });
+            }
+        }
+        Some(Ok(out))
+    }
+
+    fn outcome(got: Result<Vec<SeriesSamples>, WriteError>) -> Result<Vec<SeriesSamples>, usize> {
+        got.map_err(|e| match e {
+            WriteError::InvalidLabels { index, .. } => index,
+            other => panic!("unexpected error {other}"),
+        })
+    }
+
+    fn arb_request() -> impl Strategy<Value = Vec<proto::TimeSeries>> {
+        let name = prop::sample::select(vec![
+            "__name__", "job", "instance", "le", "a_b", "bad-name", "ünï",
+        ]);
+        let value = prop::sample::select(vec!["", "up", "api", "1x", "çödé", "http_requests_total"]);
+        let label = (name, value).prop_map(|(name, value)| proto::Label {
+            name: name.into(),
+            value: value.into(),
+        });
+        let sample =
+            (any::<i64>(), any::<f64>()).prop_map(|(timestamp, value)| proto::Sample { value, timestamp });
+        let series = (
+            prop::collection::vec(label, 0..5),
+            prop::collection::vec(sample, 0..4),
+        )
+            .prop_map(|(labels, samples)| proto::TimeSeries {
+                labels,
+                samples,
+                exemplars: Vec::new(),
+                histograms: Vec::new(),
+            });
+        prop::collection::vec(series, 0..6)
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_prost(timeseries in arb_request()) {
+            let raw = proto::WriteRequest { timeseries, metadata: Vec::new() }.encode_to_vec();
+            let want = reference(&raw).unwrap();
+            prop_assert_eq!(outcome(decode(&snappy(&raw))), want);
+        }
+
+        #[test]
+        fn corrupted_protobuf_never_panics(timeseries in arb_request(), flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
+            let mut raw = proto::WriteRequest { timeseries, metadata: Vec::new() }.encode_to_vec();
+            if raw.is_empty() {
+                return Ok(());
+            }
+            for (at, byte) in flips {
+                let i = at.index(raw.len());
+                raw[i] = byte;
+            }
+            let got = decode(&snappy(&raw));
+            if let (Ok(got), Some(want)) = (&got, reference(&raw)) {
+                prop_assert_eq!(Ok(got.clone()), want);
+            }
+        }
     }
 }
