@@ -138,6 +138,12 @@ fn main() {
     storage.close().expect("close");
     let after = dir_size(dir.path());
     println!(
+        "data dir after compaction: sled {} bytes, wal {} bytes, snapshot {} bytes",
+        dir_size(&dir.path().join("sled")),
+        dir_size(&dir.path().join("wal")),
+        std::fs::metadata(dir.path().join("head.snapshot")).map_or(0, |m| m.len())
+    );
+    println!(
         "bytes/sample: {:.3} before compaction, {:.3} after (chunk payloads {} -> {} bytes)",
         before as f64 / samples,
         after as f64 / samples,
