@@ -17,3 +17,6 @@ mod value;
 pub use engine::{Engine, EngineOptions};
 pub use error::PromqlError;
 pub use value::{QueryResult, Sample, Series, Value};
+
+#[cfg(test)]
+mod tests;
