@@ -37,7 +37,10 @@ impl Queryable for CountingQueryable<'_> {
     }
 }
 
-fn storage_with(series: &[(&[(&str, &str)], &[(i64, f64)])]) -> (tempfile::TempDir, Storage) {
+/// Label pairs and `(t, v)` samples of one test series.
+type TestSeries<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+fn storage_with(series: &[TestSeries]) -> (tempfile::TempDir, Storage) {
     let dir = tempfile::tempdir().unwrap();
     let opts = StorageOptions {
         retention_ms: 0,
