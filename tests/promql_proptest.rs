@@ -77,6 +77,9 @@ fn range_suffix() -> impl Strategy<Value = String> {
         Just("[2m] offset -1m".to_string()),
         Just("[3m] @ 300".to_string()),
         Just("[1m:] @ end()".to_string()),
+        Just("[9999y:1ms]".to_string()),
+        Just("[5m] offset 99999y".to_string()),
+        Just("[1m] @ -9999999999".to_string()),
     ]
 }
 

@@ -14,7 +14,6 @@ use super::engine::Evaluator;
 use super::error::{PromqlError, Result};
 use super::functions::math::{kahan_inc, quantile};
 use super::value::{points_by_step, EvalSeries, Evaluated, SeriesCollector, Steps};
-use crate::storage::labels::is_valid_label_name;
 use crate::storage::{Labels, Sample, METRIC_NAME};
 
 pub(crate) fn eval(ev: &mut Evaluator, e: &AggregateExpr, steps: Steps) -> Result<Evaluated> {
@@ -239,7 +238,8 @@ fn count_values(
     input: Vec<EvalSeries>,
     steps: Steps,
 ) -> Result<Vec<EvalSeries>> {
-    if !is_valid_label_name(label) {
+    // Prometheus 3 accepts any non-empty UTF-8 label name.
+    if label.is_empty() {
         return Err(PromqlError::exec(format!("invalid label name {label:?}")));
     }
     let (assignment, groups) = assign_groups(e, &input);

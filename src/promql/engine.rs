@@ -136,7 +136,7 @@ fn check_range_params(opts: &EngineOptions, ast: &Expr, start: i64, end: i64, st
     if end < start {
         return Err(PromqlError::exec("end timestamp must not be before start time"));
     }
-    if (end - start) / step >= opts.max_points_per_series as i64 {
+    if end.saturating_sub(start) / step >= opts.max_points_per_series as i64 {
         return Err(PromqlError::TooManyPoints(opts.max_points_per_series));
     }
     match ast.value_type() {
@@ -269,6 +269,17 @@ impl<'a> Evaluator<'a> {
     /// Evaluates any node over `steps`.
     pub fn eval(&mut self, expr: &Expr, steps: Steps) -> Result<Evaluated> {
         self.check_deadline()?;
+        if steps.len() > self.opts.max_samples {
+            return Err(PromqlError::TooManySamples);
+        }
+        let value = self.eval_node(expr, steps)?;
+        if points_in(&value) > self.opts.max_samples {
+            return Err(PromqlError::TooManySamples);
+        }
+        Ok(value)
+    }
+
+    fn eval_node(&mut self, expr: &Expr, steps: Steps) -> Result<Evaluated> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Evaluated::Scalar(vec![n.val; steps.len()])),
             Expr::StringLiteral(s) => Ok(Evaluated::String(s.val.clone())),
@@ -331,7 +342,7 @@ impl<'a> Evaluator<'a> {
             Some(AtModifier::End) => self.query_end,
             Some(AtModifier::At(t)) => system_time_ms(*t),
         };
-        base - offset_ms(offset)
+        base.saturating_sub(offset_ms(offset))
     }
 
     /// `(line:col)` of the sub-expression `expr` in the query text, 1-based.
@@ -356,6 +367,15 @@ impl<'a> Evaluator<'a> {
     pub fn info(&mut self, detail: String, expr: &Expr) {
         let pos = self.position(expr);
         self.annotations.info(format!("PromQL info: {detail} {pos}"));
+    }
+}
+
+/// How many points a node's result holds, for the samples limit.
+fn points_in(value: &Evaluated) -> usize {
+    match value {
+        Evaluated::Vector(s) | Evaluated::Matrix(s) => s.iter().map(|s| s.points.len()).sum(),
+        Evaluated::Scalar(v) => v.len(),
+        Evaluated::String(_) => 0,
     }
 }
 

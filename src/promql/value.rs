@@ -105,11 +105,13 @@ impl Steps {
         if self.end < self.start || self.interval <= 0 {
             return 0;
         }
-        ((self.end - self.start) / self.interval) as usize + 1
+        usize::try_from(self.end.saturating_sub(self.start) / self.interval)
+            .map_or(usize::MAX, |n| n.saturating_add(1))
     }
 
     pub fn ts(&self, index: usize) -> i64 {
-        self.start + index as i64 * self.interval
+        self.start
+            .saturating_add((index as i64).saturating_mul(self.interval))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {

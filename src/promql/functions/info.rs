@@ -122,7 +122,11 @@ fn fetch_info_series(
     let (at, offset, outer) = first_selector_timing(base_expr).unwrap_or((&None, 0, 0));
     let times: Vec<i64> = steps
         .iter()
-        .map(|ts| ev.selector_time(ts, at, &None) - offset - outer)
+        .map(|ts| {
+            ev.selector_time(ts, at, &None)
+                .saturating_sub(offset)
+                .saturating_sub(outer)
+        })
         .collect();
     instant_matching(ev, &matchers, steps, &times, |_, s| s.t as f64)
 }

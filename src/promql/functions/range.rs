@@ -87,6 +87,7 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, call: &Call, steps: Steps) ->
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
     let mut out = Vec::with_capacity(input.series.len());
     for s in &input.series {
+        ev.check_deadline()?;
         let mut points = Vec::new();
         for (k, ts) in steps.iter().enumerate() {
             let window = input.window(s, k);
@@ -96,7 +97,7 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, call: &Call, steps: Steps) ->
             let end = input.window_ends.get(k).copied().unwrap_or(ts);
             let ctx = WindowCtx {
                 ts,
-                range_start: end - input.range_ms,
+                range_start: end.saturating_sub(input.range_ms),
                 range_end: end,
                 params: params
                     .iter()
@@ -310,8 +311,8 @@ fn extrapolated_rate(w: &[Sample], ctx: &WindowCtx, is_counter: bool, is_rate: b
             .map(|p| p[0].v)
             .sum::<f64>();
     }
-    let mut to_start = (first.t - ctx.range_start) as f64 / 1000.0;
-    let mut to_end = (ctx.range_end - last.t) as f64 / 1000.0;
+    let mut to_start = first.t.saturating_sub(ctx.range_start) as f64 / 1000.0;
+    let mut to_end = ctx.range_end.saturating_sub(last.t) as f64 / 1000.0;
     let sampled = (last.t - first.t) as f64 / 1000.0;
     let average_gap = sampled / (w.len() - 1) as f64;
     let threshold = average_gap * 1.1;
@@ -334,7 +335,7 @@ fn extrapolated_rate(w: &[Sample], ctx: &WindowCtx, is_counter: bool, is_rate: b
     };
     let mut value = result * factor;
     if is_rate {
-        value /= (ctx.range_end - ctx.range_start) as f64 / 1000.0;
+        value /= ctx.range_end.saturating_sub(ctx.range_start) as f64 / 1000.0;
     }
     Some(value)
 }

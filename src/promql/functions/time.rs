@@ -23,7 +23,7 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, args: &[Box<Expr>], steps: St
         "step" | "range" | "start" | "end" => {
             let ms = match name {
                 "step" => ev.query_step,
-                "range" => ev.query_end - ev.query_start,
+                "range" => ev.query_end.saturating_sub(ev.query_start),
                 "start" => ev.query_start,
                 _ => ev.query_end,
             };
