@@ -253,10 +253,51 @@ fn result_labels(op: &str, m: &BinModifier, matching: &Matching, many: &Labels, 
     labels
 }
 
-/// One side of a per-step match: labels, value, and delayed-drop flag.
+/// One side of a per-step match: labels and value.
 struct Side<'a> {
     labels: &'a Labels,
     v: f64,
+}
+
+/// One operand of a vector match: its series, their match signatures and
+/// the points present at each step.
+struct Operand {
+    series: Vec<EvalSeries>,
+    sigs: Vec<Labels>,
+    by_step: Vec<Vec<(usize, f64)>>,
+}
+
+impl Operand {
+    fn new(series: Vec<EvalSeries>, matching: &Matching, steps: Steps) -> Self {
+        let sigs = series.iter().map(|s| matching.signature(&s.labels)).collect();
+        let by_step = points_by_step(&series, steps);
+        Operand {
+            series,
+            sigs,
+            by_step,
+        }
+    }
+
+    /// `(signature, side)` of every point at step `k`.
+    fn at(&self, k: usize) -> impl Iterator<Item = (&Labels, Side<'_>)> {
+        self.by_step.get(k).into_iter().flatten().filter_map(|&(i, v)| {
+            let sig = self.sigs.get(i)?;
+            let labels = &self.series.get(i)?.labels;
+            Some((sig, Side { labels, v }))
+        })
+    }
+
+    /// The "one" side at step `k` by signature; a repeated signature is an error.
+    fn index_by_sig(&self, k: usize, one_to_many: bool) -> Result<HashMap<&Labels, Side<'_>>> {
+        let mut index: HashMap<&Labels, Side> = HashMap::new();
+        for (sig, side) in self.at(k) {
+            if let Some(prev) = index.get(sig) {
+                return Err(duplicate_match_group(sig, side.labels, prev.labels, one_to_many));
+            }
+            index.insert(sig, side);
+        }
+        Ok(index)
+    }
 }
 
 fn arithmetic_matching(
@@ -270,30 +311,14 @@ fn arithmetic_matching(
     let one_to_many = matches!(m.card, VectorMatchCardinality::OneToMany(_));
     // Like Prometheus, iterate over the "many" side and look up the "one" side.
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
-    let many_sig: Vec<Labels> = many.iter().map(|s| matching.signature(&s.labels)).collect();
-    let one_sig: Vec<Labels> = one.iter().map(|s| matching.signature(&s.labels)).collect();
-    let many_steps = points_by_step(&many, steps);
-    let one_steps = points_by_step(&one, steps);
+    let many = Operand::new(many, matching, steps);
+    let one = Operand::new(one, matching, steps);
     // As in Prometheus, the right fill stands in for a missing "one" side and the
     // left fill for a missing "many" side, whichever way the grouping goes.
     let (fill_many, fill_one) = (m.fill_values.lhs, m.fill_values.rhs);
     let mut out = SeriesCollector::default();
     for (k, t) in steps.iter().enumerate() {
-        let mp = many_steps.get(k).map_or(&[][..], Vec::as_slice);
-        let op_points = one_steps.get(k).map_or(&[][..], Vec::as_slice);
-        let mut one_by_sig: HashMap<&Labels, (usize, f64)> = HashMap::new();
-        for &(i, v) in op_points {
-            let Some(sig) = one_sig.get(i) else { continue };
-            if let Some(&(prev, _)) = one_by_sig.get(sig) {
-                return Err(duplicate_match_group(
-                    sig,
-                    &one[i].labels,
-                    &one[prev].labels,
-                    one_to_many,
-                ));
-            }
-            one_by_sig.insert(sig, (i, v));
-        }
+        let one_by_sig = one.index_by_sig(k, one_to_many)?;
         let mut matched: HashMap<&Labels, Vec<Labels>> = HashMap::new();
         let mut step_ctx = StepContext {
             op,
@@ -304,39 +329,17 @@ fn arithmetic_matching(
             out: &mut out,
             matched: &mut matched,
         };
-        for &(i, v) in mp {
-            let Some(sig) = many_sig.get(i) else { continue };
-            let many_side = Side {
-                labels: &many[i].labels,
-                v,
-            };
+        for (sig, many_side) in many.at(k) {
             match (one_by_sig.get(sig), fill_one) {
-                (Some(&(j, ov)), _) => {
-                    let one_side = Side {
-                        labels: &one[j].labels,
-                        v: ov,
-                    };
-                    step_ctx.combine(sig, &many_side, &one_side)?;
-                }
-                (None, Some(fill)) => {
-                    let one_side = Side { labels: sig, v: fill };
-                    step_ctx.combine(sig, &many_side, &one_side)?;
-                }
+                (Some(one_side), _) => step_ctx.combine(sig, &many_side, one_side)?,
+                (None, Some(fill)) => step_ctx.combine(sig, &many_side, &Side { labels: sig, v: fill })?,
                 (None, None) => {}
             }
         }
-        if let Some(fill) = fill_many {
-            for &(j, ov) in op_points {
-                let Some(sig) = one_sig.get(j) else { continue };
-                if step_ctx.matched.contains_key(sig) {
-                    continue;
-                }
-                let many_side = Side { labels: sig, v: fill };
-                let one_side = Side {
-                    labels: &one[j].labels,
-                    v: ov,
-                };
-                step_ctx.combine(sig, &many_side, &one_side)?;
+        let Some(fill) = fill_many else { continue };
+        for (sig, one_side) in one.at(k) {
+            if !step_ctx.matched.contains_key(sig) {
+                step_ctx.combine(sig, &Side { labels: sig, v: fill }, &one_side)?;
             }
         }
     }

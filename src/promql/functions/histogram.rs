@@ -88,44 +88,69 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, args: &[Box<Expr>], steps: St
     let by_step = points_by_step(&input, steps);
     let mut out = SeriesCollector::default();
     for (k, t) in steps.iter().enumerate() {
-        let mut buckets: Vec<Vec<Bucket>> = vec![Vec::new(); layout.groups.len()];
-        for &(i, count) in by_step.get(k).map_or(&[][..], Vec::as_slice) {
-            if let Some(&Some((g, upper))) = layout.per_series.get(i) {
-                if let Some(b) = buckets.get_mut(g) {
-                    b.push(Bucket { upper, count });
-                }
-            }
-        }
-        let p = |i: usize| params.get(i).and_then(|v| v.get(k)).copied().unwrap_or(f64::NAN);
+        let at_step: Vec<f64> = params
+            .iter()
+            .map(|v| v.get(k).copied().unwrap_or(f64::NAN))
+            .collect();
+        let buckets = layout.buckets_at(by_step.get(k).map_or(&[][..], Vec::as_slice));
         for (labels, mut group) in layout.groups.iter().zip(buckets) {
             if group.is_empty() {
                 continue;
             }
-            let results: Vec<(Labels, f64)> = match &kind {
-                Kind::Fraction => vec![(labels.clone(), bucket_fraction(p(0), p(1), &mut group))],
-                Kind::Quantile => {
-                    let (v, forced) = bucket_quantile(p(0), &mut group);
-                    if forced {
-                        note_forced_monotonicity(ev, labels, vector_arg);
-                    }
-                    vec![(labels.clone(), v)]
-                }
-                Kind::Quantiles(label) => (0..params.len())
-                    .map(|i| {
-                        let (v, forced) = bucket_quantile(p(i), &mut group.clone());
-                        if forced {
-                            note_forced_monotonicity(ev, labels, vector_arg);
-                        }
-                        (labels.with(label, &open_metrics_float(p(i))), v)
-                    })
-                    .collect(),
-            };
-            for (labels, v) in results {
+            for (labels, v) in evaluate_group(ev, &kind, &at_step, labels, &mut group, vector_arg) {
                 out.push(labels, true, t, v).map_err(|_| duplicate_labelset())?;
             }
         }
     }
     Ok(Evaluated::Vector(out.finish()))
+}
+
+impl BucketLayout {
+    /// The buckets of each group from the points present at one step.
+    fn buckets_at(&self, points: &[(usize, f64)]) -> Vec<Vec<Bucket>> {
+        let mut buckets: Vec<Vec<Bucket>> = vec![Vec::new(); self.groups.len()];
+        for &(i, count) in points {
+            let Some(&Some((g, upper))) = self.per_series.get(i) else {
+                continue;
+            };
+            if let Some(b) = buckets.get_mut(g) {
+                b.push(Bucket { upper, count });
+            }
+        }
+        buckets
+    }
+}
+
+/// The output series of one bucket group at one step.
+fn evaluate_group(
+    ev: &mut Evaluator,
+    kind: &Kind,
+    params: &[f64],
+    labels: &Labels,
+    group: &mut Vec<Bucket>,
+    vector_arg: &Expr,
+) -> Vec<(Labels, f64)> {
+    let p = |i: usize| params.get(i).copied().unwrap_or(f64::NAN);
+    let mut quantile = |q: f64, group: &mut Vec<Bucket>| {
+        let (v, forced) = bucket_quantile(q, group);
+        if forced {
+            note_forced_monotonicity(ev, labels, vector_arg);
+        }
+        v
+    };
+    match kind {
+        Kind::Fraction => vec![(labels.clone(), bucket_fraction(p(0), p(1), group))],
+        Kind::Quantile => vec![(labels.clone(), quantile(p(0), group))],
+        Kind::Quantiles(label) => params
+            .iter()
+            .map(|&q| {
+                (
+                    labels.with(label, &open_metrics_float(q)),
+                    quantile(q, &mut group.clone()),
+                )
+            })
+            .collect(),
+    }
 }
 
 /// Formats a quantile as an OpenMetrics label value (`0.0`, `0.25`, `+Inf`).
