@@ -136,7 +136,7 @@ fn check_range_params(opts: &EngineOptions, ast: &Expr, start: i64, end: i64, st
     if end < start {
         return Err(PromqlError::exec("end timestamp must not be before start time"));
     }
-    if end.saturating_sub(start) / step >= opts.max_points_per_series as i64 {
+    if end.saturating_sub(start) / step > opts.max_points_per_series as i64 {
         return Err(PromqlError::TooManyPoints(opts.max_points_per_series));
     }
     match ast.value_type() {
@@ -197,9 +197,12 @@ pub(crate) fn merge_same_labels(series: Vec<EvalSeries>) -> Result<Vec<EvalSerie
     let mut out: Vec<EvalSeries> = Vec::with_capacity(series.len());
     let mut needs_sort = Vec::new();
     for s in series {
-        match index.get(&s.labels) {
-            Some(&i) => {
-                out[i].points.extend(s.points);
+        match index
+            .get(&s.labels)
+            .and_then(|&i| out.get_mut(i).map(|existing| (i, existing)))
+        {
+            Some((i, existing)) => {
+                existing.points.extend(s.points);
                 needs_sort.push(i);
             }
             None => {
@@ -209,7 +212,8 @@ pub(crate) fn merge_same_labels(series: Vec<EvalSeries>) -> Result<Vec<EvalSerie
         }
     }
     for i in needs_sort {
-        let points = &mut out[i].points;
+        let Some(merged) = out.get_mut(i) else { continue };
+        let points = &mut merged.points;
         points.sort_by_key(|p| p.t);
         if points.windows(2).any(|w| w[0].t == w[1].t) {
             return Err(duplicate_labelset());

@@ -263,7 +263,9 @@ fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> (f64, bool) {
     }
     let mut rank = q * observations;
     let last = buckets.len() - 1;
-    let b = buckets[..last].partition_point(|bk| bk.count < rank);
+    let b = buckets
+        .get(..last)
+        .map_or(0, |head| head.partition_point(|bk| bk.count < rank));
     let upper_of = |i: usize| buckets.get(i).map_or(f64::NAN, |bk| bk.upper);
     if b == last {
         return (upper_of(last - 1), forced);
