@@ -5,6 +5,8 @@
 //! removal, sorting). Node kinds are evaluated in their own modules. Must not
 //! touch sled or HTTP: all data comes through [`Queryable`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use promql_parser::parser::value::ValueType;
@@ -41,6 +43,20 @@ impl Default for EngineOptions {
     }
 }
 
+/// Lets a caller stop a running query, e.g. when its HTTP client goes away.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_canceled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// Evaluates PromQL over any [`Queryable`].
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
@@ -58,8 +74,19 @@ impl Engine {
 
     /// Evaluates `expr` at one instant `t_ms`.
     pub fn instant_query(&self, q: &dyn Queryable, expr: &str, t_ms: i64) -> Result<QueryResult> {
+        self.instant_query_cancellable(q, expr, t_ms, &CancelToken::default())
+    }
+
+    /// [`Engine::instant_query`] that stops with [`PromqlError::Canceled`] once `cancel` is set.
+    pub fn instant_query_cancellable(
+        &self,
+        q: &dyn Queryable,
+        expr: &str,
+        t_ms: i64,
+        cancel: &CancelToken,
+    ) -> Result<QueryResult> {
         let ast = parse(expr)?;
-        let mut ev = Evaluator::new(q, &self.opts, expr, Steps::single(t_ms));
+        let mut ev = Evaluator::new(q, &self.opts, expr, Steps::single(t_ms), cancel);
         let value = match ev.eval(&ast, Steps::single(t_ms))? {
             Evaluated::Scalar(v) => Value::Scalar {
                 t: t_ms,
@@ -81,14 +108,30 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<QueryResult> {
-        let ast = parse(expr)?;
-        check_range_params(&self.opts, &ast, start_ms, end_ms, step_ms)?;
         let steps = Steps {
             start: start_ms,
             end: end_ms,
             interval: step_ms,
         };
-        let mut ev = Evaluator::new(q, &self.opts, expr, steps);
+        self.range_query_cancellable(q, expr, steps, &CancelToken::default())
+    }
+
+    /// [`Engine::range_query`] over `steps` that stops with [`PromqlError::Canceled`] once `cancel` is set.
+    pub fn range_query_cancellable(
+        &self,
+        q: &dyn Queryable,
+        expr: &str,
+        steps: Steps,
+        cancel: &CancelToken,
+    ) -> Result<QueryResult> {
+        let Steps {
+            start: start_ms,
+            end: end_ms,
+            interval: step_ms,
+        } = steps;
+        let ast = parse(expr)?;
+        check_range_params(&self.opts, &ast, start_ms, end_ms, step_ms)?;
+        let mut ev = Evaluator::new(q, &self.opts, expr, steps, cancel);
         let series = match ev.eval(&ast, steps)? {
             Evaluated::Scalar(values) => vec![EvalSeries::new(
                 Labels::default(),
@@ -232,13 +275,21 @@ pub(crate) struct Evaluator<'a> {
     /// The range query's step; 0 for instant queries.
     pub query_step: i64,
     deadline: Instant,
+    cancel: &'a CancelToken,
     pub samples_loaded: usize,
     pub annotations: Annotations,
 }
 
 impl<'a> Evaluator<'a> {
-    fn new(storage: &'a dyn Queryable, opts: &'a EngineOptions, query_text: &'a str, query: Steps) -> Self {
+    fn new(
+        storage: &'a dyn Queryable,
+        opts: &'a EngineOptions,
+        query_text: &'a str,
+        query: Steps,
+        cancel: &'a CancelToken,
+    ) -> Self {
         Evaluator {
+            cancel,
             storage,
             opts,
             query_text,
@@ -263,7 +314,11 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Fails once the query is canceled or past its timeout.
     pub fn check_deadline(&self) -> Result<()> {
+        if self.cancel.is_canceled() {
+            return Err(PromqlError::Canceled);
+        }
         if Instant::now() > self.deadline {
             return Err(PromqlError::Timeout);
         }

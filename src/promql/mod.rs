@@ -14,9 +14,9 @@ mod functions;
 mod selector;
 mod value;
 
-pub use engine::{Engine, EngineOptions};
+pub use engine::{CancelToken, Engine, EngineOptions};
 pub use error::PromqlError;
-pub use value::{QueryResult, Sample, Series, Value};
+pub use value::{QueryResult, Sample, Series, Steps, Value};
 
 #[cfg(test)]
 mod tests;

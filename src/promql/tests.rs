@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::{Engine, EngineOptions, PromqlError, Value};
+use super::{CancelToken, Engine, EngineOptions, PromqlError, Value};
 use crate::storage::{
     stale_nan, Appender, Labels, Matcher, QueryError, Queryable, Sample, SelectHints, Series, SeriesSamples,
     Storage, StorageOptions,
@@ -237,6 +237,17 @@ fn limits_are_enforced() {
     std::thread::sleep(Duration::from_millis(2));
     let err = no_time.instant_query(&storage, "x_total", 0).unwrap_err();
     assert_eq!(err, PromqlError::Timeout);
+}
+
+#[test]
+fn canceled_queries_stop() {
+    let (_dir, storage) = two_counters();
+    let cancel = CancelToken::default();
+    cancel.cancel();
+    let err = Engine::default()
+        .instant_query_cancellable(&storage, "x_total", 0, &cancel)
+        .unwrap_err();
+    assert_eq!(err.to_string(), "query was canceled in expression evaluation");
 }
 
 #[test]

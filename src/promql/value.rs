@@ -84,9 +84,9 @@ pub(crate) enum Evaluated {
     Matrix(Vec<EvalSeries>),
 }
 
-/// The evaluation timestamps of a query or subquery: `start..=end` by `interval`.
+/// The evaluation timestamps of a query or subquery: `start..=end` by `interval` (ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Steps {
+pub struct Steps {
     pub start: i64,
     pub end: i64,
     pub interval: i64,
@@ -99,6 +99,10 @@ impl Steps {
             end: t,
             interval: 1,
         }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn len(&self) -> usize {

@@ -81,9 +81,6 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, call: &Call, steps: Steps) ->
     if name == "absent_over_time" {
         return Ok(Evaluated::Vector(absent_over_time(range_arg, &input, steps)));
     }
-    if matches!(name, "rate" | "increase") {
-        note_non_counters(ev, &input, range_arg);
-    }
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
     let mut out = Vec::with_capacity(input.series.len());
     for s in &input.series {
@@ -108,13 +105,17 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, call: &Call, steps: Steps) ->
                 points.push(Sample { t: ts, v });
             }
         }
-        if !points.is_empty() {
-            out.push(EvalSeries::new(
-                s.labels.clone(),
-                s.drop_name || !keeps_name,
-                points,
-            ));
+        if points.is_empty() {
+            continue;
         }
+        if matches!(name, "rate" | "increase") {
+            note_non_counter(ev, s, range_arg);
+        }
+        out.push(EvalSeries::new(
+            s.labels.clone(),
+            s.drop_name || !keeps_name,
+            points,
+        ));
     }
     Ok(Evaluated::Vector(out))
 }
@@ -158,23 +159,19 @@ fn check_params(ev: &mut Evaluator, name: &str, params: &[Vec<f64>], exprs: &[&E
     Ok(())
 }
 
-fn note_non_counters(ev: &mut Evaluator, input: &RangeInput, arg: &Expr) {
-    for s in &input.series {
-        let name = s.labels.get(METRIC_NAME);
-        if name.is_empty() || s.points.is_empty() {
-            continue;
-        }
-        if !["_total", "_sum", "_count", "_bucket"]
-            .iter()
-            .any(|suffix| name.ends_with(suffix))
-        {
-            ev.info(
-                format!(
-                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
-                ),
-                arg,
-            );
-        }
+/// Prometheus's hint that `rate`/`increase` got a series whose name does not look like a counter.
+fn note_non_counter(ev: &mut Evaluator, s: &EvalSeries, arg: &Expr) {
+    let name = s.labels.get(METRIC_NAME);
+    let counter_like = ["_total", "_sum", "_count", "_bucket"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix));
+    if !name.is_empty() && !counter_like {
+        ev.info(
+            format!(
+                "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
+            ),
+            arg,
+        );
     }
 }
 
