@@ -247,14 +247,18 @@ fn count_values(
     let mut out = SeriesCollector::default();
     for (k, t) in steps.iter().enumerate() {
         let mut counts: Vec<(Labels, f64)> = Vec::new();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
         for &(i, v) in by_step.get(k).map_or(&[][..], Vec::as_slice) {
             let Some(group) = assignment.get(i).and_then(|&g| groups.get(g)) else {
                 continue;
             };
             let labels = group.with(label, &go_float(v));
-            match counts.iter_mut().find(|(l, _)| *l == labels) {
+            match index.get(&labels).and_then(|&c| counts.get_mut(c)) {
                 Some((_, c)) => *c += 1.0,
-                None => counts.push((labels, 1.0)),
+                None => {
+                    index.insert(labels.clone(), counts.len());
+                    counts.push((labels, 1.0));
+                }
             }
         }
         for (labels, c) in counts {
