@@ -12,6 +12,7 @@ use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 
 use super::engine::Evaluator;
 use super::error::{PromqlError, Result};
+use super::format::{go_f, go_g};
 use super::functions::math::{kahan_inc, quantile};
 use super::value::{points_by_step, EvalSeries, Evaluated, SeriesCollector, Steps};
 use crate::storage::{Labels, Sample, METRIC_NAME};
@@ -57,20 +58,10 @@ fn warn_quantile_params(ev: &mut Evaluator, e: &AggregateExpr, params: &[f64]) {
     for &q in params {
         if q.is_nan() || !(0.0..=1.0).contains(&q) {
             ev.warn(
-                format!("quantile value should be between 0 and 1, got {}", go_float(q)),
+                format!("quantile value should be between 0 and 1, got {}", go_g(q, None)),
                 param,
             );
         }
-    }
-}
-
-/// Formats a float as Go's `%v` does for the values that reach messages.
-pub(crate) fn go_float(v: f64) -> String {
-    match v {
-        v if v.is_nan() => "NaN".to_string(),
-        v if v == f64::INFINITY => "+Inf".to_string(),
-        v if v == f64::NEG_INFINITY => "-Inf".to_string(),
-        v => format!("{v}"),
     }
 }
 
@@ -252,7 +243,7 @@ fn count_values(
             let Some(group) = assignment.get(i).and_then(|&g| groups.get(g)) else {
                 continue;
             };
-            let labels = group.with(label, &go_float(v));
+            let labels = group.with(label, &go_f(v));
             match index.get(&labels).and_then(|&c| counts.get_mut(c)) {
                 Some((_, c)) => *c += 1.0,
                 None => {
@@ -331,7 +322,7 @@ fn check_selection_params(ev: &mut Evaluator, e: &AggregateExpr, op: &str, param
             ev.warn(
                 format!(
                     "ratio value should be between -1 and 1, got {}, capping to 1",
-                    go_float(max)
+                    go_g(max, None)
                 ),
                 p,
             );
@@ -340,7 +331,7 @@ fn check_selection_params(ev: &mut Evaluator, e: &AggregateExpr, op: &str, param
             ev.warn(
                 format!(
                     "ratio value should be between -1 and 1, got {}, capping to -1",
-                    go_float(min)
+                    go_g(min, None)
                 ),
                 p,
             );
@@ -357,13 +348,13 @@ fn check_selection_params(ev: &mut Evaluator, e: &AggregateExpr, op: &str, param
         if p <= i64::MIN as f64 {
             return Err(PromqlError::exec(format!(
                 "Scalar value {} underflows int64",
-                go_float(p)
+                go_g(p, None)
             )));
         }
         if p >= i64::MAX as f64 {
             return Err(PromqlError::exec(format!(
                 "Scalar value {} overflows int64",
-                go_float(p)
+                go_g(p, None)
             )));
         }
     }

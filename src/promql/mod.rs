@@ -10,6 +10,7 @@ mod aggregation;
 mod binary;
 mod engine;
 mod error;
+mod format;
 mod functions;
 mod selector;
 mod value;

@@ -8,9 +8,9 @@
 use promql_parser::parser::{Call, Expr};
 
 use super::math::{kahan_inc, quantile};
-use crate::promql::aggregation::go_float;
 use crate::promql::engine::Evaluator;
 use crate::promql::error::{PromqlError, Result};
+use crate::promql::format::go_g;
 use crate::promql::selector::{range_input, RangeInput};
 use crate::promql::value::{EvalSeries, Evaluated, Steps};
 use crate::storage::{Sample, METRIC_NAME};
@@ -133,7 +133,7 @@ fn check_params(ev: &mut Evaluator, name: &str, params: &[Vec<f64>], exprs: &[&E
             for &q in qs {
                 if q.is_nan() || !(0.0..=1.0).contains(&q) {
                     ev.warn(
-                        format!("quantile value should be between 0 and 1, got {}", go_float(q)),
+                        format!("quantile value should be between 0 and 1, got {}", go_g(q, None)),
                         expr,
                     );
                 }

@@ -184,6 +184,20 @@ fn civil(secs: i64) -> Civil {
     }
 }
 
+/// RFC 3339 text of a Unix time in seconds, UTC (`2006-01-02T15:04:05Z`).
+pub(crate) fn rfc3339(secs: i64) -> String {
+    let c = civil(secs);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        c.year,
+        c.month,
+        c.day,
+        c.hour,
+        c.minute,
+        secs.rem_euclid(60)
+    )
+}
+
 fn calendar(name: &str) -> Option<fn(Civil) -> f64> {
     let f: fn(Civil) -> f64 = match name {
         "day_of_month" => |c| f64::from(c.day),
@@ -215,6 +229,7 @@ mod tests {
         assert_eq!((c.year, c.month, c.day, c.hour, c.minute), (2024, 2, 29, 13, 45));
         assert_eq!(days_in(c.year, c.month), 29);
         assert_eq!(c.day_of_year, 60);
+        assert_eq!(rfc3339(1_709_214_300), "2024-02-29T13:45:00Z");
         let c = civil(-1);
         assert_eq!((c.year, c.month, c.day, c.hour), (1969, 12, 31, 23));
     }
