@@ -6,7 +6,6 @@
 //! touch sled or HTTP.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 
@@ -14,6 +13,7 @@ use super::engine::Evaluator;
 use super::error::{PromqlError, Result};
 use super::format::{go_f, go_g};
 use super::functions::math::{kahan_inc, quantile};
+use super::hash::labels_hash;
 use super::value::{points_by_step, EvalSeries, Evaluated, SeriesCollector, Steps};
 use crate::storage::{Labels, Sample, METRIC_NAME};
 
@@ -403,11 +403,9 @@ fn choose(op: &str, mut group: Vec<(usize, f64)>, param: f64, input: &[EvalSerie
     }
 }
 
-/// Whether `limit_ratio` keeps a series: a stable offset in [0, 1) from its labels.
+/// Whether `limit_ratio` keeps a series: Prometheus's label hash scaled to [0, 1].
 fn ratio_keeps(labels: &Labels, ratio: f64) -> bool {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    labels.hash(&mut hasher);
-    let offset = hasher.finish() as f64 / u64::MAX as f64;
+    let offset = labels_hash(labels) as f64 / u64::MAX as f64;
     if ratio >= 0.0 {
         offset < ratio
     } else {

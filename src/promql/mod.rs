@@ -12,6 +12,7 @@ mod engine;
 mod error;
 mod format;
 mod functions;
+mod hash;
 mod selector;
 mod value;
 
