@@ -94,7 +94,11 @@ impl Engine {
             },
             Evaluated::String(s) => Value::String { t: t_ms, v: s },
             Evaluated::Vector(series) => Value::Vector(instant_vector(series)?),
-            Evaluated::Matrix(series) => Value::Matrix(drop_names_in_matrix(series)?),
+            Evaluated::Matrix(series) => {
+                let mut matrix = drop_names_in_matrix(series)?;
+                matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
+                Value::Matrix(matrix)
+            }
         };
         Ok(ev.finish(value))
     }
