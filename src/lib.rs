@@ -5,5 +5,10 @@
 //! append to `storage`; consumers (`api`, later `promql`, `rules`, `notify`)
 //! read from it. See `docs/ARCHITECTURE.md`.
 
+pub mod api;
+pub mod config;
+pub mod ingest;
 pub mod promql;
+pub mod server;
 pub mod storage;
+pub mod system;

@@ -105,7 +105,8 @@ pub(super) struct Inner {
     pub counters: StorageCounters,
 }
 
-pub(super) fn now_ms() -> i64 {
+/// Wall-clock time in milliseconds since the epoch.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -367,7 +368,7 @@ impl Appender for Storage {
             if prepared.wal.samples.is_empty() && prepared.wal.new_series.is_empty() {
                 return Ok(prepared.stats);
             }
-            let mut record = Vec::with_capacity(64 + prepared.stats.samples_appended * 10);
+            let mut record = Vec::with_capacity(64 + prepared.wal.samples.len() * 12);
             prepared.wal.encode(&mut record);
             let mut wal = inner.wal.lock();
             let wal = wal

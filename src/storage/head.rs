@@ -204,10 +204,8 @@ impl Head {
             self.add_series(id, labels);
         }
         let mut cut = Vec::new();
-        for (id, samples) in batch.samples {
-            for s in samples {
-                self.append_sample(id, s, &mut cut);
-            }
+        for (id, s) in batch.samples {
+            self.append_sample(id, s, &mut cut);
         }
         cut
     }
@@ -225,12 +223,9 @@ impl Head {
             }
             return;
         }
-        let must_cut = match series.chunk.first_time() {
-            Some(first) => {
-                series.chunk.num_samples() >= MAX_CHUNK_SAMPLES || partition_of(first) != partition_of(s.t)
-            }
-            None => false,
-        };
+        // A chunk never spans partitions, so the last sample's partition is the chunk's.
+        let n = series.chunk.num_samples();
+        let must_cut = n > 0 && (n >= MAX_CHUNK_SAMPLES || partition_of(series.last_t) != partition_of(s.t));
         if must_cut {
             cut.extend(cut_open_chunk(id, series));
         }
@@ -327,23 +322,12 @@ impl<'a> BatchCheck<'a> {
         if series.samples.is_empty() {
             return Ok(());
         }
-        series
-            .labels
-            .validate()
-            .map_err(|source| AppendError::InvalidLabels {
-                labels: series.labels.to_string(),
-                source,
-            })?;
         let id = self.resolve(&series.labels)?;
-        let mut accepted = Vec::with_capacity(series.samples.len());
         for s in series.samples {
             if self.check_sample(id, &series.labels, s)? {
-                accepted.push(s);
+                self.wal.samples.push((id, s));
+                self.stats.samples_appended += 1;
             }
-        }
-        self.stats.samples_appended += accepted.len();
-        if !accepted.is_empty() {
-            self.wal.samples.push((id, accepted));
         }
         Ok(())
     }
@@ -355,6 +339,11 @@ impl<'a> BatchCheck<'a> {
         if let Some(&id) = self.created.get(labels) {
             return Ok(id);
         }
+        // Stored series were valid when created: only new ones are checked.
+        labels.validate().map_err(|source| AppendError::InvalidLabels {
+            labels: labels.to_string(),
+            source,
+        })?;
         let limit = self.rules.max_series;
         if limit > 0 && self.head.num_series() + self.created.len() >= limit {
             return Err(AppendError::SeriesLimit {

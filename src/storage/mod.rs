@@ -20,10 +20,12 @@ mod maintain;
 pub mod matcher;
 mod read;
 mod snapshot;
+mod stats;
 mod wal;
 
-pub use db::{FsyncMode, Storage, StorageCounters, StorageError, StorageOptions};
+pub use db::{now_ms, FsyncMode, Storage, StorageCounters, StorageError, StorageOptions};
 pub use maintain::{dir_size, CompactionReport, RetentionReport};
+pub use stats::TsdbStatus;
 
 pub use labels::{Label, LabelError, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher};

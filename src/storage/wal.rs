@@ -25,11 +25,12 @@ const HEADER_LEN: usize = 8;
 const MAX_RECORD_LEN: usize = 1 << 30;
 
 /// One appended batch as the WAL stores it: series created by the batch, then
-/// the accepted samples by series id.
+/// the accepted samples in batch order (flat, so a batch of one-sample series
+/// costs no allocation per series).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct WalBatch {
     pub new_series: Vec<(SeriesId, Labels)>,
-    pub samples: Vec<(SeriesId, Vec<Sample>)>,
+    pub samples: Vec<(SeriesId, Sample)>,
 }
 
 impl WalBatch {
@@ -40,12 +41,15 @@ impl WalBatch {
             put_uvarint(out, u64::from(*id));
             labels.encode(out);
         }
-        put_uvarint(out, self.samples.len() as u64);
-        for (id, samples) in &self.samples {
-            put_uvarint(out, u64::from(*id));
-            put_uvarint(out, samples.len() as u64);
+        // Runs of consecutive samples of one series share the id.
+        let runs: Vec<&[(SeriesId, Sample)]> = self.samples.chunk_by(|a, b| a.0 == b.0).collect();
+        put_uvarint(out, runs.len() as u64);
+        for run in runs {
+            let id = run.first().map_or(0, |(id, _)| *id);
+            put_uvarint(out, u64::from(id));
+            put_uvarint(out, run.len() as u64);
             let mut prev = 0i64;
-            for s in samples {
+            for (_, s) in run {
                 put_uvarint(out, zigzag(s.t.wrapping_sub(prev)));
                 prev = s.t;
                 out.extend_from_slice(&s.v.to_bits().to_le_bytes());
@@ -67,19 +71,15 @@ impl WalBatch {
         for _ in 0..get_uvarint(buf)? {
             let id = u32::try_from(get_uvarint(buf)?).ok()?;
             let n = usize::try_from(get_uvarint(buf)?).ok()?;
-            let mut samples = Vec::with_capacity(n.min(buf.len() / 9));
             let mut prev = 0i64;
             for _ in 0..n {
                 let t = prev.wrapping_add(unzigzag(get_uvarint(buf)?));
                 prev = t;
                 let bits = u64::from_le_bytes(buf.get(..8)?.try_into().ok()?);
                 *buf = &buf[8..];
-                samples.push(Sample {
-                    t,
-                    v: f64::from_bits(bits),
-                });
+                let v = f64::from_bits(bits);
+                batch.samples.push((id, Sample { t, v }));
             }
-            batch.samples.push((id, samples));
         }
         Some(batch)
     }
@@ -245,23 +245,22 @@ mod tests {
         WalBatch {
             new_series: vec![(3, Labels::from_pairs([("__name__", "up"), ("job", "x")]))],
             samples: vec![
+                (3, Sample { t: -5, v: 1.5 }),
                 (
                     3,
-                    vec![
-                        Sample { t: -5, v: 1.5 },
-                        Sample {
-                            t: 1_700_000_000_000,
-                            v: f64::from_bits(super::super::STALE_NAN_BITS),
-                        },
-                    ],
+                    Sample {
+                        t: 1_700_000_000_000,
+                        v: f64::from_bits(super::super::STALE_NAN_BITS),
+                    },
                 ),
                 (
                     1,
-                    vec![Sample {
+                    Sample {
                         t: 7,
                         v: f64::NEG_INFINITY,
-                    }],
+                    },
                 ),
+                (3, Sample { t: 9, v: 0.0 }),
             ],
         }
     }

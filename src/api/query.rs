@@ -1,0 +1,316 @@
+//! `/api/v1/query`, `/api/v1/query_range`, `/api/v1/format_query` and
+//! `/api/v1/parse_query`, answered exactly as Prometheus answers them.
+//!
+//! Result JSON is written by hand because Prometheus's number formats are not
+//! serde's: timestamps are seconds written as `sec.mmm` (trailing zeros kept,
+//! never an exponent) and values are strings (`"NaN"`, `"+Inf"`, shortest
+//! non-exponent decimal otherwise).
+
+use super::params::{parse_duration_or_seconds, Params};
+use super::response::{ApiError, ErrorType};
+use super::AppState;
+use crate::promql::{Engine, EngineOptions, PromqlError, QueryResult, Value};
+use crate::storage::Labels;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Writes a millisecond timestamp as Prometheus does.
+pub fn write_timestamp(out: &mut String, t: i64) {
+    let sign = if t < 0 { "-" } else { "" };
+    let abs = t.unsigned_abs();
+    let _ = write!(out, "{sign}{}", abs / 1000);
+    let frac = abs % 1000;
+    if frac != 0 {
+        let _ = write!(out, ".{frac:03}");
+    }
+}
+
+/// Formats a sample value as Prometheus does.
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        v.to_string()
+    }
+}
+
+fn write_str(out: &mut String, s: &str) {
+    out.push_str(&serde_json::Value::String(s.to_string()).to_string());
+}
+
+fn write_labels(out: &mut String, labels: &Labels) {
+    out.push('{');
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(out, &l.name);
+        out.push(':');
+        write_str(out, &l.value);
+    }
+    out.push('}');
+}
+
+fn write_point(out: &mut String, t: i64, v: &str) {
+    out.push('[');
+    write_timestamp(out, t);
+    out.push(',');
+    write_str(out, v);
+    out.push(']');
+}
+
+/// The `data` object: `{"resultType":..,"result":..}`.
+pub fn write_data(out: &mut String, value: &Value) {
+    let _ = write!(out, "{{\"resultType\":\"{}\",\"result\":", value.type_name());
+    match value {
+        Value::Scalar { t, v } => write_point(out, *t, &format_value(*v)),
+        Value::String { t, v } => write_point(out, *t, v),
+        Value::Vector(samples) => {
+            out.push('[');
+            for (i, s) in samples.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"metric\":");
+                write_labels(out, &s.labels);
+                out.push_str(",\"value\":");
+                write_point(out, s.t, &format_value(s.v));
+                out.push('}');
+            }
+            out.push(']');
+        }
+        Value::Matrix(series) => {
+            out.push('[');
+            for (i, s) in series.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"metric\":");
+                write_labels(out, &s.labels);
+                out.push_str(",\"values\":[");
+                for (j, p) in s.points.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    write_point(out, p.t, &format_value(p.v));
+                }
+                out.push_str("]}");
+            }
+            out.push(']');
+        }
+    }
+    out.push('}');
+}
+
+fn render(result: &QueryResult) -> Response {
+    let mut out = String::with_capacity(256);
+    out.push_str("{\"status\":\"success\",\"data\":");
+    write_data(&mut out, &result.value);
+    if !result.warnings.is_empty() {
+        let _ = write!(out, ",\"warnings\":{}", json!(result.warnings));
+    }
+    if !result.infos.is_empty() {
+        let _ = write!(out, ",\"infos\":{}", json!(result.infos));
+    }
+    out.push('}');
+    ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+}
+
+/// Maps evaluator errors onto Prometheus's error types.
+pub fn promql_error(e: PromqlError) -> ApiError {
+    let kind = match &e {
+        PromqlError::Parse(_) | PromqlError::TooManyPoints(_) => ErrorType::BadData,
+        PromqlError::Execution(_) | PromqlError::TooManySamples => ErrorType::Execution,
+        PromqlError::Timeout => ErrorType::Timeout,
+        PromqlError::Storage(_) => ErrorType::Internal,
+    };
+    ApiError {
+        kind,
+        message: e.to_string(),
+    }
+}
+
+fn query_text(params: &Params) -> Result<String, ApiError> {
+    match params.get("query") {
+        Some(q) if !q.trim().is_empty() => Ok(q.to_string()),
+        _ => Err(ApiError::bad_data(
+            "invalid parameter \"query\": query must not be empty",
+        )),
+    }
+}
+
+/// The per-request `timeout` (never above the server's own).
+fn timeout(params: &Params, server: Duration) -> Result<Duration, ApiError> {
+    match params.get("timeout") {
+        None | Some("") => Ok(server),
+        Some(t) => {
+            let ms = parse_duration_or_seconds(t)
+                .map_err(|e| ApiError::bad_data(format!("invalid parameter \"timeout\": {e}")))?;
+            Ok(server.min(Duration::from_millis(ms.max(0) as u64)))
+        }
+    }
+}
+
+async fn run<F>(state: &AppState, job: F) -> Result<Response, ApiError>
+where
+    F: FnOnce(&crate::storage::Storage) -> Result<QueryResult, PromqlError> + Send + 'static,
+{
+    let _permit = state
+        .query_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::unavailable("the query engine is shutting down"))?;
+    let storage = state.storage.clone();
+    let result = tokio::task::spawn_blocking(move || job(&storage))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(promql_error)?;
+    Ok(render(&result))
+}
+
+pub async fn instant(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(q.as_deref(), &body);
+    let expr = query_text(&params)?;
+    let t = params
+        .time_or("time", crate::storage::now_ms())
+        .map_err(ApiError::bad_data)?;
+    let engine = engine_for(&state, &params)?;
+    run(&state, move |storage| engine.instant_query(storage, &expr, t)).await
+}
+
+pub async fn range(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(q.as_deref(), &body);
+    let expr = query_text(&params)?;
+    let start = required_time(&params, "start")?;
+    let end = required_time(&params, "end")?;
+    if end < start {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
+    }
+    let step = match params.get("step") {
+        Some(s) if !s.is_empty() => parse_duration_or_seconds(s)
+            .map_err(|e| ApiError::bad_data(format!("invalid parameter \"step\": {e}")))?,
+        _ => {
+            return Err(ApiError::bad_data(
+                "invalid parameter \"step\": cannot parse \"\" to a valid duration",
+            ))
+        }
+    };
+    if step <= 0 {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
+    }
+    let max_points = state.engine.options().max_points_per_series as i64;
+    if (end - start) / step > max_points {
+        return Err(ApiError::bad_data(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let engine = engine_for(&state, &params)?;
+    run(&state, move |storage| {
+        engine.range_query(storage, &expr, start, end, step)
+    })
+    .await
+}
+
+/// The server's engine with this request's timeout.
+fn engine_for(state: &AppState, params: &Params) -> Result<Engine, ApiError> {
+    let opts = state.engine.options();
+    Ok(Engine::new(EngineOptions {
+        timeout: timeout(params, opts.timeout)?,
+        ..opts.clone()
+    }))
+}
+
+fn required_time(params: &Params, key: &str) -> Result<i64, ApiError> {
+    match params.get(key) {
+        None | Some("") => Err(ApiError::bad_data(format!(
+            "invalid parameter \"{key}\": cannot parse \"\" to a valid timestamp"
+        ))),
+        Some(_) => params.time_or(key, 0).map_err(ApiError::bad_data),
+    }
+}
+
+pub async fn format_query(RawQuery(q): RawQuery, body: Bytes) -> Result<Response, ApiError> {
+    let params = Params::parse(q.as_deref(), &body);
+    let expr = query_text(&params)?;
+    let parsed = promql_parser::parser::parse(&expr)
+        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
+    Ok(super::response::success(parsed.prettify(), Vec::new()))
+}
+
+pub async fn parse_query(RawQuery(q): RawQuery, body: Bytes) -> Result<Response, ApiError> {
+    let params = Params::parse(q.as_deref(), &body);
+    let expr = query_text(&params)?;
+    let parsed = promql_parser::parser::parse(&expr)
+        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
+    let tree = serde_json::to_value(&parsed).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(super::response::success(tree, Vec::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::promql::Sample;
+
+    #[test]
+    fn timestamps_like_prometheus() {
+        let cases = [
+            (1_435_781_451_781, "1435781451.781"),
+            (1000, "1"),
+            (1500, "1.500"),
+            (1010, "1.010"),
+            (-1500, "-1.500"),
+            (0, "0"),
+        ];
+        for (t, want) in cases {
+            let mut s = String::new();
+            write_timestamp(&mut s, t);
+            assert_eq!(s, want);
+        }
+    }
+
+    #[test]
+    fn values_like_prometheus() {
+        assert_eq!(format_value(1.0), "1");
+        assert_eq!(format_value(0.1), "0.1");
+        assert_eq!(format_value(1e21), "1000000000000000000000");
+        assert_eq!(format_value(f64::NAN), "NaN");
+        assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
+    }
+
+    #[test]
+    fn vector_json() {
+        let v = Value::Vector(vec![Sample {
+            labels: Labels::from_pairs([("__name__", "up"), ("job", "a\"b")]),
+            t: 1500,
+            v: 1.0,
+        }]);
+        let mut out = String::new();
+        write_data(&mut out, &v);
+        assert_eq!(
+            out,
+            r#"{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"a\"b"},"value":[1.500,"1"]}]}"#
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! `POST /api/v1/write`: Prometheus remote-write 1.0.
+//!
+//! Answers as Prometheus's receiver does: 204 when stored, 400 with the
+//! reason as plain text for anything the sender must not retry (bad snappy,
+//! bad protobuf, invalid labels, out-of-order or duplicate samples), 413 when
+//! too large, 500 when the storage failed (the sender retries).
+
+use super::AppState;
+use crate::ingest::remote_write::decode_write_request;
+use crate::storage::{Appender, SeriesSamples};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+pub async fn remote_write(State(state): State<AppState>, body: Bytes) -> Response {
+    let limits = state.write_limits;
+    let storage = state.storage.clone();
+    let metrics = state.metrics.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let batch =
+            decode_write_request(&body, &limits).map_err(|e| (e.status(), e.reason(), 0, e.to_string()))?;
+        let samples = count_samples(&batch);
+        storage.append(batch).map(|_| samples).map_err(|e| {
+            let status = if e.is_client_error() { 400 } else { 500 };
+            (status, e.reason(), samples, e.to_string())
+        })
+    })
+    .await;
+    let (status, message) = match outcome {
+        Ok(Ok(samples)) => {
+            metrics.samples_ingested.inc_by(samples);
+            metrics.count_request(204);
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        Ok(Err((status, reason, samples, message))) => {
+            metrics.reject(reason, samples);
+            (status, message)
+        }
+        Err(e) => (500, format!("internal error: {e}")),
+    };
+    plain_error(&metrics, status, &message)
+}
+
+fn count_samples(batch: &[SeriesSamples]) -> u64 {
+    batch.iter().map(|s| s.samples.len() as u64).sum()
+}
+
+fn plain_error(metrics: &crate::system::SelfMetrics, status: u16, message: &str) -> Response {
+    metrics.count_request(status);
+    if status >= 500 {
+        tracing::error!("remote write failed: {message}");
+    }
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        code,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response()
+}

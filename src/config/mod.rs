@@ -1,0 +1,93 @@
+//! The YAML configuration file: its shape, defaults and validation.
+//!
+//! Owns reading one file, parsing it (shaped like Prometheus's `prometheus.yml` where
+//! the concept is the same), filling in inherited defaults and checking it, with every
+//! problem reported as `file:line:column: message`. It must not act on the
+//! configuration: no I/O beyond reading the file, no sockets, no storage.
+
+mod error;
+mod fields;
+mod paths;
+mod positions;
+mod sections;
+mod units;
+mod validate;
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+pub use error::{ConfigError, Position, Problem};
+pub use fields::Secret;
+pub use sections::{
+    Authorization, BasicAuth, Fsync, GlobalConfig, QueueConfig, RelabelAction, RelabelConfig, RelabelRegex,
+    RemoteWriteConfig, Scheme, ScrapeConfig, ServerConfig, StaticConfig, StorageConfig, TlsConfig,
+    DEFAULT_PORT,
+};
+pub use units::{ByteSize, PromDuration, UnitError};
+
+use positions::Positions;
+
+/// A whole configuration file. `Config::default()` is what runs without `--config`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Defaults for jobs and rules, and external labels.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub global: GlobalConfig,
+    /// The jobs to scrape; intervals and timeouts already resolved against `global`.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub scrape_configs: Vec<ScrapeConfig>,
+    /// Globs naming rule files; `load_file` makes relative ones relative to the config file.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub rule_files: Vec<String>,
+    /// Endpoints that receive a copy of every sample.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub remote_write: Vec<RemoteWriteConfig>,
+    /// The embedded time-series database (Sightline's own section).
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub storage: StorageConfig,
+    /// The HTTP listener (Sightline's own section).
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub server: ServerConfig,
+}
+
+/// Reads, parses and validates the configuration file at `path`.
+///
+/// As in Prometheus, relative file names in it (rule files, password and TLS files,
+/// the query log) are taken relative to the directory holding the file.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let file_name = path.display().to_string();
+    let yaml = std::fs::read_to_string(path)
+        .map_err(|err| ConfigError::whole_file(&file_name, format!("cannot read configuration: {err}")))?;
+    let mut config = parse_str(&yaml, &file_name)?;
+    paths::rebase(&mut config, path.parent().unwrap_or(Path::new("")));
+    Ok(config)
+}
+
+/// Parses and validates `yaml`; `file_name` only labels the errors.
+///
+/// An empty document (or one with only comments) is the default configuration.
+pub fn parse_str(yaml: &str, file_name: &str) -> Result<Config, ConfigError> {
+    let options = serde_saphyr::options! { with_snippet: false };
+    let parsed: Option<Config> = serde_saphyr::from_str_with_options(yaml, options)
+        .map_err(|err| ConfigError::from_yaml(file_name, &err))?;
+    let mut config = parsed.unwrap_or_default();
+    let violations = validate::resolve_and_check(&mut config);
+    if violations.is_empty() {
+        return Ok(config);
+    }
+    let positions = Positions::of(yaml);
+    let problems = violations
+        .into_iter()
+        .map(|v| Problem {
+            file: file_name.to_string(),
+            position: positions.find(&v.path),
+            message: v.message,
+        })
+        .collect();
+    Err(ConfigError { problems })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,163 @@
+//! Where each key's value sits in the YAML source, by path (`scrape_configs.1.job_name`).
+//!
+//! Semantic checks run on the typed config, which keeps no positions; they name the
+//! path of the offending value and this map turns it into a line and column.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::de::{MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_saphyr::Spanned;
+
+use super::error::Position;
+
+/// A YAML node's shape, with the position of every child; scalars are not kept.
+enum Node {
+    Map(Vec<(String, Spanned<Node>)>),
+    Seq(Vec<Spanned<Node>>),
+    Scalar,
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML node")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            entries.push((key, map.next_value()?));
+        }
+        Ok(Node::Map(entries))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Node::Seq(items))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+
+    fn visit_none<E>(self) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+/// Positions of values by dotted path; list items are numbered from 0.
+#[derive(Debug, Default)]
+pub(crate) struct Positions(HashMap<String, Position>);
+
+impl Positions {
+    /// Maps the document in `yaml`; a document that cannot be mapped yields no positions.
+    pub(crate) fn of(yaml: &str) -> Positions {
+        let mut positions = Positions::default();
+        if let Ok(Some(root)) = serde_saphyr::from_str::<Option<Spanned<Node>>>(yaml) {
+            positions.add(String::new(), &root);
+        }
+        positions
+    }
+
+    fn add(&mut self, path: String, node: &Spanned<Node>) {
+        let child_path = |key: &str| {
+            if path.is_empty() {
+                key.to_string()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
+        match &node.value {
+            Node::Map(entries) => {
+                for (key, value) in entries {
+                    self.add(child_path(key), value);
+                }
+            }
+            Node::Seq(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    self.add(child_path(&index.to_string()), item);
+                }
+            }
+            Node::Scalar => {}
+        }
+        if let Some(position) = Position::from_location(node.referenced) {
+            self.0.insert(path, position);
+        }
+    }
+
+    /// Where `path` is, or else its nearest ancestor that is in the file.
+    pub(crate) fn find(&self, path: &str) -> Option<Position> {
+        let mut path = path;
+        loop {
+            if let Some(position) = self.0.get(path) {
+                return Some(*position);
+            }
+            path = &path[..path.rfind('.')?];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const YAML: &str = "a:\n  b: 1\n  list:\n    - x: 2\n    -   y: [3]\n";
+
+    fn at(line: u64, column: u64) -> Option<Position> {
+        Some(Position { line, column })
+    }
+
+    #[test]
+    fn finds_values_by_path() {
+        let positions = Positions::of(YAML);
+        assert_eq!(positions.find("a.b"), at(2, 6));
+        assert_eq!(positions.find("a.list.0.x"), at(4, 10));
+        assert_eq!(positions.find("a.list.1.y"), at(5, 12));
+    }
+
+    #[test]
+    fn falls_back_to_nearest_ancestor() {
+        let positions = Positions::of(YAML);
+        assert_eq!(positions.find("a.list.0.missing"), positions.find("a.list.0"));
+        assert_eq!(positions.find("nowhere"), None);
+    }
+
+    #[test]
+    fn tolerates_empty_documents() {
+        assert_eq!(Positions::of("").find("a"), None);
+    }
+}

@@ -1,0 +1,161 @@
+//! `sightline serve`: opens the storage, starts its housekeeping, serves HTTP,
+//! and shuts down cleanly on SIGTERM/SIGINT (final checkpoint, exit 0).
+//!
+//! Only wiring lives here: configuration → subsystems. It must not hold
+//! storage, query or ingest logic.
+
+use crate::api::{self, AppState};
+use crate::config::{Config, Fsync};
+use crate::ingest::remote_write::WriteLimits;
+use crate::promql::{Engine, EngineOptions};
+use crate::storage::{FsyncMode, Storage, StorageOptions};
+use crate::system::SelfMetrics;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Housekeeping cadence. Checkpoints bound restart time (WAL replay) and WAL size.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(300);
+const CHECKPOINT_WAL_BYTES: u64 = 256 << 20;
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
+/// Prometheus's `--query.max-concurrency` default.
+const MAX_CONCURRENT_QUERIES: usize = 20;
+
+/// Maps the `storage:` config onto the engine's options.
+pub fn storage_options(config: &Config) -> StorageOptions {
+    let s = &config.storage;
+    let ms = |d: crate::config::PromDuration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    StorageOptions {
+        retention_ms: ms(s.retention_time),
+        retention_bytes: s.retention_size.bytes(),
+        fsync: match s.fsync {
+            Fsync::Always => FsyncMode::Always,
+            Fsync::Interval => FsyncMode::Interval,
+        },
+        out_of_order_time_window_ms: ms(s.out_of_order_time_window),
+        cache_capacity_bytes: s.cache_capacity.bytes(),
+        max_future_ms: ms(s.max_future),
+        max_series: usize::try_from(s.max_series).unwrap_or(usize::MAX),
+        read_only: false,
+    }
+}
+
+/// Runs the server until a shutdown signal.
+pub async fn serve(config: Config, data_dir: &Path) -> anyhow::Result<()> {
+    let opts = storage_options(&config);
+    let dir = data_dir.to_path_buf();
+    let started = std::time::Instant::now();
+    let storage = tokio::task::spawn_blocking(move || Storage::open(&dir, opts)).await??;
+    tracing::info!(
+        series = storage.num_series(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        dir = %data_dir.display(),
+        "storage ready"
+    );
+    let state = AppState {
+        storage: storage.clone(),
+        metrics: Arc::new(SelfMetrics::new()),
+        write_limits: WriteLimits {
+            max_decompressed_bytes: byte_limit(config.server.remote_write_max_decompressed_size.bytes()),
+            ..WriteLimits::default()
+        },
+        engine: Engine::new(EngineOptions::default()),
+        query_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_QUERIES)),
+    };
+    let housekeeping = spawn_housekeeping(storage.clone());
+    let listener = TcpListener::bind(config.server.listen).await?;
+    tracing::info!(listen = %config.server.listen, "serving");
+    let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    housekeeping.abort();
+    tracing::info!("shutting down: final checkpoint");
+    tokio::task::spawn_blocking(move || storage.close()).await??;
+    Ok(())
+}
+
+fn byte_limit(bytes: u64) -> usize {
+    usize::try_from(bytes).unwrap_or(usize::MAX)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for SIGINT: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// WAL fsync ticks (interval mode), checkpoints, retention and compaction.
+fn spawn_housekeeping(storage: Storage) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut last_checkpoint = tokio::time::Instant::now();
+        let mut last_maintenance = tokio::time::Instant::now();
+        loop {
+            tick.tick().await;
+            let s = storage.clone();
+            let checkpoint_due =
+                last_checkpoint.elapsed() >= CHECKPOINT_EVERY || storage.wal_size() >= CHECKPOINT_WAL_BYTES;
+            let maintenance_due = last_maintenance.elapsed() >= MAINTENANCE_EVERY;
+            if checkpoint_due {
+                last_checkpoint = tokio::time::Instant::now();
+            }
+            if maintenance_due {
+                last_maintenance = tokio::time::Instant::now();
+            }
+            let result =
+                tokio::task::spawn_blocking(move || housekeeping_step(&s, checkpoint_due, maintenance_due))
+                    .await;
+            if let Err(e) = result {
+                tracing::error!("housekeeping task failed: {e}");
+            }
+        }
+    })
+}
+
+fn housekeeping_step(storage: &Storage, checkpoint: bool, maintenance: bool) {
+    if storage.options().fsync == FsyncMode::Interval {
+        if let Err(e) = storage.sync_wal() {
+            tracing::error!("WAL fsync failed: {e}");
+        }
+    }
+    if maintenance {
+        match storage.compact(false) {
+            Ok(r) if r.partitions_compacted > 0 => tracing::info!(?r, "compacted"),
+            Ok(_) => {}
+            Err(e) => tracing::error!("compaction failed: {e}"),
+        }
+        match storage.apply_retention() {
+            Ok(r) if r.partitions_dropped > 0 => tracing::info!(?r, "retention applied"),
+            Ok(_) => {}
+            Err(e) => tracing::error!("retention failed: {e}"),
+        }
+    }
+    if checkpoint {
+        if let Err(e) = storage.checkpoint() {
+            tracing::error!("checkpoint failed: {e}");
+        }
+    }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it: formatting, lints, unit tests,
+# end-to-end tests against the real binary, and the PromQL conformance suite
+# (which reads ../shared/conformance). Installs what the tests need first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d ../shared/conformance ]; then
+  echo "FATAL: ../shared/conformance is missing; the conformance tests need it beside this checkout" >&2
+  exit 1
+fi
+
+# Debian's prometheus package gives `promtool` and the reference `prometheus`
+# server that the end-to-end tests compare against.
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+  echo "installing Debian's prometheus package for the end-to-end tests" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+command -v promtool >/dev/null || { echo "FATAL: promtool is still missing" >&2; exit 1; }
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked
