@@ -130,7 +130,7 @@ pub fn promql_error(e: PromqlError) -> ApiError {
     let kind = match &e {
         PromqlError::Parse(_) | PromqlError::TooManyPoints(_) => ErrorType::BadData,
         PromqlError::Execution(_) | PromqlError::TooManySamples => ErrorType::Execution,
-        PromqlError::Timeout => ErrorType::Timeout,
+        PromqlError::Timeout | PromqlError::Canceled => ErrorType::Timeout,
         PromqlError::Storage(_) => ErrorType::Internal,
     };
     ApiError {

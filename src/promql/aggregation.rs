@@ -6,15 +6,15 @@
 //! touch sled or HTTP.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 
 use super::engine::Evaluator;
 use super::error::{PromqlError, Result};
+use super::format::{go_f, go_g};
 use super::functions::math::{kahan_inc, quantile};
+use super::hash::labels_hash;
 use super::value::{points_by_step, EvalSeries, Evaluated, SeriesCollector, Steps};
-use crate::storage::labels::is_valid_label_name;
 use crate::storage::{Labels, Sample, METRIC_NAME};
 
 pub(crate) fn eval(ev: &mut Evaluator, e: &AggregateExpr, steps: Steps) -> Result<Evaluated> {
@@ -58,20 +58,10 @@ fn warn_quantile_params(ev: &mut Evaluator, e: &AggregateExpr, params: &[f64]) {
     for &q in params {
         if q.is_nan() || !(0.0..=1.0).contains(&q) {
             ev.warn(
-                format!("quantile value should be between 0 and 1, got {}", go_float(q)),
+                format!("quantile value should be between 0 and 1, got {}", go_g(q, None)),
                 param,
             );
         }
-    }
-}
-
-/// Formats a float as Go's `%v` does for the values that reach messages.
-pub(crate) fn go_float(v: f64) -> String {
-    match v {
-        v if v.is_nan() => "NaN".to_string(),
-        v if v == f64::INFINITY => "+Inf".to_string(),
-        v if v == f64::NEG_INFINITY => "-Inf".to_string(),
-        v => format!("{v}"),
     }
 }
 
@@ -239,7 +229,8 @@ fn count_values(
     input: Vec<EvalSeries>,
     steps: Steps,
 ) -> Result<Vec<EvalSeries>> {
-    if !is_valid_label_name(label) {
+    // Prometheus 3 accepts any non-empty UTF-8 label name.
+    if label.is_empty() {
         return Err(PromqlError::exec(format!("invalid label name {label:?}")));
     }
     let (assignment, groups) = assign_groups(e, &input);
@@ -247,14 +238,18 @@ fn count_values(
     let mut out = SeriesCollector::default();
     for (k, t) in steps.iter().enumerate() {
         let mut counts: Vec<(Labels, f64)> = Vec::new();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
         for &(i, v) in by_step.get(k).map_or(&[][..], Vec::as_slice) {
             let Some(group) = assignment.get(i).and_then(|&g| groups.get(g)) else {
                 continue;
             };
-            let labels = group.with(label, &go_float(v));
-            match counts.iter_mut().find(|(l, _)| *l == labels) {
+            let labels = group.with(label, &go_f(v));
+            match index.get(&labels).and_then(|&c| counts.get_mut(c)) {
                 Some((_, c)) => *c += 1.0,
-                None => counts.push((labels, 1.0)),
+                None => {
+                    index.insert(labels.clone(), counts.len());
+                    counts.push((labels, 1.0));
+                }
             }
         }
         for (labels, c) in counts {
@@ -327,7 +322,7 @@ fn check_selection_params(ev: &mut Evaluator, e: &AggregateExpr, op: &str, param
             ev.warn(
                 format!(
                     "ratio value should be between -1 and 1, got {}, capping to 1",
-                    go_float(max)
+                    go_g(max, None)
                 ),
                 p,
             );
@@ -336,7 +331,7 @@ fn check_selection_params(ev: &mut Evaluator, e: &AggregateExpr, op: &str, param
             ev.warn(
                 format!(
                     "ratio value should be between -1 and 1, got {}, capping to -1",
-                    go_float(min)
+                    go_g(min, None)
                 ),
                 p,
             );
@@ -353,13 +348,13 @@ fn check_selection_params(ev: &mut Evaluator, e: &AggregateExpr, op: &str, param
         if p <= i64::MIN as f64 {
             return Err(PromqlError::exec(format!(
                 "Scalar value {} underflows int64",
-                go_float(p)
+                go_g(p, None)
             )));
         }
         if p >= i64::MAX as f64 {
             return Err(PromqlError::exec(format!(
                 "Scalar value {} overflows int64",
-                go_float(p)
+                go_g(p, None)
             )));
         }
     }
@@ -408,11 +403,9 @@ fn choose(op: &str, mut group: Vec<(usize, f64)>, param: f64, input: &[EvalSerie
     }
 }
 
-/// Whether `limit_ratio` keeps a series: a stable offset in [0, 1) from its labels.
+/// Whether `limit_ratio` keeps a series: Prometheus's label hash scaled to [0, 1].
 fn ratio_keeps(labels: &Labels, ratio: f64) -> bool {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    labels.hash(&mut hasher);
-    let offset = hasher.finish() as f64 / u64::MAX as f64;
+    let offset = labels_hash(labels) as f64 / u64::MAX as f64;
     if ratio >= 0.0 {
         offset < ratio
     } else {

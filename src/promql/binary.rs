@@ -5,13 +5,14 @@
 //! Matching happens per step over data evaluated once. Must not touch sled or HTTP.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality};
 
 use super::engine::{duplicate_labelset, Evaluator};
 use super::error::{PromqlError, Result};
-use super::value::{points_by_step, EvalSeries, Evaluated, SeriesCollector, Steps};
-use crate::storage::{Labels, METRIC_NAME};
+use super::value::{points_by_step, EvalSeries, Evaluated, Steps};
+use crate::storage::{Labels, Sample, METRIC_NAME};
 
 /// Evaluates `lhs op rhs` over `steps`.
 pub(crate) fn eval(ev: &mut Evaluator, e: &BinaryExpr, steps: Steps) -> Result<Evaluated> {
@@ -162,64 +163,136 @@ fn vector_vector(
     steps: Steps,
 ) -> Result<Vec<EvalSeries>> {
     let matching = Matching::from_modifier(m);
+    let mut sigs = Signatures::default();
+    let lhs = Operand::new(lhs, &matching, &mut sigs, steps);
+    let rhs = Operand::new(rhs, &matching, &mut sigs, steps);
     match op {
-        "and" | "or" | "unless" => Ok(set_operation(op, &matching, lhs, rhs, steps)),
-        _ => arithmetic_matching(op, m, &matching, lhs, rhs, steps),
+        "and" | "or" | "unless" => Ok(set_operation(op, lhs, rhs, sigs.len(), steps)),
+        _ => arithmetic_matching(op, m, &matching, lhs, rhs, &sigs, steps),
     }
 }
 
-fn set_operation(
-    op: &str,
-    matching: &Matching,
-    lhs: Vec<EvalSeries>,
-    rhs: Vec<EvalSeries>,
-    steps: Steps,
-) -> Vec<EvalSeries> {
-    let lsig: Vec<Labels> = lhs.iter().map(|s| matching.signature(&s.labels)).collect();
-    let rsig: Vec<Labels> = rhs.iter().map(|s| matching.signature(&s.labels)).collect();
-    let lsteps = points_by_step(&lhs, steps);
-    let rsteps = points_by_step(&rhs, steps);
-    let mut keep_l: Vec<Vec<crate::storage::Sample>> = vec![Vec::new(); lhs.len()];
-    let mut keep_r: Vec<Vec<crate::storage::Sample>> = vec![Vec::new(); rhs.len()];
+/// Stands in for the labels of an index that cannot be out of range.
+static NO_LABELS: LazyLock<Labels> = LazyLock::new(Labels::default);
+
+/// Interns match signatures so that per-step matching compares integers.
+#[derive(Default)]
+struct Signatures {
+    ids: HashMap<Labels, usize>,
+    labels: Vec<Labels>,
+}
+
+impl Signatures {
+    fn intern(&mut self, sig: Labels) -> usize {
+        if let Some(&id) = self.ids.get(&sig) {
+            return id;
+        }
+        self.ids.insert(sig.clone(), self.labels.len());
+        self.labels.push(sig);
+        self.labels.len() - 1
+    }
+
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    fn labels(&self, id: usize) -> &Labels {
+        self.labels.get(id).unwrap_or(&*NO_LABELS)
+    }
+}
+
+/// One operand of a vector match: its series, their signature ids and the
+/// points present at each step.
+struct Operand {
+    series: Vec<EvalSeries>,
+    sig_ids: Vec<usize>,
+    by_step: Vec<Vec<(usize, f64)>>,
+}
+
+impl Operand {
+    fn new(series: Vec<EvalSeries>, matching: &Matching, sigs: &mut Signatures, steps: Steps) -> Self {
+        let sig_ids = series
+            .iter()
+            .map(|s| sigs.intern(matching.signature(&s.labels)))
+            .collect();
+        let by_step = points_by_step(&series, steps);
+        Operand {
+            series,
+            sig_ids,
+            by_step,
+        }
+    }
+
+    /// `(series index, signature id, value)` of every point at step `k`.
+    fn at(&self, k: usize) -> impl Iterator<Item = (usize, usize, f64)> + '_ {
+        self.by_step
+            .get(k)
+            .into_iter()
+            .flatten()
+            .filter_map(|&(i, v)| Some((i, *self.sig_ids.get(i)?, v)))
+    }
+
+    fn labels(&self, i: usize) -> &Labels {
+        self.series.get(i).map_or(&*NO_LABELS, |s| &s.labels)
+    }
+
+    /// Keeps, per series, only the points `kept` lists.
+    fn into_kept(self, kept: Vec<Vec<Sample>>) -> impl Iterator<Item = EvalSeries> {
+        self.series
+            .into_iter()
+            .zip(kept)
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(s, p)| EvalSeries::new(s.labels, s.drop_name, p))
+    }
+}
+
+/// Marks which signatures are present at the current step without clearing
+/// between steps: a slot holds the step number (plus one) that last set it.
+struct StepMarks(Vec<usize>);
+
+impl StepMarks {
+    fn new(n: usize) -> Self {
+        StepMarks(vec![0; n])
+    }
+
+    fn mark(&mut self, id: usize, k: usize) {
+        if let Some(slot) = self.0.get_mut(id) {
+            *slot = k + 1;
+        }
+    }
+
+    fn is_marked(&self, id: usize, k: usize) -> bool {
+        self.0.get(id) == Some(&(k + 1))
+    }
+}
+
+fn set_operation(op: &str, lhs: Operand, rhs: Operand, n_sigs: usize, steps: Steps) -> Vec<EvalSeries> {
+    let mut keep_l: Vec<Vec<Sample>> = vec![Vec::new(); lhs.series.len()];
+    let mut keep_r: Vec<Vec<Sample>> = vec![Vec::new(); rhs.series.len()];
+    let (mut in_lhs, mut in_rhs) = (StepMarks::new(n_sigs), StepMarks::new(n_sigs));
     for (k, t) in steps.iter().enumerate() {
-        let (lp, rp) = (lsteps.get(k), rsteps.get(k));
-        let (lp, rp) = (
-            lp.map_or(&[][..], Vec::as_slice),
-            rp.map_or(&[][..], Vec::as_slice),
-        );
-        let rset: std::collections::HashSet<&Labels> = rp.iter().filter_map(|&(i, _)| rsig.get(i)).collect();
-        let lset: std::collections::HashSet<&Labels> = lp.iter().filter_map(|&(i, _)| lsig.get(i)).collect();
-        for &(i, v) in lp {
-            let present = lsig.get(i).is_some_and(|s| rset.contains(s));
+        lhs.at(k).for_each(|(_, sig, _)| in_lhs.mark(sig, k));
+        rhs.at(k).for_each(|(_, sig, _)| in_rhs.mark(sig, k));
+        for (i, sig, v) in lhs.at(k) {
             let keep = match op {
-                "and" => present,
-                "unless" => !present,
+                "and" => in_rhs.is_marked(sig, k),
+                "unless" => !in_rhs.is_marked(sig, k),
                 _ => true,
             };
             if let (true, Some(out)) = (keep, keep_l.get_mut(i)) {
-                out.push(crate::storage::Sample { t, v });
+                out.push(Sample { t, v });
             }
         }
-        if op == "or" {
-            for &(i, v) in rp {
-                let present = rsig.get(i).is_some_and(|s| lset.contains(s));
-                if let (false, Some(out)) = (present, keep_r.get_mut(i)) {
-                    out.push(crate::storage::Sample { t, v });
-                }
+        if op != "or" {
+            continue;
+        }
+        for (i, sig, v) in rhs.at(k) {
+            if let (false, Some(out)) = (in_lhs.is_marked(sig, k), keep_r.get_mut(i)) {
+                out.push(Sample { t, v });
             }
         }
     }
-    let with_points = |series: Vec<EvalSeries>, points: Vec<Vec<crate::storage::Sample>>| {
-        series
-            .into_iter()
-            .zip(points)
-            .filter(|(_, p)| !p.is_empty())
-            .map(|(s, p)| EvalSeries::new(s.labels, s.drop_name, p))
-            .collect::<Vec<_>>()
-    };
-    let mut out = with_points(lhs, keep_l);
-    out.extend(with_points(rhs, keep_r));
-    out
+    lhs.into_kept(keep_l).chain(rhs.into_kept(keep_r)).collect()
 }
 
 /// Result labels of a matched pair, as Prometheus's `resultMetric` builds them.
@@ -253,136 +326,189 @@ fn result_labels(op: &str, m: &BinModifier, matching: &Matching, many: &Labels, 
     labels
 }
 
-/// One side of a per-step match: labels, value, and delayed-drop flag.
-struct Side<'a> {
-    labels: &'a Labels,
-    v: f64,
+/// A matched pair: series indices on each side (`None` when filled) and the signature.
+type Pair = (Option<usize>, Option<usize>, usize);
+
+/// Output series of a vector match, found by pair once and by labels after that.
+struct MatchOutput<'a> {
+    op: &'a str,
+    m: &'a BinModifier,
+    matching: &'a Matching,
+    by_pair: HashMap<Pair, usize>,
+    by_labels: HashMap<Labels, usize>,
+    series: Vec<EvalSeries>,
+}
+
+impl MatchOutput<'_> {
+    /// The output series index of `pair`, creating it on first use.
+    fn index(&mut self, pair: Pair, many: &Labels, one: &Labels) -> usize {
+        if let Some(&i) = self.by_pair.get(&pair) {
+            return i;
+        }
+        let labels = result_labels(self.op, self.m, self.matching, many, one);
+        let i = match self.by_labels.get(&labels) {
+            Some(&i) => i,
+            None => {
+                self.by_labels.insert(labels.clone(), self.series.len());
+                self.series.push(EvalSeries::new(labels, false, Vec::new()));
+                self.series.len() - 1
+            }
+        };
+        self.by_pair.insert(pair, i);
+        i
+    }
+
+    fn push(&mut self, i: usize, t: i64, v: f64, drop_name: bool) -> Result<()> {
+        let Some(s) = self.series.get_mut(i) else {
+            return Ok(());
+        };
+        if s.points.last().is_some_and(|p| p.t == t) {
+            return Err(duplicate_labelset());
+        }
+        s.drop_name |= drop_name;
+        s.points.push(Sample { t, v });
+        Ok(())
+    }
+}
+
+/// Per-step bookkeeping of which signatures (and output series) already matched.
+struct Matched {
+    marks: StepMarks,
+    outputs: Vec<Vec<usize>>,
 }
 
 fn arithmetic_matching(
     op: &str,
     m: &BinModifier,
     matching: &Matching,
-    lhs: Vec<EvalSeries>,
-    rhs: Vec<EvalSeries>,
+    lhs: Operand,
+    rhs: Operand,
+    sigs: &Signatures,
     steps: Steps,
 ) -> Result<Vec<EvalSeries>> {
     let one_to_many = matches!(m.card, VectorMatchCardinality::OneToMany(_));
     // Like Prometheus, iterate over the "many" side and look up the "one" side.
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
-    let many_sig: Vec<Labels> = many.iter().map(|s| matching.signature(&s.labels)).collect();
-    let one_sig: Vec<Labels> = one.iter().map(|s| matching.signature(&s.labels)).collect();
-    let many_steps = points_by_step(&many, steps);
-    let one_steps = points_by_step(&one, steps);
     // As in Prometheus, the right fill stands in for a missing "one" side and the
     // left fill for a missing "many" side, whichever way the grouping goes.
     let (fill_many, fill_one) = (m.fill_values.lhs, m.fill_values.rhs);
-    let mut out = SeriesCollector::default();
-    for (k, t) in steps.iter().enumerate() {
-        let mp = many_steps.get(k).map_or(&[][..], Vec::as_slice);
-        let op_points = one_steps.get(k).map_or(&[][..], Vec::as_slice);
-        let mut one_by_sig: HashMap<&Labels, (usize, f64)> = HashMap::new();
-        for &(i, v) in op_points {
-            let Some(sig) = one_sig.get(i) else { continue };
-            if let Some(&(prev, _)) = one_by_sig.get(sig) {
-                return Err(duplicate_match_group(
-                    sig,
-                    &one[i].labels,
-                    &one[prev].labels,
-                    one_to_many,
-                ));
-            }
-            one_by_sig.insert(sig, (i, v));
-        }
-        let mut matched: HashMap<&Labels, Vec<Labels>> = HashMap::new();
-        let mut step_ctx = StepContext {
+    let mut ctx = MatchContext {
+        op,
+        m,
+        one_to_many,
+        out: MatchOutput {
             op,
             m,
             matching,
-            one_to_many,
-            t,
-            out: &mut out,
-            matched: &mut matched,
-        };
-        for &(i, v) in mp {
-            let Some(sig) = many_sig.get(i) else { continue };
-            let many_side = Side {
-                labels: &many[i].labels,
-                v,
-            };
-            match (one_by_sig.get(sig), fill_one) {
+            by_pair: HashMap::new(),
+            by_labels: HashMap::new(),
+            series: Vec::new(),
+        },
+        matched: Matched {
+            marks: StepMarks::new(sigs.len()),
+            outputs: vec![Vec::new(); sigs.len()],
+        },
+    };
+    let mut one_marks = StepMarks::new(sigs.len());
+    let mut one_at: Vec<(usize, f64)> = vec![(0, 0.0); sigs.len()];
+    for (k, t) in steps.iter().enumerate() {
+        for (j, sig, v) in one.at(k) {
+            if one_marks.is_marked(sig, k) {
+                let prev = one_at.get(sig).map_or(&*NO_LABELS, |&(p, _)| one.labels(p));
+                return Err(duplicate_match_group(
+                    sigs.labels(sig),
+                    one.labels(j),
+                    prev,
+                    one_to_many,
+                ));
+            }
+            one_marks.mark(sig, k);
+            if let Some(slot) = one_at.get_mut(sig) {
+                *slot = (j, v);
+            }
+        }
+        for (i, sig, v) in many.at(k) {
+            let many_side = (many.labels(i), v);
+            match (one_at.get(sig).filter(|_| one_marks.is_marked(sig, k)), fill_one) {
                 (Some(&(j, ov)), _) => {
-                    let one_side = Side {
-                        labels: &one[j].labels,
-                        v: ov,
-                    };
-                    step_ctx.combine(sig, &many_side, &one_side)?;
+                    ctx.combine((Some(i), Some(j), sig), k, t, many_side, (one.labels(j), ov))?
                 }
                 (None, Some(fill)) => {
-                    let one_side = Side { labels: sig, v: fill };
-                    step_ctx.combine(sig, &many_side, &one_side)?;
+                    ctx.combine((Some(i), None, sig), k, t, many_side, (sigs.labels(sig), fill))?
                 }
                 (None, None) => {}
             }
         }
-        if let Some(fill) = fill_many {
-            for &(j, ov) in op_points {
-                let Some(sig) = one_sig.get(j) else { continue };
-                if step_ctx.matched.contains_key(sig) {
-                    continue;
-                }
-                let many_side = Side { labels: sig, v: fill };
-                let one_side = Side {
-                    labels: &one[j].labels,
-                    v: ov,
-                };
-                step_ctx.combine(sig, &many_side, &one_side)?;
+        let Some(fill) = fill_many else { continue };
+        for (j, sig, ov) in one.at(k) {
+            if !ctx.matched.marks.is_marked(sig, k) {
+                ctx.combine(
+                    (None, Some(j), sig),
+                    k,
+                    t,
+                    (sigs.labels(sig), fill),
+                    (one.labels(j), ov),
+                )?;
             }
         }
     }
-    Ok(out.finish())
+    let mut out = ctx.out.series;
+    out.retain(|s| !s.points.is_empty());
+    Ok(out)
 }
 
-struct StepContext<'a, 'b> {
+struct MatchContext<'a> {
     op: &'a str,
     m: &'a BinModifier,
-    matching: &'a Matching,
     one_to_many: bool,
-    t: i64,
-    out: &'a mut SeriesCollector,
-    matched: &'a mut HashMap<&'b Labels, Vec<Labels>>,
+    out: MatchOutput<'a>,
+    matched: Matched,
 }
 
-impl<'b> StepContext<'_, 'b> {
-    fn combine(&mut self, sig: &'b Labels, many: &Side, one: &Side) -> Result<()> {
+impl MatchContext<'_> {
+    /// Applies the operator to one matched pair at step `k` (time `t`).
+    fn combine(
+        &mut self,
+        pair: Pair,
+        k: usize,
+        t: i64,
+        many: (&Labels, f64),
+        one: (&Labels, f64),
+    ) -> Result<()> {
         let (l, r) = if self.one_to_many {
-            (one.v, many.v)
+            (one.1, many.1)
         } else {
-            (many.v, one.v)
+            (many.1, one.1)
         };
         let (v, keep) = apply(self.op, l, r);
-        let return_bool = self.m.return_bool;
-        let labels = result_labels(self.op, self.m, self.matching, many.labels, one.labels);
-        let seen = self.matched.entry(sig).or_default();
+        let out = self.out.index(pair, many.0, one.0);
+        let sig = pair.2;
+        let first_match = !self.matched.marks.is_marked(sig, k);
+        self.matched.marks.mark(sig, k);
+        let Some(outputs) = self.matched.outputs.get_mut(sig) else {
+            return Ok(());
+        };
+        if first_match {
+            outputs.clear();
+        }
         if matches!(self.m.card, VectorMatchCardinality::OneToOne) {
-            if !seen.is_empty() {
+            if !first_match {
                 return Err(PromqlError::exec(
                     "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
                 ));
             }
-        } else if seen.contains(&labels) {
+        } else if outputs.contains(&out) {
             return Err(PromqlError::exec(
                 "multiple matches for labels: grouping labels must ensure unique matches",
             ));
         }
-        seen.push(labels.clone());
+        outputs.push(out);
+        let return_bool = self.m.return_bool;
         if !keep && !return_bool {
             return Ok(());
         }
         let value = if return_bool { f64::from(u8::from(keep)) } else { v };
-        self.out
-            .push(labels, return_bool, self.t, value)
-            .map_err(|_| duplicate_labelset())
+        self.out.push(out, t, value, return_bool)
     }
 }
 

@@ -5,6 +5,8 @@
 //! removal, sorting). Node kinds are evaluated in their own modules. Must not
 //! touch sled or HTTP: all data comes through [`Queryable`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use promql_parser::parser::value::ValueType;
@@ -41,6 +43,20 @@ impl Default for EngineOptions {
     }
 }
 
+/// Lets a caller stop a running query, e.g. when its HTTP client goes away.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_canceled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// Evaluates PromQL over any [`Queryable`].
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
@@ -58,8 +74,19 @@ impl Engine {
 
     /// Evaluates `expr` at one instant `t_ms`.
     pub fn instant_query(&self, q: &dyn Queryable, expr: &str, t_ms: i64) -> Result<QueryResult> {
+        self.instant_query_cancellable(q, expr, t_ms, &CancelToken::default())
+    }
+
+    /// [`Engine::instant_query`] that stops with [`PromqlError::Canceled`] once `cancel` is set.
+    pub fn instant_query_cancellable(
+        &self,
+        q: &dyn Queryable,
+        expr: &str,
+        t_ms: i64,
+        cancel: &CancelToken,
+    ) -> Result<QueryResult> {
         let ast = parse(expr)?;
-        let mut ev = Evaluator::new(q, &self.opts, expr, Steps::single(t_ms));
+        let mut ev = Evaluator::new(q, &self.opts, expr, Steps::single(t_ms), cancel);
         let value = match ev.eval(&ast, Steps::single(t_ms))? {
             Evaluated::Scalar(v) => Value::Scalar {
                 t: t_ms,
@@ -67,7 +94,11 @@ impl Engine {
             },
             Evaluated::String(s) => Value::String { t: t_ms, v: s },
             Evaluated::Vector(series) => Value::Vector(instant_vector(series)?),
-            Evaluated::Matrix(series) => Value::Matrix(drop_names_in_matrix(series)?),
+            Evaluated::Matrix(series) => {
+                let mut matrix = drop_names_in_matrix(series)?;
+                matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
+                Value::Matrix(matrix)
+            }
         };
         Ok(ev.finish(value))
     }
@@ -81,14 +112,30 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<QueryResult> {
-        let ast = parse(expr)?;
-        check_range_params(&self.opts, &ast, start_ms, end_ms, step_ms)?;
         let steps = Steps {
             start: start_ms,
             end: end_ms,
             interval: step_ms,
         };
-        let mut ev = Evaluator::new(q, &self.opts, expr, steps);
+        self.range_query_cancellable(q, expr, steps, &CancelToken::default())
+    }
+
+    /// [`Engine::range_query`] over `steps` that stops with [`PromqlError::Canceled`] once `cancel` is set.
+    pub fn range_query_cancellable(
+        &self,
+        q: &dyn Queryable,
+        expr: &str,
+        steps: Steps,
+        cancel: &CancelToken,
+    ) -> Result<QueryResult> {
+        let Steps {
+            start: start_ms,
+            end: end_ms,
+            interval: step_ms,
+        } = steps;
+        let ast = parse(expr)?;
+        check_range_params(&self.opts, &ast, start_ms, end_ms, step_ms)?;
+        let mut ev = Evaluator::new(q, &self.opts, expr, steps, cancel);
         let series = match ev.eval(&ast, steps)? {
             Evaluated::Scalar(values) => vec![EvalSeries::new(
                 Labels::default(),
@@ -136,7 +183,7 @@ fn check_range_params(opts: &EngineOptions, ast: &Expr, start: i64, end: i64, st
     if end < start {
         return Err(PromqlError::exec("end timestamp must not be before start time"));
     }
-    if (end - start) / step >= opts.max_points_per_series as i64 {
+    if end.saturating_sub(start) / step > opts.max_points_per_series as i64 {
         return Err(PromqlError::TooManyPoints(opts.max_points_per_series));
     }
     match ast.value_type() {
@@ -197,9 +244,12 @@ pub(crate) fn merge_same_labels(series: Vec<EvalSeries>) -> Result<Vec<EvalSerie
     let mut out: Vec<EvalSeries> = Vec::with_capacity(series.len());
     let mut needs_sort = Vec::new();
     for s in series {
-        match index.get(&s.labels) {
-            Some(&i) => {
-                out[i].points.extend(s.points);
+        match index
+            .get(&s.labels)
+            .and_then(|&i| out.get_mut(i).map(|existing| (i, existing)))
+        {
+            Some((i, existing)) => {
+                existing.points.extend(s.points);
                 needs_sort.push(i);
             }
             None => {
@@ -209,7 +259,8 @@ pub(crate) fn merge_same_labels(series: Vec<EvalSeries>) -> Result<Vec<EvalSerie
         }
     }
     for i in needs_sort {
-        let points = &mut out[i].points;
+        let Some(merged) = out.get_mut(i) else { continue };
+        let points = &mut merged.points;
         points.sort_by_key(|p| p.t);
         if points.windows(2).any(|w| w[0].t == w[1].t) {
             return Err(duplicate_labelset());
@@ -228,13 +279,21 @@ pub(crate) struct Evaluator<'a> {
     /// The range query's step; 0 for instant queries.
     pub query_step: i64,
     deadline: Instant,
+    cancel: &'a CancelToken,
     pub samples_loaded: usize,
     pub annotations: Annotations,
 }
 
 impl<'a> Evaluator<'a> {
-    fn new(storage: &'a dyn Queryable, opts: &'a EngineOptions, query_text: &'a str, query: Steps) -> Self {
+    fn new(
+        storage: &'a dyn Queryable,
+        opts: &'a EngineOptions,
+        query_text: &'a str,
+        query: Steps,
+        cancel: &'a CancelToken,
+    ) -> Self {
         Evaluator {
+            cancel,
             storage,
             opts,
             query_text,
@@ -259,7 +318,11 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Fails once the query is canceled or past its timeout.
     pub fn check_deadline(&self) -> Result<()> {
+        if self.cancel.is_canceled() {
+            return Err(PromqlError::Canceled);
+        }
         if Instant::now() > self.deadline {
             return Err(PromqlError::Timeout);
         }
@@ -269,6 +332,17 @@ impl<'a> Evaluator<'a> {
     /// Evaluates any node over `steps`.
     pub fn eval(&mut self, expr: &Expr, steps: Steps) -> Result<Evaluated> {
         self.check_deadline()?;
+        if steps.len() > self.opts.max_samples {
+            return Err(PromqlError::TooManySamples);
+        }
+        let value = self.eval_node(expr, steps)?;
+        if points_in(&value) > self.opts.max_samples {
+            return Err(PromqlError::TooManySamples);
+        }
+        Ok(value)
+    }
+
+    fn eval_node(&mut self, expr: &Expr, steps: Steps) -> Result<Evaluated> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Evaluated::Scalar(vec![n.val; steps.len()])),
             Expr::StringLiteral(s) => Ok(Evaluated::String(s.val.clone())),
@@ -331,7 +405,7 @@ impl<'a> Evaluator<'a> {
             Some(AtModifier::End) => self.query_end,
             Some(AtModifier::At(t)) => system_time_ms(*t),
         };
-        base - offset_ms(offset)
+        base.saturating_sub(offset_ms(offset))
     }
 
     /// `(line:col)` of the sub-expression `expr` in the query text, 1-based.
@@ -356,6 +430,15 @@ impl<'a> Evaluator<'a> {
     pub fn info(&mut self, detail: String, expr: &Expr) {
         let pos = self.position(expr);
         self.annotations.info(format!("PromQL info: {detail} {pos}"));
+    }
+}
+
+/// How many points a node's result holds, for the samples limit.
+fn points_in(value: &Evaluated) -> usize {
+    match value {
+        Evaluated::Vector(s) | Evaluated::Matrix(s) => s.iter().map(|s| s.points.len()).sum(),
+        Evaluated::Scalar(v) => v.len(),
+        Evaluated::String(_) => 0,
     }
 }
 

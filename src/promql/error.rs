@@ -16,6 +16,8 @@ pub enum PromqlError {
     TooManySamples,
     #[error("query timed out in expression evaluation")]
     Timeout,
+    #[error("query was canceled in expression evaluation")]
+    Canceled,
     #[error("exceeded maximum resolution of {0} points per timeseries. Try decreasing the query resolution (?step=XX)")]
     TooManyPoints(usize),
     #[error("{0}")]

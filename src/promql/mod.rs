@@ -10,10 +10,15 @@ mod aggregation;
 mod binary;
 mod engine;
 mod error;
+mod format;
 mod functions;
+mod hash;
 mod selector;
 mod value;
 
-pub use engine::{Engine, EngineOptions};
+pub use engine::{CancelToken, Engine, EngineOptions};
 pub use error::PromqlError;
-pub use value::{QueryResult, Sample, Series, Value};
+pub use value::{QueryResult, Sample, Series, Steps, Value};
+
+#[cfg(test)]
+mod tests;

@@ -62,7 +62,7 @@ pub(crate) fn selector_times(ev: &Evaluator, vs: &VectorSelector, steps: Steps) 
 pub(crate) fn sample_at(samples: &[Sample], te: i64, lookback: i64) -> Option<Sample> {
     let end = samples.partition_point(|s| s.t <= te);
     let last = *samples.get(end.checked_sub(1)?)?;
-    (last.t > te - lookback && !is_stale_nan(last.v)).then_some(last)
+    (last.t > te.saturating_sub(lookback) && !is_stale_nan(last.v)).then_some(last)
 }
 
 /// An instant vector selector evaluated at every step; `value` maps the step
@@ -131,7 +131,9 @@ impl RangeInput {
         let Some(&end) = self.window_ends.get(step) else {
             return &[];
         };
-        let lo = s.points.partition_point(|p| p.t <= end - self.range_ms);
+        let lo = s
+            .points
+            .partition_point(|p| p.t <= end.saturating_sub(self.range_ms));
         let hi = s.points.partition_point(|p| p.t <= end);
         s.points.get(lo..hi).unwrap_or(&[])
     }
@@ -197,7 +199,11 @@ fn subquery_input(ev: &mut Evaluator, sq: &SubqueryExpr, steps: Steps) -> Result
         });
     };
     // Inner steps sit on multiples of the step, strictly after the window start.
-    let first = (lo - range_ms).div_euclid(step_ms) * step_ms + step_ms;
+    let first = lo
+        .saturating_sub(range_ms)
+        .div_euclid(step_ms)
+        .saturating_mul(step_ms)
+        .saturating_add(step_ms);
     let inner = Steps {
         start: first,
         end: hi,

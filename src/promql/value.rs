@@ -84,9 +84,9 @@ pub(crate) enum Evaluated {
     Matrix(Vec<EvalSeries>),
 }
 
-/// The evaluation timestamps of a query or subquery: `start..=end` by `interval`.
+/// The evaluation timestamps of a query or subquery: `start..=end` by `interval` (ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Steps {
+pub struct Steps {
     pub start: i64,
     pub end: i64,
     pub interval: i64,
@@ -101,15 +101,21 @@ impl Steps {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn len(&self) -> usize {
         if self.end < self.start || self.interval <= 0 {
             return 0;
         }
-        ((self.end - self.start) / self.interval) as usize + 1
+        usize::try_from(self.end.saturating_sub(self.start) / self.interval)
+            .map_or(usize::MAX, |n| n.saturating_add(1))
     }
 
     pub fn ts(&self, index: usize) -> i64 {
-        self.start + index as i64 * self.interval
+        self.start
+            .saturating_add((index as i64).saturating_mul(self.interval))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {

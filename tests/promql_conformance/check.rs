@@ -42,7 +42,7 @@ pub fn run_eval(engine: &Engine, q: &dyn Queryable, ev: &Eval) -> Result<(), Str
             step_ms,
         } => {
             let res = engine.range_query(q, &ev.expr, start_ms, end_ms, step_ms);
-            check_outcome(ev, res, true).map(|_| ())
+            check_outcome(ev, res).map(|_| ())
         }
         EvalKind::Instant { at_ms } => {
             let mut queries = vec![(ev.expr.clone(), at_ms)];
@@ -57,7 +57,7 @@ pub fn run_eval(engine: &Engine, q: &dyn Queryable, ev: &Eval) -> Result<(), Str
 
 fn run_instant(engine: &Engine, q: &dyn Queryable, ev: &Eval, expr: &str, t: i64) -> Result<(), String> {
     let res = engine.instant_query(q, expr, t);
-    let Some(result) = check_outcome(ev, res, true).map_err(|e| format!("{expr} @{t}: {e}"))? else {
+    let Some(result) = check_outcome(ev, res).map_err(|e| format!("{expr} @{t}: {e}"))? else {
         return Ok(());
     };
     let excluded = ev.ordered
@@ -110,7 +110,6 @@ fn run_instant(engine: &Engine, q: &dyn Queryable, ev: &Eval, expr: &str, t: i64
 fn check_outcome(
     ev: &Eval,
     res: Result<QueryResult, sightline::promql::PromqlError>,
-    check_annotations: bool,
 ) -> Result<Option<QueryResult>, String> {
     let result = match (res, &ev.fail) {
         (Err(e), Some(m)) => {
@@ -122,10 +121,8 @@ fn check_outcome(
         (Ok(_), Some(_)) => return Err("expected an error but got a result".into()),
         (Ok(r), None) => r,
     };
-    if check_annotations {
-        check_annotation_kind("warn", &ev.warn, ev.no_warn, &result.warnings)?;
-        check_annotation_kind("info", &ev.info, ev.no_info, &result.infos)?;
-    }
+    check_annotation_kind("warn", &ev.warn, ev.no_warn, &result.warnings)?;
+    check_annotation_kind("info", &ev.info, ev.no_info, &result.infos)?;
     compare(ev, &result.value)?;
     Ok(Some(result))
 }

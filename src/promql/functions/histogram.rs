@@ -4,14 +4,15 @@
 //! Native histograms are not stored by Sightline, so only classic buckets
 //! exist here. Must not touch sled or HTTP.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use promql_parser::parser::Expr;
 
 use super::arg;
-use crate::promql::aggregation::go_float;
+use super::time::rfc3339;
 use crate::promql::engine::{duplicate_labelset, Evaluator};
 use crate::promql::error::Result;
+use crate::promql::format::{go_g, open_metrics_float};
 use crate::promql::value::{points_by_step, EvalSeries, Evaluated, SeriesCollector, Steps};
 use crate::storage::{Labels, METRIC_NAME};
 
@@ -87,77 +88,136 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, args: &[Box<Expr>], steps: St
     let layout = layout(ev, &input, vector_arg);
     let by_step = points_by_step(&input, steps);
     let mut out = SeriesCollector::default();
+    let mut notes = MonotonicityNotes::default();
     for (k, t) in steps.iter().enumerate() {
-        let mut buckets: Vec<Vec<Bucket>> = vec![Vec::new(); layout.groups.len()];
-        for &(i, count) in by_step.get(k).map_or(&[][..], Vec::as_slice) {
-            if let Some(&Some((g, upper))) = layout.per_series.get(i) {
-                if let Some(b) = buckets.get_mut(g) {
-                    b.push(Bucket { upper, count });
-                }
-            }
-        }
-        let p = |i: usize| params.get(i).and_then(|v| v.get(k)).copied().unwrap_or(f64::NAN);
+        let at_step: Vec<f64> = params
+            .iter()
+            .map(|v| v.get(k).copied().unwrap_or(f64::NAN))
+            .collect();
+        let buckets = layout.buckets_at(by_step.get(k).map_or(&[][..], Vec::as_slice));
         for (labels, mut group) in layout.groups.iter().zip(buckets) {
             if group.is_empty() {
                 continue;
             }
-            let results: Vec<(Labels, f64)> = match &kind {
-                Kind::Fraction => vec![(labels.clone(), bucket_fraction(p(0), p(1), &mut group))],
-                Kind::Quantile => {
-                    let (v, forced) = bucket_quantile(p(0), &mut group);
-                    if forced {
-                        note_forced_monotonicity(ev, labels, vector_arg);
-                    }
-                    vec![(labels.clone(), v)]
-                }
-                Kind::Quantiles(label) => (0..params.len())
-                    .map(|i| {
-                        let (v, forced) = bucket_quantile(p(i), &mut group.clone());
-                        if forced {
-                            note_forced_monotonicity(ev, labels, vector_arg);
-                        }
-                        (labels.with(label, &open_metrics_float(p(i))), v)
-                    })
-                    .collect(),
-            };
-            for (labels, v) in results {
+            for (labels, v) in evaluate_group(&mut notes, &kind, &at_step, labels, &mut group, t) {
                 out.push(labels, true, t, v).map_err(|_| duplicate_labelset())?;
             }
         }
     }
+    notes.emit(ev, vector_arg);
     Ok(Evaluated::Vector(out.finish()))
 }
 
-/// Formats a quantile as an OpenMetrics label value (`0.0`, `0.25`, `+Inf`).
-fn open_metrics_float(q: f64) -> String {
-    let text = go_float(q);
-    if q.is_finite() && q == q.floor() && !text.contains(['e', '.']) {
-        return format!("{text}.0");
+impl BucketLayout {
+    /// The buckets of each group from the points present at one step.
+    fn buckets_at(&self, points: &[(usize, f64)]) -> Vec<Vec<Bucket>> {
+        let mut buckets: Vec<Vec<Bucket>> = vec![Vec::new(); self.groups.len()];
+        for &(i, count) in points {
+            let Some(&Some((g, upper))) = self.per_series.get(i) else {
+                continue;
+            };
+            if let Some(b) = buckets.get_mut(g) {
+                b.push(Bucket { upper, count });
+            }
+        }
+        buckets
     }
-    text
+}
+
+/// The output series of one bucket group at step time `t`.
+fn evaluate_group(
+    notes: &mut MonotonicityNotes,
+    kind: &Kind,
+    params: &[f64],
+    labels: &Labels,
+    group: &mut Vec<Bucket>,
+    t: i64,
+) -> Vec<(Labels, f64)> {
+    let p = |i: usize| params.get(i).copied().unwrap_or(f64::NAN);
+    let mut quantile = |q: f64, group: &mut Vec<Bucket>| {
+        let (v, fixup) = bucket_quantile(q, group);
+        if let Some(f) = fixup {
+            notes.record(labels.get(METRIC_NAME), t, f);
+        }
+        v
+    };
+    match kind {
+        Kind::Fraction => vec![(labels.clone(), bucket_fraction(p(0), p(1), group))],
+        Kind::Quantile => vec![(labels.clone(), quantile(p(0), group))],
+        Kind::Quantiles(label) => params
+            .iter()
+            .map(|&q| {
+                (
+                    labels.with(label, &open_metrics_float(q)),
+                    quantile(q, &mut group.clone()),
+                )
+            })
+            .collect(),
+    }
 }
 
 fn warn_bad_quantiles(ev: &mut Evaluator, qs: &[f64], expr: &Expr) {
     for &q in qs {
         if q.is_nan() || !(0.0..=1.0).contains(&q) {
             ev.warn(
-                format!("quantile value should be between 0 and 1, got {}", go_float(q)),
+                format!("quantile value should be between 0 and 1, got {}", go_g(q, None)),
                 expr,
             );
         }
     }
 }
 
-fn note_forced_monotonicity(ev: &mut Evaluator, labels: &Labels, expr: &Expr) {
-    ev.info(
-        format!(
-            "input to histogram_quantile needed to be fixed for monotonicity \
-             (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) \
-             for metric name {:?}",
-            labels.get(METRIC_NAME)
-        ),
-        expr,
-    );
+/// Forced-monotonicity fixes per metric name, merged over series and steps as
+/// Prometheus merges the annotation.
+#[derive(Default)]
+struct MonotonicityNotes(BTreeMap<String, MonotonicityNote>);
+
+struct MonotonicityNote {
+    min_ts: i64,
+    max_ts: i64,
+    fixup: Fixup,
+    samples: usize,
+}
+
+impl MonotonicityNotes {
+    fn record(&mut self, metric: &str, t: i64, f: Fixup) {
+        let note = self.0.entry(metric.to_string()).or_insert(MonotonicityNote {
+            min_ts: t,
+            max_ts: t,
+            fixup: f,
+            samples: 0,
+        });
+        note.min_ts = note.min_ts.min(t);
+        note.max_ts = note.max_ts.max(t);
+        note.fixup.min_bucket = note.fixup.min_bucket.min(f.min_bucket);
+        note.fixup.max_bucket = note.fixup.max_bucket.max(f.max_bucket);
+        note.fixup.max_diff = note.fixup.max_diff.max(f.max_diff);
+        note.samples += 1;
+    }
+
+    fn emit(self, ev: &mut Evaluator, expr: &Expr) {
+        for (metric, n) in self.0 {
+            let name = if metric.is_empty() {
+                String::new()
+            } else {
+                format!(" for metric name {metric:?}")
+            };
+            ev.info(
+                format!(
+                    "input to histogram_quantile needed to be fixed for monotonicity \
+                     (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)\
+                     {name}, from buckets {} to {}, with a max diff of {}, over {} samples from {} to {}",
+                    go_g(n.fixup.min_bucket, None),
+                    go_g(n.fixup.max_bucket, None),
+                    go_g(n.fixup.max_diff, Some(2)),
+                    n.samples,
+                    rfc3339(n.min_ts / 1000),
+                    rfc3339(n.max_ts / 1000),
+                ),
+                expr,
+            );
+        }
+    }
 }
 
 /// Sorts by bound and merges buckets with equal bounds; `None` without a `+Inf` bucket.
@@ -188,13 +248,18 @@ fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
     diff / (a.abs() + b.abs()).min(f64::MAX) < epsilon
 }
 
-/// Makes counts non-decreasing; returns whether a real decrease had to be fixed.
-fn ensure_monotonic(buckets: &mut [Bucket]) -> bool {
-    let mut forced = false;
-    let Some(first) = buckets.first() else {
-        return false;
-    };
-    let mut prev = first.count;
+/// Where monotonicity had to be forced: the bucket bounds involved and the largest decrease.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Fixup {
+    min_bucket: f64,
+    max_bucket: f64,
+    max_diff: f64,
+}
+
+/// Makes counts non-decreasing; describes the real decreases it had to fix.
+fn ensure_monotonic(buckets: &mut [Bucket]) -> Option<Fixup> {
+    let mut fixup: Option<Fixup> = None;
+    let mut prev = buckets.first()?.count;
     for b in buckets.iter_mut().skip(1) {
         let curr = b.count;
         if curr == prev {
@@ -206,27 +271,34 @@ fn ensure_monotonic(buckets: &mut [Bucket]) -> bool {
         }
         if curr < prev {
             b.count = prev;
-            forced = true;
+            let f = fixup.get_or_insert(Fixup {
+                min_bucket: f64::INFINITY,
+                max_bucket: f64::NEG_INFINITY,
+                max_diff: 0.0,
+            });
+            f.min_bucket = f.min_bucket.min(b.upper);
+            f.max_bucket = f.max_bucket.max(b.upper);
+            f.max_diff = f.max_diff.max(prev - curr);
             continue;
         }
         prev = curr;
     }
-    forced
+    fixup
 }
 
-/// The φ-quantile from classic buckets, and whether monotonicity was forced.
-fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> (f64, bool) {
+/// The φ-quantile from classic buckets, and where monotonicity was forced.
+fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> (f64, Option<Fixup>) {
     if q.is_nan() {
-        return (f64::NAN, false);
+        return (f64::NAN, None);
     }
     if q < 0.0 {
-        return (f64::NEG_INFINITY, false);
+        return (f64::NEG_INFINITY, None);
     }
     if q > 1.0 {
-        return (f64::INFINITY, false);
+        return (f64::INFINITY, None);
     }
     if prepare(buckets).is_none() {
-        return (f64::NAN, false);
+        return (f64::NAN, None);
     }
     let forced = ensure_monotonic(buckets);
     if buckets.len() < 2 {
@@ -238,7 +310,9 @@ fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> (f64, bool) {
     }
     let mut rank = q * observations;
     let last = buckets.len() - 1;
-    let b = buckets[..last].partition_point(|bk| bk.count < rank);
+    let b = buckets
+        .get(..last)
+        .map_or(0, |head| head.partition_point(|bk| bk.count < rank));
     let upper_of = |i: usize| buckets.get(i).map_or(f64::NAN, |bk| bk.upper);
     if b == last {
         return (upper_of(last - 1), forced);
@@ -326,7 +400,7 @@ mod tests {
     #[test]
     fn quantile_interpolates_inside_bucket() {
         let mut b = buckets(&[(1.0, 10.0), (2.0, 20.0), (f64::INFINITY, 20.0)]);
-        assert_eq!(bucket_quantile(0.75, &mut b), (1.5, false));
+        assert_eq!(bucket_quantile(0.75, &mut b), (1.5, None));
     }
 
     #[test]
@@ -334,7 +408,14 @@ mod tests {
         let mut b = buckets(&[(1.0, 10.0), (2.0, 20.0)]);
         assert!(bucket_quantile(0.5, &mut b).0.is_nan());
         let mut b = buckets(&[(1.0, 10.0), (2.0, 5.0), (f64::INFINITY, 10.0)]);
-        assert!(bucket_quantile(0.5, &mut b).1);
+        assert_eq!(
+            bucket_quantile(0.5, &mut b).1,
+            Some(Fixup {
+                min_bucket: 2.0,
+                max_bucket: 2.0,
+                max_diff: 5.0
+            })
+        );
     }
 
     #[test]

@@ -122,7 +122,11 @@ fn fetch_info_series(
     let (at, offset, outer) = first_selector_timing(base_expr).unwrap_or((&None, 0, 0));
     let times: Vec<i64> = steps
         .iter()
-        .map(|ts| ev.selector_time(ts, at, &None) - offset - outer)
+        .map(|ts| {
+            ev.selector_time(ts, at, &None)
+                .saturating_sub(offset)
+                .saturating_sub(outer)
+        })
         .collect();
     instant_matching(ev, &matchers, steps, &times, |_, s| s.t as f64)
 }
@@ -151,9 +155,10 @@ fn combine(
             match by_sig.get(&sig) {
                 Some(&(_, existing)) if existing > orig_t => {}
                 Some(&(j, existing)) if existing == orig_t => {
+                    let existing_labels = info.get(j).map(|e| e.labels.to_string()).unwrap_or_default();
                     return Err(PromqlError::exec(format!(
-                        "found duplicate series for info metric: existing {} @ {}, new {} @ {}",
-                        info[j].labels, existing as i64, s.labels, orig_t as i64
+                        "found duplicate series for info metric: existing {existing_labels} @ {}, new {} @ {}",
+                        existing as i64, s.labels, orig_t as i64
                     )));
                 }
                 _ => {
@@ -192,11 +197,14 @@ fn enrich(
     let mut added: BTreeMap<String, String> = BTreeMap::new();
     let mut found = false;
     for name in info_names {
-        let Some(&(j, _)) = by_sig.get(&signature(name, &s.labels)) else {
+        let Some(info_series) = by_sig
+            .get(&signature(name, &s.labels))
+            .and_then(|&(j, _)| info.get(j))
+        else {
             continue;
         };
         found = true;
-        for l in info[j].labels.iter().filter(|l| l.name != METRIC_NAME) {
+        for l in info_series.labels.iter().filter(|l| l.name != METRIC_NAME) {
             if !data_matchers.is_empty() && !data_matchers.iter().any(|m| m.name == l.name) {
                 continue;
             }

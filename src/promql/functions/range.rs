@@ -8,9 +8,9 @@
 use promql_parser::parser::{Call, Expr};
 
 use super::math::{kahan_inc, quantile};
-use crate::promql::aggregation::go_float;
 use crate::promql::engine::Evaluator;
 use crate::promql::error::{PromqlError, Result};
+use crate::promql::format::go_g;
 use crate::promql::selector::{range_input, RangeInput};
 use crate::promql::value::{EvalSeries, Evaluated, Steps};
 use crate::storage::{Sample, METRIC_NAME};
@@ -81,12 +81,10 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, call: &Call, steps: Steps) ->
     if name == "absent_over_time" {
         return Ok(Evaluated::Vector(absent_over_time(range_arg, &input, steps)));
     }
-    if matches!(name, "rate" | "increase") {
-        note_non_counters(ev, &input, range_arg);
-    }
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
     let mut out = Vec::with_capacity(input.series.len());
     for s in &input.series {
+        ev.check_deadline()?;
         let mut points = Vec::new();
         for (k, ts) in steps.iter().enumerate() {
             let window = input.window(s, k);
@@ -96,7 +94,7 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, call: &Call, steps: Steps) ->
             let end = input.window_ends.get(k).copied().unwrap_or(ts);
             let ctx = WindowCtx {
                 ts,
-                range_start: end - input.range_ms,
+                range_start: end.saturating_sub(input.range_ms),
                 range_end: end,
                 params: params
                     .iter()
@@ -107,13 +105,17 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, call: &Call, steps: Steps) ->
                 points.push(Sample { t: ts, v });
             }
         }
-        if !points.is_empty() {
-            out.push(EvalSeries::new(
-                s.labels.clone(),
-                s.drop_name || !keeps_name,
-                points,
-            ));
+        if points.is_empty() {
+            continue;
         }
+        if matches!(name, "rate" | "increase") {
+            note_non_counter(ev, s, range_arg);
+        }
+        out.push(EvalSeries::new(
+            s.labels.clone(),
+            s.drop_name || !keeps_name,
+            points,
+        ));
     }
     Ok(Evaluated::Vector(out))
 }
@@ -131,7 +133,7 @@ fn check_params(ev: &mut Evaluator, name: &str, params: &[Vec<f64>], exprs: &[&E
             for &q in qs {
                 if q.is_nan() || !(0.0..=1.0).contains(&q) {
                     ev.warn(
-                        format!("quantile value should be between 0 and 1, got {}", go_float(q)),
+                        format!("quantile value should be between 0 and 1, got {}", go_g(q, None)),
                         expr,
                     );
                 }
@@ -157,23 +159,19 @@ fn check_params(ev: &mut Evaluator, name: &str, params: &[Vec<f64>], exprs: &[&E
     Ok(())
 }
 
-fn note_non_counters(ev: &mut Evaluator, input: &RangeInput, arg: &Expr) {
-    for s in &input.series {
-        let name = s.labels.get(METRIC_NAME);
-        if name.is_empty() || s.points.is_empty() {
-            continue;
-        }
-        if !["_total", "_sum", "_count", "_bucket"]
-            .iter()
-            .any(|suffix| name.ends_with(suffix))
-        {
-            ev.info(
-                format!(
-                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
-                ),
-                arg,
-            );
-        }
+/// Prometheus's hint that `rate`/`increase` got a series whose name does not look like a counter.
+fn note_non_counter(ev: &mut Evaluator, s: &EvalSeries, arg: &Expr) {
+    let name = s.labels.get(METRIC_NAME);
+    let counter_like = ["_total", "_sum", "_count", "_bucket"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix));
+    if !name.is_empty() && !counter_like {
+        ev.info(
+            format!(
+                "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
+            ),
+            arg,
+        );
     }
 }
 
@@ -310,8 +308,8 @@ fn extrapolated_rate(w: &[Sample], ctx: &WindowCtx, is_counter: bool, is_rate: b
             .map(|p| p[0].v)
             .sum::<f64>();
     }
-    let mut to_start = (first.t - ctx.range_start) as f64 / 1000.0;
-    let mut to_end = (ctx.range_end - last.t) as f64 / 1000.0;
+    let mut to_start = first.t.saturating_sub(ctx.range_start) as f64 / 1000.0;
+    let mut to_end = ctx.range_end.saturating_sub(last.t) as f64 / 1000.0;
     let sampled = (last.t - first.t) as f64 / 1000.0;
     let average_gap = sampled / (w.len() - 1) as f64;
     let threshold = average_gap * 1.1;
@@ -334,7 +332,7 @@ fn extrapolated_rate(w: &[Sample], ctx: &WindowCtx, is_counter: bool, is_rate: b
     };
     let mut value = result * factor;
     if is_rate {
-        value /= (ctx.range_end - ctx.range_start) as f64 / 1000.0;
+        value /= ctx.range_end.saturating_sub(ctx.range_start) as f64 / 1000.0;
     }
     Some(value)
 }

@@ -16,36 +16,8 @@ use crate::storage::{Labels, Sample};
 
 pub(crate) fn eval(ev: &mut Evaluator, name: &str, args: &[Box<Expr>], steps: Steps) -> Result<Evaluated> {
     match name {
-        "time" => Ok(Evaluated::Scalar(
-            steps.iter().map(|t| t as f64 / 1000.0).collect(),
-        )),
-        "pi" => Ok(Evaluated::Scalar(vec![std::f64::consts::PI; steps.len()])),
-        "step" | "range" | "start" | "end" => {
-            let ms = match name {
-                "step" => ev.query_step,
-                "range" => ev.query_end - ev.query_start,
-                "start" => ev.query_start,
-                _ => ev.query_end,
-            };
-            Ok(Evaluated::Scalar(vec![ms as f64 / 1000.0; steps.len()]))
-        }
-        "min_of" | "max_of" => {
-            let a = ev.eval_scalar(arg(args, 0)?, steps)?;
-            let b = ev.eval_scalar(arg(args, 1)?, steps)?;
-            let pick = if name == "min_of" { f64::min } else { f64::max };
-            let values = a
-                .iter()
-                .zip(&b)
-                .map(|(&x, &y)| {
-                    if x.is_nan() || y.is_nan() {
-                        f64::NAN
-                    } else {
-                        pick(x, y)
-                    }
-                })
-                .collect();
-            Ok(Evaluated::Scalar(values))
-        }
+        "time" | "pi" | "step" | "range" | "start" | "end" => Ok(query_constant(ev, name, steps)),
+        "min_of" | "max_of" => min_or_max_of(ev, name, args, steps),
         "vector" => {
             let values = ev.eval_scalar(arg(args, 0)?, steps)?;
             let points = steps.iter().zip(values).map(|(t, v)| Sample { t, v }).collect();
@@ -55,45 +27,82 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, args: &[Box<Expr>], steps: St
                 points,
             )]))
         }
-        "scalar" => {
-            let input = ev.eval_vector(arg(args, 0)?, steps)?;
-            let by_step = points_by_step(&input, steps);
-            let values = by_step
+        "scalar" => scalar(ev, args, steps),
+        "timestamp" => timestamp(ev, arg(args, 0)?, steps),
+        _ => calendar_function(ev, name, args, steps),
+    }
+}
+
+/// Scalars fixed by the query itself: `time()`, `pi()`, `step()`, `range()`, `start()`, `end()`.
+fn query_constant(ev: &Evaluator, name: &str, steps: Steps) -> Evaluated {
+    let seconds = |ms: i64| ms as f64 / 1000.0;
+    let value = match name {
+        "time" => return Evaluated::Scalar(steps.iter().map(seconds).collect()),
+        "pi" => std::f64::consts::PI,
+        "step" => seconds(ev.query_step),
+        "range" => seconds(ev.query_end.saturating_sub(ev.query_start)),
+        "start" => seconds(ev.query_start),
+        _ => seconds(ev.query_end),
+    };
+    Evaluated::Scalar(vec![value; steps.len()])
+}
+
+fn min_or_max_of(ev: &mut Evaluator, name: &str, args: &[Box<Expr>], steps: Steps) -> Result<Evaluated> {
+    let a = ev.eval_scalar(arg(args, 0)?, steps)?;
+    let b = ev.eval_scalar(arg(args, 1)?, steps)?;
+    let pick = if name == "min_of" { f64::min } else { f64::max };
+    let values = a
+        .iter()
+        .zip(&b)
+        .map(|(&x, &y)| {
+            if x.is_nan() || y.is_nan() {
+                f64::NAN
+            } else {
+                pick(x, y)
+            }
+        })
+        .collect();
+    Ok(Evaluated::Scalar(values))
+}
+
+/// `scalar(v)`: the single element's value at each step, NaN otherwise.
+fn scalar(ev: &mut Evaluator, args: &[Box<Expr>], steps: Steps) -> Result<Evaluated> {
+    let input = ev.eval_vector(arg(args, 0)?, steps)?;
+    let values = points_by_step(&input, steps)
+        .iter()
+        .map(|pts| match pts.as_slice() {
+            [(_, v)] => *v,
+            _ => f64::NAN,
+        })
+        .collect();
+    Ok(Evaluated::Scalar(values))
+}
+
+/// `day_of_week(v)` and friends; without an argument they use `vector(time())`.
+fn calendar_function(ev: &mut Evaluator, name: &str, args: &[Box<Expr>], steps: Steps) -> Result<Evaluated> {
+    let Some(f) = calendar(name) else {
+        return Err(PromqlError::exec(format!("function {name:?} is not supported")));
+    };
+    let input = match args.first() {
+        Some(a) => ev.eval_vector(a, steps)?,
+        None => {
+            let points = steps
                 .iter()
-                .map(|pts| match pts.as_slice() {
-                    [(_, v)] => *v,
-                    _ => f64::NAN,
+                .map(|t| Sample {
+                    t,
+                    v: t as f64 / 1000.0,
                 })
                 .collect();
-            Ok(Evaluated::Scalar(values))
+            vec![EvalSeries::new(Labels::default(), false, points)]
         }
-        "timestamp" => timestamp(ev, arg(args, 0)?, steps),
-        _ => {
-            let Some(f) = calendar(name) else {
-                return Err(PromqlError::exec(format!("function {name:?} is not supported")));
-            };
-            let input = match args.first() {
-                Some(a) => ev.eval_vector(a, steps)?,
-                None => {
-                    let points = steps
-                        .iter()
-                        .map(|t| Sample {
-                            t,
-                            v: t as f64 / 1000.0,
-                        })
-                        .collect();
-                    vec![EvalSeries::new(Labels::default(), false, points)]
-                }
-            };
-            Ok(Evaluated::Vector(map_values(input, |v| {
-                if v.is_finite() {
-                    f(civil(v.floor() as i64))
-                } else {
-                    f64::NAN
-                }
-            })))
+    };
+    Ok(Evaluated::Vector(map_values(input, |v| {
+        if v.is_finite() {
+            f(civil(v.floor() as i64))
+        } else {
+            f64::NAN
         }
-    }
+    })))
 }
 
 fn unwrap_parens(e: &Expr) -> &Expr {
@@ -175,6 +184,20 @@ fn civil(secs: i64) -> Civil {
     }
 }
 
+/// RFC 3339 text of a Unix time in seconds, UTC (`2006-01-02T15:04:05Z`).
+pub(crate) fn rfc3339(secs: i64) -> String {
+    let c = civil(secs);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        c.year,
+        c.month,
+        c.day,
+        c.hour,
+        c.minute,
+        secs.rem_euclid(60)
+    )
+}
+
 fn calendar(name: &str) -> Option<fn(Civil) -> f64> {
     let f: fn(Civil) -> f64 = match name {
         "day_of_month" => |c| f64::from(c.day),
@@ -206,6 +229,7 @@ mod tests {
         assert_eq!((c.year, c.month, c.day, c.hour, c.minute), (2024, 2, 29, 13, 45));
         assert_eq!(days_in(c.year, c.month), 29);
         assert_eq!(c.day_of_year, 60);
+        assert_eq!(rfc3339(1_709_214_300), "2024-02-29T13:45:00Z");
         let c = civil(-1);
         assert_eq!((c.year, c.month, c.day, c.hour), (1969, 12, 31, 23));
     }
