@@ -48,15 +48,45 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = match &args.config {
-        Some(path) => config::load_file(path).map_err(|e| anyhow::anyhow!("{e}"))?,
-        None => Config::default(),
+    let (mut config, config_yaml) = match &args.config {
+        Some(path) => (
+            config::load_file(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+            std::fs::read_to_string(path)?,
+        ),
+        None => (Config::default(), config::DEFAULTS_YAML.to_string()),
     };
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }
+    let flags = vec![
+        (
+            "config.file".to_string(),
+            args.config
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
+        ("web.listen-address".to_string(), config.server.listen.to_string()),
+        (
+            "storage.tsdb.path".to_string(),
+            args.data_dir.display().to_string(),
+        ),
+        (
+            "storage.tsdb.retention.time".to_string(),
+            config.storage.retention_time.to_string(),
+        ),
+        (
+            "storage.tsdb.retention.size".to_string(),
+            config.storage.retention_size.to_string(),
+        ),
+    ];
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(sightline::server::serve(config, &args.data_dir))
+    runtime.block_on(sightline::server::serve(sightline::server::ServeOptions {
+        config,
+        config_yaml,
+        data_dir: args.data_dir,
+        flags,
+    }))
 }
 
 fn check_config(file: &Path) -> anyhow::Result<()> {

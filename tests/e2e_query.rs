@@ -245,3 +245,35 @@ fn promtool_queries_work_unchanged() {
     let out = promtool(&["labels", url, "code"]);
     assert_eq!(out, "200\n500\n");
 }
+
+#[test]
+fn status_endpoints_answer_like_prometheus() {
+    let (_dir, server, _base) = start();
+    let get = |path: &str| -> Value { client().get(server.url(path)).send().unwrap().json().unwrap() };
+    let build = get("/api/v1/status/buildinfo");
+    assert_eq!(build["data"]["version"], env!("CARGO_PKG_VERSION"));
+    let runtime = get("/api/v1/status/runtimeinfo");
+    assert_eq!(runtime["data"]["storageRetention"], "15d");
+    let flags = get("/api/v1/status/flags");
+    assert!(flags["data"]["web.listen-address"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+    let config = get("/api/v1/status/config");
+    assert!(
+        config["data"]["yaml"]
+            .as_str()
+            .unwrap()
+            .contains("fsync: interval"),
+        "{config}"
+    );
+    assert_eq!(get("/api/v1/metadata")["data"], serde_json::json!({}));
+    let (code, body) = query(
+        &server,
+        "/api/v1/query_exemplars",
+        &[("query", "http_requests_total".into())],
+    );
+    assert_eq!((code, body["data"].clone()), (200, serde_json::json!([])));
+    let (code, _) = query(&server, "/api/v1/query_exemplars", &[("query", "sum(".into())]);
+    assert_eq!(code, 400);
+}

@@ -9,6 +9,7 @@ mod params;
 mod query;
 mod read;
 mod response;
+mod status;
 mod write;
 
 use crate::ingest::remote_write::WriteLimits;
@@ -21,6 +22,7 @@ use axum::Router;
 use std::sync::Arc;
 
 pub use params::{parse_selector, parse_time};
+pub use status::ServerInfo;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -31,6 +33,7 @@ pub struct AppState {
     pub engine: Engine,
     /// One permit per query allowed to run at once.
     pub query_slots: Arc<tokio::sync::Semaphore>,
+    pub info: Arc<ServerInfo>,
 }
 
 /// Builds the router. `max_body_bytes` bounds every request body.
@@ -51,6 +54,15 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/v1/labels", get(read::label_names).post(read::label_names))
         .route("/api/v1/label/{name}/values", get(read::label_values))
         .route("/api/v1/status/tsdb", get(read::tsdb_status))
+        .route("/api/v1/status/buildinfo", get(status::buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
+        .route("/api/v1/status/flags", get(status::flags))
+        .route("/api/v1/status/config", get(status::config))
+        .route("/api/v1/metadata", get(status::metadata))
+        .route(
+            "/api/v1/query_exemplars",
+            get(status::query_exemplars).post(status::query_exemplars),
+        )
         .route("/api/v1/admin/tsdb/compact", post(admin::compact))
         .route("/-/healthy", get(admin::healthy).head(admin::healthy))
         .route("/-/ready", get(admin::ready).head(admin::ready))

@@ -28,6 +28,11 @@ pub use units::{ByteSize, PromDuration, UnitError};
 
 use positions::Positions;
 
+/// The built-in configuration spelled out as YAML: parsing it gives
+/// `Config::default()` (a test checks this); `/api/v1/status/config` shows it
+/// when the server runs without `--config`.
+pub const DEFAULTS_YAML: &str = include_str!("defaults.yml");
+
 /// A whole configuration file. `Config::default()` is what runs without `--config`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

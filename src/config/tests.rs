@@ -58,7 +58,10 @@ fn default_config_has_prometheus_and_sightline_defaults() {
 
 #[test]
 fn spelled_out_defaults_are_the_default_config() {
-    assert_eq!(load_file(&fixture("defaults.yml")).unwrap(), Config::default());
+    assert_eq!(
+        parse_str(super::DEFAULTS_YAML, "defaults.yml").unwrap(),
+        Config::default()
+    );
 }
 
 #[test]

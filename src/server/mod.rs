@@ -4,13 +4,12 @@
 //! Only wiring lives here: configuration → subsystems. It must not hold
 //! storage, query or ingest logic.
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, ServerInfo};
 use crate::config::{Config, Fsync};
 use crate::ingest::remote_write::WriteLimits;
 use crate::promql::{Engine, EngineOptions};
 use crate::storage::{FsyncMode, Storage, StorageOptions};
 use crate::system::SelfMetrics;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -41,8 +40,25 @@ pub fn storage_options(config: &Config) -> StorageOptions {
     }
 }
 
+/// What `serve` runs with.
+pub struct ServeOptions {
+    pub config: Config,
+    /// The configuration's YAML text, for `/api/v1/status/config`.
+    pub config_yaml: String,
+    pub data_dir: std::path::PathBuf,
+    /// Effective command-line flags, for `/api/v1/status/flags`.
+    pub flags: Vec<(String, String)>,
+}
+
 /// Runs the server until a shutdown signal.
-pub async fn serve(config: Config, data_dir: &Path) -> anyhow::Result<()> {
+pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
+    let ServeOptions {
+        config,
+        config_yaml,
+        data_dir,
+        flags,
+    } = options;
+    let data_dir = data_dir.as_path();
     let opts = storage_options(&config);
     let dir = data_dir.to_path_buf();
     let started = std::time::Instant::now();
@@ -62,6 +78,12 @@ pub async fn serve(config: Config, data_dir: &Path) -> anyhow::Result<()> {
         },
         engine: Engine::new(EngineOptions::default()),
         query_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_QUERIES)),
+        info: Arc::new(ServerInfo {
+            start_time: chrono::Utc::now(),
+            config_yaml,
+            flags,
+            retention: config.storage.retention_time.to_string(),
+        }),
     };
     let housekeeping = spawn_housekeeping(storage.clone());
     let listener = TcpListener::bind(config.server.listen).await?;

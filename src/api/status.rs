@@ -1,0 +1,102 @@
+//! `/api/v1/status/*`, `/api/v1/metadata` and `/api/v1/query_exemplars`:
+//! what Grafana, promtool and other Prometheus clients ask a server about itself.
+
+use super::params::Params;
+use super::response::{success, ApiError};
+use super::AppState;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+
+/// What the server was started with, for the status endpoints.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub start_time: chrono::DateTime<chrono::Utc>,
+    /// The configuration as YAML (the file's text, or the built-in defaults).
+    pub config_yaml: String,
+    /// Command-line flags and their effective values.
+    pub flags: Vec<(String, String)>,
+    pub retention: String,
+}
+
+pub async fn buildinfo() -> Response {
+    success(
+        json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "revision": option_env!("SIGHTLINE_GIT_REVISION").unwrap_or("unknown"),
+            "branch": option_env!("SIGHTLINE_GIT_BRANCH").unwrap_or("unknown"),
+            "buildUser": "",
+            "buildDate": "",
+            "goVersion": "",
+        }),
+        Vec::new(),
+    )
+}
+
+pub async fn runtimeinfo(State(state): State<AppState>) -> Response {
+    let info = &state.info;
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let counters = state.storage.counters();
+    success(
+        json!({
+            "startTime": info.start_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "CWD": cwd,
+            "reloadConfigSuccess": true,
+            "lastConfigTime": info.start_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "corruptionCount": counters.corrupt_chunks.load(std::sync::atomic::Ordering::Relaxed),
+            "goroutineCount": 0,
+            "GOMAXPROCS": std::thread::available_parallelism().map_or(1, |n| n.get()),
+            "GOMEMLIMIT": 0,
+            "GOGC": "",
+            "GODEBUG": "",
+            "storageRetention": info.retention,
+        }),
+        Vec::new(),
+    )
+}
+
+pub async fn flags(State(state): State<AppState>) -> Response {
+    let map: Map<String, Value> = state
+        .info
+        .flags
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    success(Value::Object(map), Vec::new())
+}
+
+pub async fn config(State(state): State<AppState>) -> Response {
+    success(json!({ "yaml": state.info.config_yaml }), Vec::new())
+}
+
+/// Metric metadata (type, help, unit) per metric name. Sightline records
+/// none yet: remote-write 1.0 metadata is skipped and scraping (which keeps
+/// HELP/TYPE/UNIT) is not built, so the answer is an empty object, which is
+/// also what Prometheus answers when it has none.
+pub async fn metadata(RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let params = Params::parse(q.as_deref(), &[]);
+    params.limit().map_err(ApiError::bad_data)?;
+    Ok(success(json!({}), Vec::new()))
+}
+
+/// Exemplars are not stored (remote-write exemplars are skipped), so every
+/// valid request gets an empty list, as Prometheus gives with exemplar
+/// storage disabled.
+pub async fn query_exemplars(RawQuery(q): RawQuery, body: Bytes) -> Result<Response, ApiError> {
+    let params = Params::parse(q.as_deref(), &body);
+    match params.get("query") {
+        Some(query) if !query.is_empty() => {
+            promql_parser::parser::parse(query)
+                .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
+        }
+        _ => {
+            return Err(ApiError::bad_data(
+                "invalid parameter \"query\": query must not be empty",
+            ))
+        }
+    }
+    Ok(success(json!([]), Vec::new()))
+}
