@@ -96,6 +96,14 @@ fn remote_write_then_read_back_and_survive_restart() {
         t0 + 15_000
     );
     assert_eq!(dump, expected);
+    let stats = std::process::Command::new(common::BIN)
+        .args(["tsdb", "stats", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stats = String::from_utf8_lossy(&stats.stdout);
+    assert!(stats.contains("series: 3\nsamples: 4\n"), "{stats}");
+    assert!(stats.contains("bytes/sample: "), "{stats}");
 
     let server = Server::start(&data, &config, port);
     let s = get_json(&server, "/api/v1/series", &[("match[]", r#"{job=~".+"}"#)]);

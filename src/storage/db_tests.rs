@@ -197,3 +197,32 @@ fn label_apis() {
     assert_eq!(s.series(&up, 0, 100).unwrap().len(), 1);
     assert!(s.series(&up, 11, 100).unwrap().is_empty());
 }
+
+#[test]
+fn corrupt_chunks_are_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    s.append(vec![series("x", "a", (0..300).map(|i| (i * 1000, i as f64)))])
+        .unwrap();
+    // Overwrite the first persisted chunk with garbage, as a bad disk might.
+    let (key, _) = s.inner.chunks.iter().next().unwrap().unwrap();
+    s.inner
+        .chunks
+        .insert(
+            key,
+            layout::encode_chunk_value(layout::Codec::Xor, 119_000, &[0xff; 7]),
+        )
+        .unwrap();
+    let got = select_all(&s, "x");
+    assert_eq!(got[0].samples.len(), 180, "the other chunks still read");
+    assert_eq!(
+        s.counters()
+            .corrupt_chunks
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    // A value too short to hold a header is skipped the same way.
+    let (key, _) = s.inner.chunks.iter().next().unwrap().unwrap();
+    s.inner.chunks.insert(key, &[1u8][..]).unwrap();
+    assert_eq!(select_all(&s, "x")[0].samples.len(), 180);
+}
