@@ -26,10 +26,15 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Cuts every open chunk and compacts all partitions now.
+/// Cuts every open chunk, compacts all partitions, then checkpoints so the
+/// WAL that covered those chunks is deleted.
 pub async fn compact(State(state): State<AppState>) -> Result<Response, ApiError> {
     let storage = state.storage.clone();
-    let report = tokio::task::spawn_blocking(move || storage.compact(true))
+    let report = tokio::task::spawn_blocking(move || {
+        let report = storage.compact(true)?;
+        storage.checkpoint()?;
+        Ok::<_, crate::storage::StorageError>(report)
+    })
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| ApiError::internal(e.to_string()))?;
