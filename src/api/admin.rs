@@ -35,9 +35,9 @@ pub async fn compact(State(state): State<AppState>) -> Result<Response, ApiError
         storage.checkpoint()?;
         Ok::<_, crate::storage::StorageError>(report)
     })
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(success(
         json!({
             "partitionsCompacted": report.partitions_compacted,
