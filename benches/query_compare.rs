@@ -16,15 +16,22 @@
 //! `g{cpu}` (3 CPUs). All carry `job="app"`. After loading, each server is
 //! polled until `count(last_over_time({job="app"}[30m]))` gives the full
 //! series count (VictoriaMetrics gets `/internal/force_flush` first; it is
-//! started with `-search.disableCache` so repeated queries are not served
-//! from its rollup result cache).
+//! started with `-search.disableCache`, so repeated queries are not served
+//! from its rollup result cache, and `-search.latencyOffset=0s`, so it does
+//! not hide the newest 30 s of data as it does by default).
 //!
 //! Measured per server and query: one warm-up run, then `QUERY_RUNS`
 //! sequential runs; the median wall latency (request sent to body fully
 //! read) and the server's CPU (utime + stime from `/proc/PID/stat`) over the
 //! runs divided by their number. Peak RSS (`VmHWM`) of each server at the
-//! end. The table gives Sightline's ratio to the faster of the other two,
-//! and warns when the servers disagree on the number of result series.
+//! end. CPU is read in clock ticks (10 ms), so per query it resolves to
+//! 10 ms / `QUERY_RUNS`. The table gives Sightline's ratio to the faster of
+//! the other two, the number of result series and points each server
+//! returned, and warns when the servers disagree on the number of series.
+//!
+//! Duration on 2 shared cores: about 15 s at the default 10 000 series,
+//! about 3.5 minutes at `QUERY_SERIES=100000` (encoding the 6 M samples and
+//! loading them into each server takes most of it).
 
 mod common;
 
@@ -273,6 +280,8 @@ struct Timing {
     median: Duration,
     cpu_per_query: Duration,
     series: usize,
+    /// Samples in a range answer (0 for `/api/v1/series`).
+    points: usize,
 }
 
 struct ServerRun {
@@ -290,6 +299,7 @@ fn run_one(mut spec: Spec, cfg: &Config, data: &Data) -> Option<ServerRun> {
     }
     if spec.kind == Kind::VictoriaMetrics {
         spec.extra_args.push("-search.disableCache".into());
+        spec.extra_args.push("-search.latencyOffset=0s".into());
     }
     match measure(&spec, cfg, data) {
         Ok(run) => Some(run),
@@ -371,11 +381,11 @@ fn wait_visible(spec: &Spec, server: &Server, client: &Client, want: usize, end_
 
 /// One warm-up run, then `runs` timed ones.
 fn time_query(client: &Client, server: &Server, ask: &Ask, runs: usize, data: &Data) -> Result<Timing> {
-    let (_, series) = ask_once(client, server, ask, data)?;
+    let (_, series, points) = ask_once(client, server, ask, data)?;
     let cpu0 = cpu_time(server.pid())?;
     let mut walls = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let (wall, n) = ask_once(client, server, ask, data)?;
+        let (wall, n, _) = ask_once(client, server, ask, data)?;
         if n != series {
             return Err(format!("{n} series after {series} in the warm-up"));
         }
@@ -392,12 +402,13 @@ fn time_query(client: &Client, server: &Server, ask: &Ask, runs: usize, data: &D
         median,
         cpu_per_query: cpu / runs as u32,
         series,
+        points,
     })
 }
 
 /// Sends `ask` once; returns the wall time until the body was read, and the
-/// number of series in the answer.
-fn ask_once(client: &Client, server: &Server, ask: &Ask, data: &Data) -> Result<(Duration, usize)> {
+/// numbers of series and of points in the answer.
+fn ask_once(client: &Client, server: &Server, ask: &Ask, data: &Data) -> Result<(Duration, usize, usize)> {
     let (start, end) = (data.start_s.to_string(), data.end_s.to_string());
     let request = match ask {
         Ask::Range(q) => client.get(format!("{}/api/v1/query_range", server.base)).query(&[
@@ -427,7 +438,11 @@ fn ask_once(client: &Client, server: &Server, ask: &Ask, data: &Data) -> Result<
         Ask::Series(_) => json["data"].as_array(),
     };
     let series = series.ok_or_else(|| format!("unexpected answer {}", String::from_utf8_lossy(&body)))?;
-    Ok((wall, series.len()))
+    let points = series
+        .iter()
+        .map(|s| s["values"].as_array().map_or(0, Vec::len))
+        .sum();
+    Ok((wall, series.len(), points))
 }
 
 // ---- report ------------------------------------------------------------
@@ -445,19 +460,20 @@ fn print_table(runs: &[ServerRun]) {
         "\nmedian wall ms and server CPU ms per query; ratio = sightline / the faster (lower) of the others"
     );
     println!(
-        "{:<17} {:>12} {:>14} {:>8}",
-        "server", "median ms", "cpu ms/query", "series"
+        "{:<17} {:>12} {:>14} {:>8} {:>8}",
+        "server", "median ms", "cpu ms/query", "series", "points"
     );
     for (q, ask) in QUERIES.iter().enumerate() {
         println!("\n{}", ask.label());
         for run in runs {
             match &run.timings[q] {
                 Ok(t) => println!(
-                    "{:<17} {:>12.2} {:>14.2} {:>8}",
+                    "{:<17} {:>12.2} {:>14.2} {:>8} {:>8}",
                     run.name,
                     ms(t.median),
                     ms(t.cpu_per_query),
-                    t.series
+                    t.series,
+                    t.points
                 ),
                 Err(e) => println!("{:<17} FAILED: {e}", run.name),
             }
