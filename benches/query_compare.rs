@@ -30,7 +30,7 @@
 //! returned, and warns when the servers disagree on the number of series.
 //!
 //! Duration on 2 shared cores: about 15 s at the default 10 000 series,
-//! about 3.5 minutes at `QUERY_SERIES=100000` (encoding the 6 M samples and
+//! about 3 minutes at `QUERY_SERIES=100000` (encoding the 6 M samples and
 //! loading them into each server takes most of it).
 
 mod common;
