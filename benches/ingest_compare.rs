@@ -30,29 +30,26 @@
 //!   the `data` and `indexdb` directories are measured. Sightline:
 //!   `POST /api/v1/admin/tsdb/compact`, then its whole data directory.
 
+mod common;
+
 use std::fs;
-use std::io::Read;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
+use common::{
+    check_binary, client, cpu_time, dir_size, encode, env_usize, get_ok, peak_rss, post_ok, send_all,
+    servers, start, Payload, Result, Rng, Server, Spec,
+};
 use reqwest::blocking::Client;
-use sightline::ingest::remote_write::encode_write_request;
 use sightline::storage::{Labels, Sample, SeriesSamples};
-use tempfile::TempDir;
 
 const SAMPLES_PER_REQUEST: usize = 2_000;
 const INTERVAL_MS: i64 = 15_000;
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(300);
 
-type Result<T> = std::result::Result<T, String>;
-
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
+    if !common::under_cargo_bench() {
         println!("ingest_compare: not run under `cargo test`; use `cargo bench --bench ingest_compare`");
         return;
     }
@@ -106,43 +103,7 @@ impl Config {
     }
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
-        Err(_) => default,
-    }
-}
-
 // ---- payload generator -------------------------------------------------
-
-/// One pre-encoded request.
-struct Payload {
-    body: Bytes,
-    samples: usize,
-}
-
-/// xorshift64*: deterministic, so every run sends the same values.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// Uniform in [-1, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    }
-}
 
 const METRICS: [(&str, Kind); 6] = [
     ("http_requests_total", Kind::Counter),
@@ -268,86 +229,15 @@ fn sender_payloads(cfg: &Config, sender: usize, first: i64) -> Vec<Payload> {
     out
 }
 
-fn encode(batch: &mut Vec<SeriesSamples>) -> Payload {
-    let payload = Payload {
-        body: Bytes::from(encode_write_request(batch)),
-        samples: batch.iter().map(|s| s.samples.len()).sum(),
-    };
-    batch.clear();
-    payload
-}
-
 // ---- servers -----------------------------------------------------------
 
-/// How to start, probe and compact one kind of server.
-struct Spec {
-    name: &'static str,
-    binary: PathBuf,
-    args: fn(port: u16, dir: &Path) -> Result<Vec<String>>,
-    ready_path: &'static str,
-    /// Flushes or compacts, then returns bytes on disk and a note.
-    compact: fn(&Server, &Client) -> Result<(u64, String)>,
-}
-
-fn servers() -> Vec<Spec> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    vec![
-        Spec {
-            name: "sightline",
-            binary: bin_path("SIGHTLINE_BIN", &root.join("target/release/sightline")),
-            args: sightline_args,
-            ready_path: "/-/ready",
-            compact: sightline_compact,
-        },
-        Spec {
-            name: "prometheus",
-            binary: bin_path("PROMETHEUS_BIN", Path::new("/usr/bin/prometheus")),
-            args: prometheus_args,
-            ready_path: "/-/ready",
-            compact: prometheus_compact,
-        },
-        Spec {
-            name: "victoria-metrics",
-            binary: bin_path("VICTORIA_METRICS_BIN", Path::new("/usr/bin/victoria-metrics")),
-            args: victoria_args,
-            ready_path: "/health",
-            compact: victoria_compact,
-        },
-    ]
-}
-
-fn bin_path(var: &str, default: &Path) -> PathBuf {
-    std::env::var_os(var).map_or_else(|| default.to_path_buf(), PathBuf::from)
-}
-
-fn sightline_args(port: u16, dir: &Path) -> Result<Vec<String>> {
-    Ok(vec![
-        "serve".into(),
-        "--listen".into(),
-        format!("127.0.0.1:{port}"),
-        "--data-dir".into(),
-        dir.join("data").display().to_string(),
-    ])
-}
-
-fn prometheus_args(port: u16, dir: &Path) -> Result<Vec<String>> {
-    let config = dir.join("prometheus.yml");
-    fs::write(&config, "global: {}\nscrape_configs: []\n").map_err(|e| format!("writing {config:?}: {e}"))?;
-    Ok(vec![
-        format!("--config.file={}", config.display()),
-        format!("--storage.tsdb.path={}", dir.join("data").display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        "--web.enable-remote-write-receiver".into(),
-        "--web.enable-admin-api".into(),
-    ])
-}
-
-fn victoria_args(port: u16, dir: &Path) -> Result<Vec<String>> {
-    Ok(vec![
-        format!("-storageDataPath={}", dir.join("data").display()),
-        format!("-httpListenAddr=127.0.0.1:{port}"),
-        "-retentionPeriod=100y".into(),
-    ])
+/// Flushes or compacts, then returns bytes on disk and a note.
+fn compact(spec: &Spec, server: &Server, client: &Client) -> Result<(u64, String)> {
+    match spec.kind {
+        common::Kind::Sightline => sightline_compact(server, client),
+        common::Kind::Prometheus => prometheus_compact(server, client),
+        common::Kind::VictoriaMetrics => victoria_compact(server, client),
+    }
 }
 
 fn sightline_compact(server: &Server, client: &Client) -> Result<(u64, String)> {
@@ -398,114 +288,6 @@ fn victoria_compact(server: &Server, client: &Client) -> Result<(u64, String)> {
     }
 }
 
-/// A started server; killed and its directory removed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    dir: TempDir,
-}
-
-impl Server {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn log_tail(&self) -> String {
-        let log = fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(15)..].join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
-}
-
-fn start(spec: &Spec, client: &Client) -> Result<Server> {
-    let dir = TempDir::new().map_err(|e| format!("temp dir: {e}"))?;
-    let port = free_port()?;
-    let args = (spec.args)(port, dir.path())?;
-    let log = fs::File::create(dir.path().join("server.log")).map_err(|e| format!("log file: {e}"))?;
-    let log2 = log.try_clone().map_err(|e| format!("log file: {e}"))?;
-    let child = Command::new(&spec.binary)
-        .args(&args)
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log2)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", spec.binary.display()))?;
-    let mut server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        dir,
-    };
-    wait_ready(spec, &mut server, client)?;
-    Ok(server)
-}
-
-fn wait_ready(spec: &Spec, server: &mut Server, client: &Client) -> Result<()> {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    let url = format!("{}{}", server.base, spec.ready_path);
-    loop {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            return Err(format!(
-                "{} exited with {status}:\n{}",
-                spec.name,
-                server.log_tail()
-            ));
-        }
-        if client.get(&url).send().is_ok_and(|r| r.status().is_success()) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "{} not ready after {READY_TIMEOUT:?}:\n{}",
-                spec.name,
-                server.log_tail()
-            ));
-        }
-        sleep(Duration::from_millis(100));
-    }
-}
-
-/// Whether `target/release/sightline` has a `serve` command taking our flags.
-fn sightline_serves(binary: &Path) -> bool {
-    let Ok(out) = Command::new(binary).args(["serve", "--help"]).output() else {
-        return false;
-    };
-    let help = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
-    out.status.success() && help.contains("--listen") && help.contains("--data-dir")
-}
-
-fn check_binary(spec: &Spec) -> Result<()> {
-    if !spec.binary.is_file() {
-        return Err(format!("{} not found at {}", spec.name, spec.binary.display()));
-    }
-    if spec.name == "sightline" && !sightline_serves(&spec.binary) {
-        return Err(format!(
-            "{} has no `serve --listen --data-dir` command (build the server with `cargo build --release`)",
-            spec.binary.display()
-        ));
-    }
-    Ok(())
-}
-
 // ---- measuring ---------------------------------------------------------
 
 struct Row {
@@ -535,13 +317,6 @@ fn run_one(spec: &Spec, payloads: &[Vec<Payload>]) -> Option<Row> {
     }
 }
 
-fn client() -> Result<Client> {
-    Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .map_err(|e| format!("http client: {e}"))
-}
-
 fn measure(spec: &Spec, payloads: &[Vec<Payload>]) -> Result<Row> {
     let client = client()?;
     let server = start(spec, &client)?;
@@ -552,7 +327,7 @@ fn measure(spec: &Spec, payloads: &[Vec<Payload>]) -> Result<Row> {
     let send_wall = started.elapsed();
     sleep(Duration::from_secs(1));
     let cpu1 = cpu_time(pid)?;
-    let (disk, note) = (spec.compact)(&server, &client)?;
+    let (disk, note) = compact(spec, &server, &client)?;
     let cpu2 = cpu_time(pid)?;
     // Peak memory of ingest and compaction, read before the check query below
     // (whose memory is a query-engine figure, printed on its own).
@@ -574,51 +349,6 @@ fn measure(spec: &Spec, payloads: &[Vec<Payload>]) -> Result<Row> {
     })
 }
 
-/// Sends every sender's payloads from its own thread; returns accepted and
-/// refused sample counts and prints the first few refusals.
-fn send_all(base: &str, payloads: &[Vec<Payload>]) -> Result<(usize, usize)> {
-    let url = format!("{base}/api/v1/write");
-    let results: Vec<Result<(usize, usize)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = payloads
-            .iter()
-            .map(|mine| scope.spawn(|| send_some(&url, mine)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("sender thread panicked".into())))
-            .collect()
-    });
-    results
-        .into_iter()
-        .try_fold((0, 0), |(a, r), res| res.map(|(a2, r2)| (a + a2, r + r2)))
-}
-
-fn send_some(url: &str, payloads: &[Payload]) -> Result<(usize, usize)> {
-    let client = client()?;
-    let (mut accepted, mut refused, mut shown) = (0, 0, 0);
-    for p in payloads {
-        let resp = client
-            .post(url)
-            .header("Content-Type", "application/x-protobuf")
-            .header("Content-Encoding", "snappy")
-            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-            .body(p.body.clone())
-            .send()
-            .map_err(|e| format!("POST {url}: {e}"))?;
-        if resp.status().is_success() {
-            accepted += p.samples;
-            continue;
-        }
-        refused += p.samples;
-        if shown < 3 {
-            shown += 1;
-            let status = resp.status();
-            println!("  refused: {status} {}", resp.text().unwrap_or_default().trim());
-        }
-    }
-    Ok((accepted, refused))
-}
-
 /// `count(last_over_time({job="node"}[1h]))` as the server answers it: a
 /// sanity check that the samples landed (the newest are minutes old by now
 /// for the servers measured last).
@@ -633,34 +363,6 @@ fn visible_series(server: &Server, client: &Client) -> String {
     json["data"]["result"][0]["value"][1]
         .as_str()
         .map_or_else(|| format!("unexpected answer {body}"), str::to_string)
-}
-
-/// utime + stime of process `pid`.
-fn cpu_time(pid: u32) -> Result<Duration> {
-    let stat =
-        fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // Fields 14 and 15 of stat(5); `after_name` starts at field 3.
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
-    let (Some(utime), Some(stime)) = (ticks(11), ticks(12)) else {
-        return Err(format!("cannot parse /proc/{pid}/stat: {stat}"));
-    };
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    Ok(Duration::from_nanos((utime + stime) * 1_000_000_000 / hz))
-}
-
-/// VmHWM of process `pid`, in bytes.
-fn peak_rss(pid: u32) -> Result<u64> {
-    let status =
-        fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .ok_or_else(|| format!("no VmHWM in /proc/{pid}/status"))
 }
 
 /// Sizes of the entries directly under `path`, largest first, in KiB.
@@ -678,40 +380,6 @@ fn breakdown(path: &Path) -> String {
         .map(|(size, name)| format!("{name} {} KiB", size >> 10))
         .collect();
     parts.join(", ")
-}
-
-/// Total size of the regular files under `path` (0 when absent).
-fn dir_size(path: &Path) -> u64 {
-    let Ok(entries) = fs::read_dir(path) else {
-        return fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    };
-    entries
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => dir_size(&e.path()),
-            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
-            _ => 0,
-        })
-        .sum()
-}
-
-fn post_ok(client: &Client, url: &str) -> Result<String> {
-    check(client.post(url).send(), url)
-}
-
-fn get_ok(client: &Client, url: &str) -> Result<String> {
-    check(client.get(url).send(), url)
-}
-
-fn check(resp: reqwest::Result<reqwest::blocking::Response>, url: &str) -> Result<String> {
-    let mut resp = resp.map_err(|e| format!("{url}: {e}"))?;
-    let mut body = String::new();
-    let _ = resp.read_to_string(&mut body);
-    if resp.status().is_success() {
-        Ok(body)
-    } else {
-        Err(format!("{url}: {} {}", resp.status(), body.trim()))
-    }
 }
 
 // ---- report ------------------------------------------------------------
