@@ -43,11 +43,31 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
-fn write_str(out: &mut String, s: &str) {
-    out.push_str(&serde_json::Value::String(s.to_string()).to_string());
+/// Writes a JSON string escaped as Go's encoding/json does (Prometheus's
+/// JSON is Go's): HTML-sensitive `<`, `>`, `&` and U+2028/U+2029 become
+/// `\uXXXX` too, so bodies compare byte for byte.
+pub(super) fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
-fn write_labels(out: &mut String, labels: &Labels) {
+pub(super) fn write_labels(out: &mut String, labels: &Labels) {
     out.push('{');
     for (i, l) in labels.iter().enumerate() {
         if i > 0 {
@@ -297,6 +317,13 @@ mod tests {
         assert_eq!(format_value(1e21), "1000000000000000000000");
         assert_eq!(format_value(f64::NAN), "NaN");
         assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
+    }
+
+    #[test]
+    fn strings_escaped_like_go() {
+        let mut out = String::new();
+        write_str(&mut out, "a\"b\\c\n<&>\u{1}é\u{2028}");
+        assert_eq!(out, r#""a\"b\\c\n\u003c\u0026\u003e\u0001é\u2028""#);
     }
 
     #[test]

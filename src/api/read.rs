@@ -9,8 +9,8 @@ use crate::storage::labels::is_valid_label_name;
 use crate::storage::{Labels, Matcher, Queryable};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
-use serde_json::{json, Map, Value};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
 use std::collections::BTreeSet;
 
 /// Time range and matcher sets common to the three endpoints.
@@ -57,28 +57,51 @@ fn truncate<T>(items: &mut Vec<T>, limit: Option<usize>) -> Vec<String> {
     }
 }
 
-fn labels_json(labels: &Labels) -> Value {
-    let map: Map<String, Value> = labels.iter().map(|l| (l.name.clone(), json!(l.value))).collect();
-    Value::Object(map)
-}
-
 pub async fn series(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req = read_request(q, &body, true)?;
-    let mut all = BTreeSet::new();
-    for set in &req.matcher_sets {
-        let found = state
-            .storage
-            .series(set, req.mint, req.maxt)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        all.extend(found);
+    let storage = state.storage.clone();
+    // Off the async threads: a broad selector can touch every series.
+    tokio::task::spawn_blocking(move || {
+        let mut out: Vec<Labels> = Vec::new();
+        for set in &req.matcher_sets {
+            let found = storage
+                .series(set, req.mint, req.maxt)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            out.extend(found);
+        }
+        // Each set's answer is sorted already; only several sets need a merge.
+        if req.matcher_sets.len() > 1 {
+            out.sort();
+            out.dedup();
+        }
+        let warnings = truncate(&mut out, req.limit);
+        Ok(series_response(&out, warnings))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+}
+
+/// Writes the series list straight into the JSON body (no per-series maps).
+fn series_response(series: &[Labels], warnings: Vec<String>) -> Response {
+    let mut body = String::with_capacity(32 + series.len() * 96);
+    body.push_str("{\"status\":\"success\",\"data\":[");
+    for (i, labels) in series.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        super::query::write_labels(&mut body, labels);
     }
-    let mut out: Vec<Labels> = all.into_iter().collect();
-    let warnings = truncate(&mut out, req.limit);
-    Ok(success(out.iter().map(labels_json).collect::<Vec<_>>(), warnings))
+    body.push(']');
+    if !warnings.is_empty() {
+        body.push_str(",\"warnings\":");
+        body.push_str(&json!(warnings).to_string());
+    }
+    body.push('}');
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 pub async fn label_names(
