@@ -229,7 +229,7 @@ fn dataset() -> Vec<Series> {
         let mut buckets = [0.0; 7];
         let mut sum = 0.0;
         let mut count = 0.0;
-        let mut rows = vec![Vec::with_capacity(POINTS); 9];
+        let mut rows: Vec<Vec<Option<f64>>> = vec![Vec::new(); 9];
         for _ in 0..POINTS {
             let observations = 5 + (rng.next() * 20.0) as usize;
             for _ in 0..observations {
@@ -751,6 +751,83 @@ fn queries(base: i64) -> Vec<Query> {
     );
     add("day_of_week(vector(-86400)) + hour(vector(-1))", &[i1]);
     add("minute(vector(1700000000.999))", &[i1]);
+
+    // Around the start of the data: extrapolation limits, empty steps.
+    let early = Kind::Range {
+        start: base - 10 * MIN + 1234,
+        end: base + 30 * MIN + 1234,
+        step_s: 60,
+    };
+    let i_early = Kind::Instant(base + 4 * MIN + 1234);
+    add("rate(http_requests_total[1h])", &[early, i_early]);
+    add("increase(http_requests_total[10m])", &[early]);
+    add("delta(temperature_celsius[1h])", &[i_early]);
+    add("deriv(temperature_celsius[10m])", &[early]);
+    add("irate(http_requests_total[10m])", &[early]);
+    add("http_requests_total", &[early]);
+    add("absent(queue_depth)", &[range, early]);
+    add("sum_over_time(up[1h:7m])", &[early, i1]);
+    add("rate(http_requests_total[5m:30s])", &[fine]);
+    // The inner range is not a multiple of the outer step: the outer steps
+    // are multiples of 5m, and with [10m:1m] the inner window's left edge
+    // would be an inner step, which 2.x includes and 3.x leaves out.
+    add(
+        "max_over_time(max_over_time(rate(http_requests_total[5m])[10m30s:1m])[30m:5m])",
+        &[i1, fine],
+    );
+    add("avg_over_time(temperature_celsius[10m:7s])", &[i1]);
+    add("stdvar_over_time(temperature_celsius[20s])", &[i1]);
+    add("quantile_over_time(0, temperature_celsius[30m])", &[i1]);
+    add("quantile_over_time(1, temperature_celsius[30m])", &[i1]);
+    add("idelta(http_requests_total[5m])", &[range]);
+    add("irate(http_requests_total[20s])", &[i1]);
+    add("changes(http_requests_total[1h])", &[i1, range]);
+    add("timestamp(temperature_celsius offset 5m)", &[i1]);
+    add("last_over_time(temperature_celsius[5m] offset 1m)", &[fine]);
+    add(
+        "increase(http_requests_total[2m] offset -1m)",
+        &[Kind::Instant(base + 50 * MIN + 1234)],
+    );
+    add("present_over_time(queue_depth[5m] offset 10m)", &[range]);
+    add(r#"rate(http_requests_total{job="api"}[5m] offset 3h)"#, &[i1]);
+    add("avg_over_time(temperature_celsius[1h] @ 100)", &[i1]);
+    add(&format!("temperature_celsius offset 1h @ {at}"), &[fine]);
+    add("time() > bool 0", &[fine]);
+    add("scalar(up) * vector(2)", &[range]);
+    add("vector(1) and vector(2)", &[i1]);
+    add("vector(1) unless on () up", &[i1]);
+    add("http_requests_total + on (job) up", &[i1]);
+    add("sum by (nonexistent) (up)", &[i1]);
+    add(
+        "count without (instance, method, code) (http_requests_total)",
+        &[i1],
+    );
+    add(r#"count_values("job", up)"#, &[i1]);
+    add(r#"count_values by (job) ("job", up)"#, &[i1]);
+    add(r#"count_values by (instance) ("value", up)"#, &[range]);
+    add("topk by (nonexistent) (2, temperature_celsius)", &[i1]);
+    add("topk by (job, code) (1, rate(http_requests_total[5m]))", &[range]);
+    add(r#"{job="api"}"#, &[i1]);
+    add(r#"{__name__!~"http.*|request.*", job=~"a.+|w.*"}"#, &[i1]);
+    add(r#"up{job=~"ap"}"#, &[i1]);
+    add(r#"up{job=~"(?i)API"}"#, &[i1]);
+    add(r#"up{nonexistent=""}"#, &[i1]);
+    add(r#"up{job!=""}"#, &[i1]);
+    add(r#"{__name__="up", job=~"web|"}"#, &[i1]);
+    add(r#"absent(up{job=~"x"})"#, &[i1]);
+    add("-temperature_celsius", &[range]);
+    add(
+        "temperature_celsius - on (instance) group_left temperature_celsius",
+        &[i1],
+    );
+    add(
+        r#"build_info * on (job, instance) group_left (version) label_replace(up, "version", "v", "", "")"#,
+        &[i1],
+    );
+    add(
+        r#"sum by (le) (rate(request_duration_seconds_bucket[5m])) > bool 1"#,
+        &[i1],
+    );
 
     // Sorting: the order of an instant result is defined.
     for expr in [
