@@ -334,7 +334,11 @@ fn remote_write(url: &str, data: &[Series], base: i64) {
 #[derive(Clone, Copy)]
 enum Kind {
     Instant(i64),
-    Range { start: i64, end: i64, step_s: i64 },
+    Range {
+        start: i64,
+        end: i64,
+        step: &'static str,
+    },
 }
 
 struct Query {
@@ -358,12 +362,12 @@ fn queries(base: i64) -> Vec<Query> {
     let range = Kind::Range {
         start: base + 20 * MIN + 1234,
         end: base + 118 * MIN + 1234,
-        step_s: 60,
+        step: "60",
     };
     let fine = Kind::Range {
         start: base + 40 * MIN + 1234,
         end: base + 90 * MIN + 1234,
-        step_s: 37,
+        step: "37",
     };
     let i1 = Kind::Instant(t1);
 
@@ -756,7 +760,7 @@ fn queries(base: i64) -> Vec<Query> {
     let early = Kind::Range {
         start: base - 10 * MIN + 1234,
         end: base + 30 * MIN + 1234,
-        step_s: 60,
+        step: "60",
     };
     let i_early = Kind::Instant(base + 4 * MIN + 1234);
     add("rate(http_requests_total[1h])", &[early, i_early]);
@@ -829,6 +833,90 @@ fn queries(base: i64) -> Vec<Query> {
         &[i1],
     );
 
+    // The API's other step forms, a single-point range, a step over the range.
+    for step in ["1m30s", "37.5", "2h"] {
+        let kind = Kind::Range {
+            start: base + 50 * MIN + 1234,
+            end: base + 110 * MIN + 1234,
+            step,
+        };
+        add("rate(http_requests_total[5m])", &[kind]);
+    }
+    let point = Kind::Range {
+        start: t1,
+        end: t1,
+        step: "15",
+    };
+    add("sum by (job) (up)", &[point]);
+
+    // Trigonometry, literals, more matching and label edge cases.
+    add("tan(temperature_celsius) + atan(temperature_celsius)", &[i1]);
+    add(
+        "asin(temperature_celsius / 30) + acos(temperature_celsius / 30)",
+        &[i1],
+    );
+    add("acos(temperature_celsius)", &[i1]);
+    add(
+        "sinh(temperature_celsius / 10) + cosh(temperature_celsius / 10)",
+        &[i1],
+    );
+    add("tanh(temperature_celsius) + asinh(temperature_celsius)", &[i1]);
+    add(
+        "acosh(abs(temperature_celsius) + 1) + atanh(temperature_celsius / 30)",
+        &[i1],
+    );
+    add("atanh(temperature_celsius)", &[i1]);
+    add("pi() * vector(2)", &[i1]);
+    add("vector(Inf) + vector(-Inf) * 0x10 + 1e3", &[i1]);
+    add("temperature_celsius == bool NaN", &[i1]);
+    add("-time() + -(-vector(1))", &[fine]);
+    add(
+        "avg_over_time(temperature_celsius[1h30m]) - avg_over_time(temperature_celsius[90s])",
+        &[i1],
+    );
+    add(
+        "rate(http_requests_total[5m]) / ignoring (method, code) group_left sum without (method, code) (rate(http_requests_total[5m]))",
+        &both,
+    );
+    add("http_requests_total and on (__name__) http_requests_total", &[i1]);
+    add(
+        "http_requests_total > bool on (job, instance, method, code) (http_requests_total offset 5m)",
+        &[fine],
+    );
+    add(
+        "temperature_celsius > on (instance) group_left (room) (temperature_celsius offset 10m)",
+        &[fine],
+    );
+    add(
+        r#"topk(scalar(up{job="api",instance="10.0.0.2:8080"}) + 1, temperature_celsius)"#,
+        &[range],
+    );
+    add(
+        r#"quantile(scalar(up{job="api",instance="10.0.0.2:8080"}) / 3, temperature_celsius)"#,
+        &[range],
+    );
+    add(
+        "predict_linear(temperature_celsius[10m], scalar(count(up)) * 60)",
+        &[fine],
+    );
+    add(r#"label_replace(up, "x", "$1", "instance", "10")"#, &[i1]);
+    add(r#"label_replace(up, "x", "$1$1", "instance", "(10).*")"#, &[i1]);
+    add(
+        r#"label_replace(up, "x", "$host-$1x-${1}x", "instance", "(?P<host>[^:]+):(.*)")"#,
+        &[i1],
+    );
+    add(r#"label_join(up, "x", "-", "__name__", "job")"#, &[i1]);
+    add(
+        "max_over_time(rate(http_requests_total[5m])[10m:1m] offset 1m)",
+        &[i1],
+    );
+    add("timestamp(timestamp(temperature_celsius))", &[i1]);
+    add("timestamp(vector(1))", &[fine]);
+    add(
+        "sum(http_requests_total) by (job) * 0 + on (job) group_right count by (job, instance) (up)",
+        &[i1],
+    );
+
     // Sorting: the order of an instant result is defined.
     for expr in [
         "sort(temperature_celsius)",
@@ -848,12 +936,12 @@ fn queries(base: i64) -> Vec<Query> {
 fn run_query(base_url: &str, q: &Query) -> Value {
     let (path, mut params) = match q.kind {
         Kind::Instant(t) => ("/api/v1/query", vec![("time", secs(t))]),
-        Kind::Range { start, end, step_s } => (
+        Kind::Range { start, end, step } => (
             "/api/v1/query_range",
             vec![
                 ("start", secs(start)),
                 ("end", secs(end)),
-                ("step", format!("{step_s}")),
+                ("step", step.to_string()),
             ],
         ),
     };
@@ -975,8 +1063,8 @@ fn compare(q: &Query, prom: &Value, ours: &Value) -> Option<String> {
 fn describe(q: &Query) -> String {
     match q.kind {
         Kind::Instant(t) => format!("instant {} @ {}", q.expr, secs(t)),
-        Kind::Range { start, end, step_s } => {
-            format!("range {} [{}, {}] step {step_s}s", q.expr, secs(start), secs(end))
+        Kind::Range { start, end, step } => {
+            format!("range {} [{}, {}] step {step}", q.expr, secs(start), secs(end))
         }
     }
 }
@@ -997,9 +1085,14 @@ fn sightline_agrees_with_prometheus() {
 
     let qs = queries(base);
     let mut mismatches = Vec::new();
+    let mut errors = 0;
     for q in &qs {
         let p = run_query(&prom.base, q);
         let o = run_query(&ours.base, q);
+        if p["status"] != "success" {
+            errors += 1;
+            eprintln!("both must fail: {} -> {}", describe(q), p["error"]);
+        }
         if let Some(why) = compare(q, &p, &o) {
             eprintln!(
                 "MISMATCH ({why}): {}\n  prometheus: {p}\n  sightline:  {o}\n",
@@ -1009,7 +1102,7 @@ fn sightline_agrees_with_prometheus() {
         }
     }
     println!(
-        "agreement: {} queries, {} matched",
+        "agreement: {} queries, {} matched ({errors} of them errors in Prometheus)",
         qs.len(),
         qs.len() - mismatches.len()
     );
