@@ -105,6 +105,8 @@ impl Rng {
 struct Series {
     labels: Labels,
     values: Vec<Option<f64>>,
+    /// Milliseconds each sample lies off its 15 s slot, as scrapes jitter.
+    jitter: Vec<i64>,
 }
 
 fn series(pairs: &[(&str, &str)], values: Vec<Option<f64>>) -> Series {
@@ -112,6 +114,7 @@ fn series(pairs: &[(&str, &str)], values: Vec<Option<f64>>) -> Series {
     Series {
         labels: Labels::from_pairs(pairs.iter().copied()),
         values,
+        jitter: vec![0; POINTS],
     }
 }
 
@@ -297,6 +300,63 @@ fn dataset() -> Vec<Series> {
         ],
         values,
     ));
+
+    // Jittered scrapes: whole seconds plus 617 ms off the slot, so never on
+    // a query time (slot + 1.234 s) nor on a whole second (subquery steps).
+    for (k, instance) in ["j1", "j2"].iter().enumerate() {
+        let jitter: Vec<i64> = (0..POINTS)
+            .map(|_| (rng.next() * 6.0).floor() as i64 * 1000 - 3000 + 617)
+            .collect();
+        let mut v = 1e6 * (k as f64 + 1.0);
+        let values = (0..POINTS)
+            .map(|i| {
+                v = if i == 240 + k * 50 {
+                    0.37
+                } else {
+                    v + rng.next() * 42.7
+                };
+                (i % 97 != 13).then_some(v)
+            })
+            .collect();
+        let mut s = series(
+            &[
+                ("__name__", "jitter_total"),
+                ("job", "jitter"),
+                ("instance", instance),
+            ],
+            values,
+        );
+        s.jitter.clone_from(&jitter);
+        out.push(s);
+        let values = (0..POINTS)
+            .map(|i| Some((i as f64 / 33.0).cos() * 1e-3 + rng.next() * 1e-4))
+            .collect();
+        let mut s = series(
+            &[
+                ("__name__", "jitter_gauge"),
+                ("job", "jitter"),
+                ("instance", instance),
+            ],
+            values,
+        );
+        s.jitter = jitter;
+        out.push(s);
+    }
+
+    // NaN and infinite sample values, and a series with a single sample.
+    let values = (0..POINTS)
+        .map(|i| {
+            Some(match i % 7 {
+                0 => f64::NAN,
+                3 if i % 2 == 0 => f64::INFINITY,
+                5 if i % 3 == 0 => f64::NEG_INFINITY,
+                _ => (i % 11) as f64 - 4.0,
+            })
+        })
+        .collect();
+    out.push(series(&[("__name__", "odd_gauge"), ("job", "odd")], values));
+    let values = (0..POINTS).map(|i| (i == 300).then_some(42.0)).collect();
+    out.push(series(&[("__name__", "lonely"), ("job", "odd")], values));
     out
 }
 
@@ -304,13 +364,16 @@ fn dataset() -> Vec<Series> {
 fn remote_write(url: &str, data: &[Series], base: i64) {
     let http = client();
     for i in 0..POINTS {
-        let t = base + i as i64 * STEP;
+        let slot = base + i as i64 * STEP;
         let batch: Vec<SeriesSamples> = data
             .iter()
             .filter_map(|s| {
                 s.values[i].map(|v| SeriesSamples {
                     labels: s.labels.clone(),
-                    samples: vec![Sample { t, v }],
+                    samples: vec![Sample {
+                        t: slot + s.jitter[i],
+                        v,
+                    }],
                 })
             })
             .collect();
@@ -915,6 +978,59 @@ fn queries(base: i64) -> Vec<Query> {
     add(
         "sum(http_requests_total) by (job) * 0 + on (job) group_right count by (job, instance) (up)",
         &[i1],
+    );
+
+    // Jittered timestamps, NaN and infinite samples, a single sample.
+    for expr in [
+        "jitter_total",
+        "rate(jitter_total[5m])",
+        "irate(jitter_total[1m])",
+        "increase(jitter_total[3m])",
+        "resets(jitter_total[1h])",
+        "deriv(jitter_gauge[5m])",
+        "predict_linear(jitter_gauge[10m], 120)",
+        "delta(jitter_gauge[2m])",
+        "idelta(jitter_gauge[2m])",
+        "changes(jitter_gauge[5m])",
+        "timestamp(jitter_gauge)",
+        "stddev_over_time(jitter_gauge[5m])",
+        "avg_over_time(jitter_total[5m])",
+        "odd_gauge",
+        "min_over_time(odd_gauge[2m])",
+        "max_over_time(odd_gauge[2m])",
+        "avg_over_time(odd_gauge[2m])",
+        "sum_over_time(odd_gauge[3m])",
+        "stddev_over_time(odd_gauge[3m])",
+        "quantile_over_time(0.5, odd_gauge[3m])",
+        "changes(odd_gauge[5m])",
+        "resets(odd_gauge[5m])",
+        "rate(odd_gauge[5m])",
+        "deriv(odd_gauge[5m])",
+        "delta(odd_gauge[5m])",
+        "irate(odd_gauge[1m])",
+        "lonely",
+        "count_over_time(lonely[1h])",
+        "rate(lonely[1h])",
+        "deriv(lonely[1h])",
+        "stdvar_over_time(lonely[1h])",
+    ] {
+        add(expr, &[fine]);
+    }
+    add("jitter_total", &[i1]);
+    add("rate(jitter_total[5m])", &[i1, range]);
+    add("odd_gauge", &[i1]);
+    add("avg_over_time(odd_gauge[30m])", &[i1]);
+    // No stddev/stdvar over a lone ±Inf: 2.x gives 0, 3.0 (#14941) NaN.
+    add(
+        "sum(odd_gauge) + avg(odd_gauge) + max(odd_gauge) + min(odd_gauge)",
+        &[fine],
+    );
+    add("sort_desc(odd_gauge or temperature_celsius)", &[fine]);
+    add("topk(2, odd_gauge or temperature_celsius)", &[fine]);
+    add(r#"count_values("v", odd_gauge)"#, &[fine]);
+    add(
+        "histogram_quantile(0.5, label_replace(odd_gauge, \"le\", \"1\", \"\", \"\"))",
+        &[fine],
     );
 
     // Sorting: the order of an instant result is defined.
