@@ -1033,6 +1033,65 @@ fn queries(base: i64) -> Vec<Query> {
         &[fine],
     );
 
+    // After the last sample (lookback still covers it), and a fine step.
+    let late = Kind::Range {
+        start: base + 100 * MIN + 1234,
+        end: base + 130 * MIN + 1234,
+        step: "45",
+    };
+    let i_late = Kind::Instant(base + POINTS as i64 * STEP + 2 * MIN + 1234);
+    let dense = Kind::Range {
+        start: base + 70 * MIN + 1234,
+        end: base + 85 * MIN + 1234,
+        step: "15",
+    };
+    for expr in [
+        "http_requests_total",
+        "rate(http_requests_total[5m])",
+        "timestamp(jitter_gauge)",
+        "last_over_time(temperature_celsius[2m])",
+        "absent(up)",
+        "absent_over_time(up[1m])",
+        "max_over_time(up[10m:1m] @ end())",
+        "histogram_quantile(0.9, rate(request_duration_seconds_bucket[30s]))",
+    ] {
+        add(expr, &[late, i_late]);
+    }
+    for expr in [
+        "irate(jitter_total[1m])",
+        "rate(jitter_total[45s])",
+        "idelta(jitter_gauge[31s])",
+        "histogram_quantile(0.9, rate(request_duration_seconds_bucket[20s]))",
+        "rate(queue_depth[30m])",
+        "sum_over_time(queue_depth[30m])",
+    ] {
+        add(expr, &[dense]);
+    }
+    add("absent_over_time(up[5m] offset 3h)", &[i1]);
+    add(r#"label_replace(up, "__name__", "renamed", "", "")"#, &[i1]);
+    add(
+        r#"label_replace(rate(up[5m]), "__name__", "renamed_$1", "job", "(.*)")"#,
+        &[i1],
+    );
+    add("up == on (job, instance) group_left (version) build_info", &[i1]);
+    add("http_requests_total or on (job) up", &[i1]);
+    add("up or on (job) http_requests_total", &[i1]);
+    add(
+        "http_requests_total and ignoring (__name__, code, method) up",
+        &[i1],
+    );
+    add("temperature_celsius > scalar(up{instance=\"nowhere\"})", &[i1]);
+    add("sum without (__name__) (http_requests_total)", &[i1]);
+    add(
+        "quantile_over_time(scalar(up{instance=\"nowhere\"}), temperature_celsius[10m])",
+        &[i1],
+    );
+    add("vector(time()) - on () group_right timestamp(up)", &[i1]);
+    add(
+        "min_over_time(temperature_celsius[10m:1m] offset -5m)",
+        &[Kind::Instant(base + 60 * MIN + 1234)],
+    );
+
     // Sorting: the order of an instant result is defined.
     for expr in [
         "sort(temperature_celsius)",
