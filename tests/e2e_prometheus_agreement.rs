@@ -1092,6 +1092,38 @@ fn queries(base: i64) -> Vec<Query> {
         &[Kind::Instant(base + 60 * MIN + 1234)],
     );
 
+    // Parameters that change over a range query (up{api, .2} is 0 for 15 min).
+    let down = r#"scalar(up{job="api",instance="10.0.0.2:8080"})"#;
+    for expr in [
+        format!("clamp(temperature_celsius, {down} * 5 - 5, 10)"),
+        format!("clamp_max(temperature_celsius, {down} * 10)"),
+        format!("round(temperature_celsius, {down} + 0.5)"),
+        format!("predict_linear(temperature_celsius[10m], {down} * 600)"),
+        format!("quantile_over_time({down} * 0.5, temperature_celsius[10m])"),
+        format!("histogram_quantile({down} * 0.5 + 0.25, sum by (le) (rate(request_duration_seconds_bucket[5m])))"),
+        format!("vector({down}) + {down} * time()"),
+        format!("{down} > bool 0.5"),
+        format!("temperature_celsius * {down}"),
+        format!("bottomk({down} + 1, temperature_celsius)"),
+    ] {
+        add(&expr, &[range]);
+    }
+    add("round(temperature_celsius, 0)", &[i1]);
+    add("round(temperature_celsius, -2)", &[i1]);
+    add(
+        "clamp(temperature_celsius, NaN, 5) or clamp_min(temperature_celsius, NaN)",
+        &[i1],
+    );
+    add("predict_linear(temperature_celsius[10m], -600)", &[i1]);
+    add(
+        "temperature_celsius * on (instance) group_left (room) memory_usage_bytes",
+        &[i1],
+    );
+    add(
+        "memory_usage_bytes / on (instance) group_right (job) temperature_celsius",
+        &[i1],
+    );
+
     // Sorting: the order of an instant result is defined.
     for expr in [
         "sort(temperature_celsius)",
