@@ -1124,6 +1124,17 @@ fn queries(base: i64) -> Vec<Query> {
         &[i1],
     );
 
+    // Range vectors and subqueries as the result of an instant query.
+    let after_stale = Kind::Instant(base + 52 * MIN + 1234);
+    add("queue_depth[10m]", &[after_stale]);
+    add("queue_depth[10m:1m]", &[after_stale]);
+    add("http_requests_total[5m] offset 10m", &[i1]);
+    add(&format!("temperature_celsius[2m] @ {at}"), &[i1]);
+    add("rate(http_requests_total[5m])[10m:1m]", &[i1]);
+    add("temperature_celsius[10m:1m]", &[i1]);
+    add("up[5m:1m] offset 1m", &[i1]);
+    add("jitter_total[1m]", &[i1]);
+
     // Sorting: the order of an instant result is defined.
     for expr in [
         "sort(temperature_celsius)",
