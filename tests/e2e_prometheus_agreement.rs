@@ -1304,9 +1304,14 @@ fn sightline_agrees_with_prometheus() {
     let qs = queries(base);
     let mut mismatches = Vec::new();
     let mut errors = 0;
+    let mut empty = 0;
     for q in &qs {
         let p = run_query(&prom.base, q);
         let o = run_query(&ours.base, q);
+        if p["data"]["result"].as_array().is_some_and(|r| r.is_empty()) {
+            empty += 1;
+            eprintln!("both must be empty: {}", describe(q));
+        }
         if p["status"] != "success" {
             errors += 1;
             eprintln!("both must fail: {} -> {}", describe(q), p["error"]);
@@ -1320,7 +1325,7 @@ fn sightline_agrees_with_prometheus() {
         }
     }
     println!(
-        "agreement: {} queries, {} matched ({errors} of them errors in Prometheus)",
+        "agreement: {} queries, {} matched ({errors} of them errors, {empty} empty in Prometheus)",
         qs.len(),
         qs.len() - mismatches.len()
     );
@@ -1331,4 +1336,38 @@ fn sightline_agrees_with_prometheus() {
         qs.len(),
         mismatches.join("\n")
     );
+}
+
+/// The comparison itself must see every kind of difference.
+#[test]
+fn comparison_catches_differences() {
+    let q = |ordered| Query {
+        expr: "x".into(),
+        kind: Kind::Instant(0),
+        ordered,
+    };
+    let vector = |items: &[(&str, f64, &str)]| {
+        let result: Vec<Value> = items
+            .iter()
+            .map(|(a, t, v)| serde_json::json!({"metric": {"a": a}, "value": [t, v]}))
+            .collect();
+        serde_json::json!({"status": "success", "data": {"resultType": "vector", "result": result}})
+    };
+    let base = vector(&[("x", 1.5, "1"), ("y", 1.5, "NaN")]);
+    assert_eq!(compare(&q(false), &base, &base), None);
+    let near = vector(&[("x", 1.5, "1.0000000000001"), ("y", 1.5, "NaN")]);
+    assert_eq!(compare(&q(false), &base, &near), None);
+    for other in [
+        vector(&[("x", 1.5, "1.00001"), ("y", 1.5, "NaN")]),
+        vector(&[("x", 1.5, "1"), ("y", 1.5, "+Inf")]),
+        vector(&[("x", 1.501, "1"), ("y", 1.5, "NaN")]),
+        vector(&[("x", 1.5, "1"), ("z", 1.5, "NaN")]),
+        vector(&[("x", 1.5, "1")]),
+        serde_json::json!({"status": "error", "errorType": "bad_data"}),
+    ] {
+        assert!(compare(&q(false), &base, &other).is_some(), "{other}");
+    }
+    let swapped = vector(&[("y", 1.5, "NaN"), ("x", 1.5, "1")]);
+    assert_eq!(compare(&q(false), &base, &swapped), None);
+    assert!(compare(&q(true), &base, &swapped).is_some());
 }
