@@ -1135,6 +1135,27 @@ fn queries(base: i64) -> Vec<Query> {
     add("up[5m:1m] offset 1m", &[i1]);
     add("jitter_total[1m]", &[i1]);
 
+    // Counter functions on gauges (every decrease is a reset, some values
+    // below zero) and windows longer than the data.
+    add("rate(temperature_celsius[5m])", &[i1, fine]);
+    add("increase(temperature_celsius[10m])", &[fine]);
+    add("irate(temperature_celsius[1m])", &[i1]);
+    add("resets(temperature_celsius[10m])", &[fine]);
+    add("rate(http_requests_total[3h])", &[i1]);
+    add("increase(http_requests_total[1d])", &[early]);
+    add(
+        "changes(http_requests_total[3h]) + resets(http_requests_total[3h])",
+        &[i1],
+    );
+    add(
+        "max_over_time(temperature_celsius[1d]) - min_over_time(temperature_celsius[1d])",
+        &[i1],
+    );
+    add("deriv(http_requests_total[30m])", &[i1]);
+
+    add(r#""a string""#, &[i1]);
+    add("-1.5e-3", &[i1]);
+
     // Sorting: the order of an instant result is defined.
     for expr in [
         "sort(temperature_celsius)",
@@ -1241,7 +1262,8 @@ fn compare(q: &Query, prom: &Value, ours: &Value) -> Option<String> {
         return Some("resultType differs".into());
     }
     match kind {
-        "scalar" | "string" => {
+        "string" => (pd["result"] != od["result"]).then(|| "string differs".into()),
+        "scalar" => {
             let (p, o) = (point(&pd["result"]), point(&od["result"]));
             (!same_points(&[p], &[o])).then(|| "scalar differs".into())
         }
