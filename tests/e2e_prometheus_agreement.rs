@@ -1156,6 +1156,30 @@ fn queries(base: i64) -> Vec<Query> {
     add(r#""a string""#, &[i1]);
     add("-1.5e-3", &[i1]);
 
+    // Buckets with odd le labels: the same bound spelled twice, one that is
+    // no number, none at all.
+    let one = r#"request_duration_seconds_bucket{instance="10.0.0.1:8080"}"#;
+    add(
+        &format!(r#"histogram_quantile(0.5, {one} or label_replace({one}, "le", "1.0", "le", "1"))"#),
+        &[i1],
+    );
+    add(
+        &format!(r#"histogram_quantile(0.5, {one} or label_replace({one}, "le", "abc", "le", "0.5"))"#),
+        &[i1],
+    );
+    add(
+        &format!(r#"histogram_quantile(0.5, {one} or label_replace({one}, "le", "0.3", "le", "0.25"))"#),
+        &[i1],
+    );
+    add(
+        "histogram_quantile(0.5, sum by (job) (request_duration_seconds_bucket))",
+        &[i1],
+    );
+    add(
+        r#"histogram_quantile(0.5, label_replace(request_duration_seconds_bucket, "le", "Inf", "le", "[+]Inf"))"#,
+        &[i1],
+    );
+
     // Sorting: the order of an instant result is defined.
     for expr in [
         "sort(temperature_celsius)",
