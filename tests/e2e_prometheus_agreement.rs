@@ -1180,6 +1180,22 @@ fn queries(base: i64) -> Vec<Query> {
         &[i1],
     );
 
+    // Matchers that match the empty value, repeat a name, or leave dots bare.
+    for expr in [
+        r#"up{nonexistent=~".*"}"#,
+        r#"up{nonexistent!~".+"}"#,
+        r#"up{job=~"api|"}"#,
+        r#"up{instance=~"10.0.0.1:8080"}"#,
+        r#"up{job="api", job!="web", job=~"a.*"}"#,
+        r#"count by (job) ({job=~".+", __name__!="http_requests_total"})"#,
+        r#"{__name__=~"lonely|queue_.+"}"#,
+        "up{instance!~`10\\.0\\.0\\.[1]:8080`}",
+        r"label_replace(up, `host`, `$1`, `instance`, `(\d+\.\d+\.\d+\.\d+):\d+`)",
+        r#"label_join(up, "x", `\`, "job", "instance")"#,
+    ] {
+        add(expr, &[i1]);
+    }
+
     // Sorting: the order of an instant result is defined.
     for expr in [
         "sort(temperature_celsius)",
