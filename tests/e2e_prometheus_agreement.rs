@@ -1196,6 +1196,38 @@ fn queries(base: i64) -> Vec<Query> {
         add(expr, &[i1]);
     }
 
+    // Lexing and parsing: escapes, quotes, keywords, precedence, comments.
+    for expr in [
+        r#"up{job="\u0061pi"} + up{job="\x61pi"} * up{job="\141pi"}"#,
+        r#"up{job='api'}"#,
+        r#"label_replace(vector(1), "q", '\'"\t', "", "")"#,
+        "SUM BY (job) (up OFFSET 5m) + Sum(up) without (instance)",
+        "up AND ON (job, instance) up",
+        r#"sum by (and, on, bool, offset) (label_replace(up, "and", "x", "", ""))"#,
+        r#"up{job="api",}"#,
+        "sum by (job,) (up)",
+        "vector(.5) + vector(5.) + vector(-inf) * 0 + vector(0x1F) + vector(1e-3)",
+        "vector(-2 ^ 2) + vector(2 ^ 3 ^ 2)",
+        "2 * 3 + 4 / 2 % 3 - 1",
+        "1 < bool 2 == bool 1",
+        "up == bool on (job, instance) up",
+        "vector(1) + on () vector(2)",
+        "time() - time()",
+        "up # a comment\n + 1",
+        "RATE(http_requests_total[5m])",
+        "{}",
+        r#"{job=""}"#,
+        "up{}",
+        "absent(job:request_rate:sum5m)",
+        "temperature_celsius offset 1h2m3s",
+        "max_over_time(temperature_celsius[1h2m:90s])",
+        "rate(http_requests_total[5m]) unless rate(http_requests_total[5m]) > 10",
+        "-rate(http_requests_total[5m]) > -5",
+        "sum(up) by (job) / ignoring () group_left count(up) by (job)",
+    ] {
+        add(expr, &[i1]);
+    }
+
     // Sorting: the order of an instant result is defined.
     for expr in [
         "sort(temperature_celsius)",
