@@ -1228,6 +1228,37 @@ fn queries(base: i64) -> Vec<Query> {
         add(expr, &[i1]);
     }
 
+    // Queries both must refuse, with the same errorType. Only the empty label
+    // name is invalid: "bad-label" is refused by 2.x but a valid UTF-8 name
+    // in 3.0, as in Sightline.
+    for expr in [
+        "rate()",
+        "round(up, 1, 2)",
+        "rate(up)",
+        "sum(up[5m])",
+        "up[5m] + 1",
+        r#"abs("x")"#,
+        "up + bool up",
+        "up and bool up",
+        "up and on (job) group_left up",
+        "1 > 2",
+        "vector(1) and 1",
+        "up @ 1 @ 2",
+        "up[5m][10m:1m]",
+        r#"count_values(1, up)"#,
+        r#"topk("a", up)"#,
+        r#"count_values("", up)"#,
+        r#"label_replace(up, "", "x", "instance", "(.*)")"#,
+        r#"label_replace(up, "x", "y", "instance", "(")"#,
+        r#"label_join(up, "", ",", "job")"#,
+        r#"up{job=~"("}"#,
+        "sum by (job) (up) offset -",
+        "histogram_quantile(0.5)",
+    ] {
+        add(expr, &[i1]);
+    }
+    add(r#"count_values("", up)"#, &[range]);
+
     // Sorting: the order of an instant result is defined.
     for expr in [
         "sort(temperature_celsius)",
