@@ -1228,6 +1228,25 @@ fn queries(base: i64) -> Vec<Query> {
         add(expr, &[i1]);
     }
 
+    // Set operators decide per step: queue_depth is stale for 20 minutes,
+    // one counter has a 7.75 minute gap.
+    let gappy = r#"http_requests_total{job="api",instance="10.0.0.2:8080",method="POST"}"#;
+    for expr in [
+        "queue_depth or on () vector(-1)".to_string(),
+        "vector(-1) unless on () queue_depth".to_string(),
+        "vector(-1) and on () queue_depth".to_string(),
+        format!("{gappy} or on (job, instance, method) ({gappy} * 0 - 1)"),
+        format!("sum by (code) ({gappy}) unless on (code) (up == 0)"),
+        format!("{gappy} * on (job, instance) group_left up"),
+        "timestamp(sum(up))".to_string(),
+        "changes(timestamp(queue_depth)[10m:1m])".to_string(),
+        "avg_over_time(rate(http_requests_total[5m])[1h:5m] offset 30m)".to_string(),
+        "rate(http_requests_total[1m] @ start())".to_string(),
+        "sum(exp(temperature_celsius * 100) - exp(-temperature_celsius * 100))".to_string(),
+    ] {
+        add(&expr, &[range, fine]);
+    }
+
     // Queries both must refuse, with the same errorType. Only the empty label
     // name is invalid: "bad-label" is refused by 2.x but a valid UTF-8 name
     // in 3.0, as in Sightline.
