@@ -397,6 +397,8 @@ fn remote_write(url: &str, data: &[Series], base: i64) {
 #[derive(Clone, Copy)]
 enum Kind {
     Instant(i64),
+    /// An instant query whose time is given in RFC 3339 rather than seconds.
+    InstantRfc3339(i64),
     Range {
         start: i64,
         end: i64,
@@ -1247,6 +1249,8 @@ fn queries(base: i64) -> Vec<Query> {
         add(&expr, &[range, fine]);
     }
 
+    add("rate(http_requests_total[5m])", &[Kind::InstantRfc3339(t1)]);
+
     // Queries both must refuse, with the same errorType. Only the empty label
     // name is invalid: "bad-label" is refused by 2.x but a valid UTF-8 name
     // in 3.0, as in Sightline.
@@ -1297,6 +1301,7 @@ fn queries(base: i64) -> Vec<Query> {
 fn run_query(base_url: &str, q: &Query) -> Value {
     let (path, mut params) = match q.kind {
         Kind::Instant(t) => ("/api/v1/query", vec![("time", secs(t))]),
+        Kind::InstantRfc3339(t) => ("/api/v1/query", vec![("time", rfc3339(t))]),
         Kind::Range { start, end, step } => (
             "/api/v1/query_range",
             vec![
@@ -1422,9 +1427,16 @@ fn compare(q: &Query, prom: &Value, ours: &Value) -> Option<String> {
     }
 }
 
+fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(t)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 fn describe(q: &Query) -> String {
     match q.kind {
         Kind::Instant(t) => format!("instant {} @ {}", q.expr, secs(t)),
+        Kind::InstantRfc3339(t) => format!("instant {} @ {}", q.expr, rfc3339(t)),
         Kind::Range { start, end, step } => {
             format!("range {} [{}, {}] step {step}", q.expr, secs(start), secs(end))
         }
