@@ -367,6 +367,18 @@ fn dataset() -> Vec<Series> {
     out.push(series(&[("__name__", "odd_gauge"), ("job", "odd")], values));
     let values = (0..POINTS).map(|i| (i == 300).then_some(42.0)).collect();
     out.push(series(&[("__name__", "lonely"), ("job", "odd")], values));
+
+    // Label values that need escaping or are not ASCII.
+    for (k, path) in [r#"/a"b\c"#, "/日本/ü", "/with space/{x}", "/x,y=z"]
+        .iter()
+        .enumerate()
+    {
+        let values = (0..POINTS).map(|i| Some((i + k * 7) as f64)).collect();
+        out.push(series(
+            &[("__name__", "weird_paths"), ("job", "odd"), ("path", path)],
+            values,
+        ));
+    }
     out
 }
 
@@ -1260,6 +1272,22 @@ fn queries(base: i64) -> Vec<Query> {
     }
 
     add("rate(http_requests_total[5m])", &[Kind::InstantRfc3339(t1)]);
+
+    // Label values with quotes, backslashes, non-ASCII, spaces, commas.
+    for expr in [
+        "weird_paths",
+        r#"weird_paths{path="/a\"b\\c"}"#,
+        r#"weird_paths{path=~".*\\\\.*"}"#,
+        r#"weird_paths{path=~"/日本/.+"}"#,
+        r#"weird_paths{path!~".*[ ,].*"}"#,
+        "weird_paths{path=`/with space/{x}`}",
+        r#"label_replace(weird_paths, "first", "$1", "path", "/([^/]+).*")"#,
+        r#"label_join(weird_paths, "both", "\"", "job", "path")"#,
+        r#"count_values("path", weird_paths)"#,
+        "sum by (path) (rate(weird_paths[5m]))",
+    ] {
+        add(expr, &[i1]);
+    }
 
     // Queries both must refuse, with the same errorType. Only the empty label
     // name is invalid: "bad-label" is refused by 2.x but a valid UTF-8 name
