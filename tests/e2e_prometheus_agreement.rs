@@ -1289,6 +1289,35 @@ fn queries(base: i64) -> Vec<Query> {
         add(expr, &[i1]);
     }
 
+    // Lexer corners: escapes, number and duration spellings, identifiers.
+    for expr in [
+        r#""\a\b\f\v\t\n\r\\""#,
+        r#""\U0001F600\u00e9\x41\101""#,
+        r#""\xZZ""#,
+        r#""\400""#,
+        r#""a\'b""#,
+        r#"'a\"b'"#,
+        r#"'a"b' "#,
+        r#""a'b""#,
+        "vector(inF) + vector(nan) * 0 + vector(-Inf)",
+        "vector(1e)",
+        "vector(0x)",
+        "rate(http_requests_total[0s])",
+        "max_over_time(temperature_celsius[5m30s]) - max_over_time(temperature_celsius[1w])",
+        "temperature_celsius offset 1500ms",
+        "count_over_time(temperature_celsius[1y])",
+        r#"absent(rate{job="x"})"#,
+        r#"absent(a:b:c{job="x"})"#,
+        r#"absent(:a{job="x"})"#,
+        "on",
+        r#"{__name__="on"}"#,
+        "sum by (nan, inf) (up)",
+        "sum\n  by (job)\n  (\n    up\n  )",
+        "up{job=\"api\"}\t+\ton(job)\tgroup_left\tup{instance=\"10.0.0.1:8080\"}",
+    ] {
+        add(expr, &[i1]);
+    }
+
     // Queries both must refuse, with the same errorType. Only the empty label
     // name is invalid: "bad-label" is refused by 2.x but a valid UTF-8 name
     // in 3.0, as in Sightline.
