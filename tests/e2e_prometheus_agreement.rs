@@ -1547,16 +1547,68 @@ fn sightline_agrees_with_prometheus() {
             mismatches.push(format!("{} ({why})", describe(q)));
         }
     }
+
+    let query_mismatches = mismatches.len();
+
+    // The metadata endpoints over the same data, compared as sets.
+    let (start, end) = (secs(base + 10 * MIN), secs(base + 110 * MIN));
+    let metadata: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("/api/v1/series", vec![("match[]", r#"{job="api"}"#.into())]),
+        (
+            "/api/v1/series",
+            vec![("match[]", "up{instance=~`10\\.0\\.0\\.1:.*`}".into())],
+        ),
+        (
+            "/api/v1/series",
+            vec![
+                ("match[]", "queue_depth".into()),
+                ("match[]", r#"weird_paths{path=~".*,.*"}"#.into()),
+            ],
+        ),
+        ("/api/v1/labels", vec![("match[]", "http_requests_total".into())]),
+        ("/api/v1/label/path/values", vec![]),
+        (
+            "/api/v1/label/le/values",
+            vec![("match[]", r#"{job="api"}"#.into())],
+        ),
+    ];
+    let requests = metadata.len();
+    for (path, mut params) in metadata {
+        params.push(("start", start.clone()));
+        params.push(("end", end.clone()));
+        let get = |base: &str| -> Value {
+            // GET: Prometheus serves label values only that way.
+            let r = client()
+                .get(format!("{base}{path}"))
+                .query(&params)
+                .send()
+                .unwrap();
+            let mut v: Value = r.json().unwrap();
+            if let Some(items) = v["data"].as_array_mut() {
+                items.sort_by_key(|i| i.to_string());
+            }
+            v
+        };
+        let (p, o) = (get(&prom.base), get(&ours.base));
+        if p["status"] != "success" || p != o {
+            let what = format!("{path} {params:?}");
+            eprintln!("MISMATCH: {what}\n  prometheus: {p}\n  sightline:  {o}\n");
+            mismatches.push(what);
+        }
+    }
+
     println!(
-        "agreement: {} queries, {} matched ({errors} of them errors, {empty} empty in Prometheus)",
+        "agreement: {} queries, {} matched ({errors} of them errors, {empty} empty in Prometheus); \
+         metadata: {requests} requests, {} matched",
         qs.len(),
-        qs.len() - mismatches.len()
+        qs.len() - query_mismatches,
+        requests - (mismatches.len() - query_mismatches)
     );
     assert!(
         mismatches.is_empty(),
-        "{} of {} queries disagree with Prometheus:\n{}",
+        "{} of {} queries and metadata requests disagree with Prometheus:\n{}",
         mismatches.len(),
-        qs.len(),
+        qs.len() + requests,
         mismatches.join("\n")
     );
 }
