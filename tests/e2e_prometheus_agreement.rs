@@ -1318,6 +1318,15 @@ fn queries(base: i64) -> Vec<Query> {
         add(expr, &[i1]);
     }
 
+    // Subqueries without a step use the evaluation interval (1m in both).
+    add("max_over_time(rate(http_requests_total[5m])[30m:])", &[i1, fine]);
+    add("count_over_time(temperature_celsius[10m:])", &[i1]);
+    add(
+        "sum without (method, code) (rate(http_requests_total[5m])) / on (job, instance) group_right \
+         sum without (code) (rate(http_requests_total[5m]))",
+        &[i1],
+    );
+
     // Queries both must refuse, with the same errorType. Only the empty label
     // name is invalid: "bad-label" is refused by 2.x but a valid UTF-8 name
     // in 3.0, as in Sightline.
@@ -1354,6 +1363,8 @@ fn queries(base: i64) -> Vec<Query> {
         "sort(temperature_celsius)",
         "sort_desc(sum by (job, method) (rate(http_requests_total[5m])))",
         "sort(ln(temperature_celsius))",
+        "sort_desc(topk(3, rate(http_requests_total[5m])))",
+        "sort(bottomk(3, temperature_celsius) or odd_gauge)",
         "sort_desc(ln(temperature_celsius))",
     ] {
         qs.push(Query {
