@@ -1327,6 +1327,11 @@ fn queries(base: i64) -> Vec<Query> {
         &[i1],
     );
 
+    // count_values spells values as Go's FormatFloat(v, 'f', -1, 64) does.
+    for v in ["1e21", "1.5e-7", "-0", "123456789.125", "1/3", "2^70", "-1e-300"] {
+        add(&format!(r#"count_values("v", vector({v}))"#), &[i1]);
+    }
+
     // Queries both must refuse, with the same errorType. Only the empty label
     // name is invalid: "bad-label" is refused by 2.x but a valid UTF-8 name
     // in 3.0, as in Sightline.
