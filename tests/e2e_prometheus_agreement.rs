@@ -1566,6 +1566,26 @@ fn sightline_agrees_with_prometheus() {
 
     let query_mismatches = mismatches.len();
 
+    // The same answers once Sightline has restarted and reads its data back
+    // from disk: every fifth query again.
+    let data_dir = ours.data_dir.clone();
+    let status = ours.terminate();
+    assert!(status.success(), "sightline exited with {status}");
+    let ours = Server::start(&data_dir, &config, port);
+    let again: Vec<&Query> = qs.iter().step_by(5).collect();
+    for q in &again {
+        let p = run_query(&prom.base, q);
+        let o = run_query(&ours.base, q);
+        if let Some(why) = compare(q, &p, &o) {
+            eprintln!(
+                "MISMATCH after restart ({why}): {}\n  prometheus: {p}\n  sightline:  {o}\n",
+                describe(q)
+            );
+            mismatches.push(format!("after restart: {} ({why})", describe(q)));
+        }
+    }
+    let restart_mismatches = mismatches.len() - query_mismatches;
+
     // The metadata endpoints over the same data, compared as sets.
     let (start, end) = (secs(base + 10 * MIN), secs(base + 110 * MIN));
     let metadata: Vec<(&str, Vec<(&str, String)>)> = vec![
@@ -1615,16 +1635,18 @@ fn sightline_agrees_with_prometheus() {
 
     println!(
         "agreement: {} queries, {} matched ({errors} of them errors, {empty} empty in Prometheus); \
-         metadata: {requests} requests, {} matched",
+         after restart: {} queries, {} matched; metadata: {requests} requests, {} matched",
         qs.len(),
         qs.len() - query_mismatches,
-        requests - (mismatches.len() - query_mismatches)
+        again.len(),
+        again.len() - restart_mismatches,
+        requests - (mismatches.len() - query_mismatches - restart_mismatches)
     );
     assert!(
         mismatches.is_empty(),
         "{} of {} queries and metadata requests disagree with Prometheus:\n{}",
         mismatches.len(),
-        qs.len() + requests,
+        qs.len() + again.len() + requests,
         mismatches.join("\n")
     );
 }
