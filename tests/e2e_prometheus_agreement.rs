@@ -1327,6 +1327,16 @@ fn queries(base: i64) -> Vec<Query> {
         &[i1],
     );
 
+    // Dropping __name__ can make two series one: Prometheus refuses that.
+    // (`or` ignores __name__ unless told otherwise.)
+    let twins = r#"(label_replace(up, "__name__", "up2", "", "") or on (__name__, job, instance) up)"#;
+    add(twins, &[i1]);
+    add(&format!("abs{twins}"), &[i1, range]);
+    add(&format!("rate({twins}[5m:1m])"), &[i1]);
+    add(&format!("sum by (job, instance) {twins}"), &[i1]);
+    add(&format!("{twins} * 2"), &[i1]);
+    add(&format!("last_over_time({twins}[5m:1m])"), &[i1]);
+
     // count_values spells values as Go's FormatFloat(v, 'f', -1, 64) does.
     for v in ["1e21", "1.5e-7", "-0", "123456789.125", "1/3", "2^70", "-1e-300"] {
         add(&format!(r#"count_values("v", vector({v}))"#), &[i1]);
