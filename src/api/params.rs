@@ -4,7 +4,7 @@
 
 use crate::storage::{MatchOp, Matcher, METRIC_NAME};
 use promql_parser::label::MatchOp as ParsedOp;
-use promql_parser::parser::{self, Expr};
+use promql_parser::parser::Expr;
 
 /// Decoded `key=value` pairs of a query string and/or form body, in order.
 #[derive(Debug, Default)]
@@ -83,7 +83,7 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
 /// Parses a series selector (`up{job="x"}`, `{__name__=~"a|b"}`) into one
 /// matcher set per alternative (`or` inside braces gives several).
 pub fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, String> {
-    let expr = parser::parse(s).map_err(|e| format!("1:1: parse error: {e}"))?;
+    let expr = crate::promql::parse(s).map_err(|e| format!("1:1: parse error: {e}"))?;
     let Expr::VectorSelector(vs) = expr else {
         return Err(format!(
             "invalid parameter \"match[]\": {s:?} is not a series selector"

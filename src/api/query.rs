@@ -274,7 +274,7 @@ fn required_time(params: &Params, key: &str) -> Result<i64, ApiError> {
 pub async fn format_query(RawQuery(q): RawQuery, body: Bytes) -> Result<Response, ApiError> {
     let params = Params::parse(q.as_deref(), &body);
     let expr = query_text(&params)?;
-    let parsed = promql_parser::parser::parse(&expr)
+    let parsed = crate::promql::parse(&expr)
         .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
     Ok(super::response::success(parsed.prettify(), Vec::new()))
 }
@@ -282,7 +282,7 @@ pub async fn format_query(RawQuery(q): RawQuery, body: Bytes) -> Result<Response
 pub async fn parse_query(RawQuery(q): RawQuery, body: Bytes) -> Result<Response, ApiError> {
     let params = Params::parse(q.as_deref(), &body);
     let expr = query_text(&params)?;
-    let parsed = promql_parser::parser::parse(&expr)
+    let parsed = crate::promql::parse(&expr)
         .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
     let tree = serde_json::to_value(&parsed).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(super::response::success(tree, Vec::new()))

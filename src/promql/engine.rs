@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use promql_parser::parser::value::ValueType;
-use promql_parser::parser::{self, AtModifier, Expr, Offset};
+use promql_parser::parser::{AtModifier, Expr, Offset};
 
 use super::error::{PromqlError, Result};
 use super::value::{Annotations, EvalSeries, Evaluated, QueryResult, Sample, Series, Steps, Value};
@@ -159,7 +159,7 @@ impl Engine {
 }
 
 fn parse(expr: &str) -> Result<Expr> {
-    parser::parse(expr).map_err(|e| PromqlError::Parse(format!("parse error: {e}")))
+    super::raw_strings::parse(expr).map_err(|e| PromqlError::Parse(format!("parse error: {e}")))
 }
 
 fn invalid_range_type(t: ValueType) -> PromqlError {

@@ -13,11 +13,13 @@ mod error;
 mod format;
 mod functions;
 mod hash;
+mod raw_strings;
 mod selector;
 mod value;
 
 pub use engine::{CancelToken, Engine, EngineOptions};
 pub use error::PromqlError;
+pub use raw_strings::parse;
 pub use value::{QueryResult, Sample, Series, Steps, Value};
 
 #[cfg(test)]
