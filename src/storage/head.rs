@@ -137,6 +137,7 @@ impl Head {
         &self.index
     }
 
+    #[cfg(test)]
     pub fn lookup(&self, labels: &Labels) -> Option<SeriesId> {
         self.lookup_encoded(&encode_labels(labels))
     }
@@ -348,6 +349,9 @@ struct BatchCheck<'a> {
     stats: AppendStats,
     /// Series created by this batch, by labels.
     created: FxHashMap<Labels, SeriesId>,
+    /// Reused buffer for the encoded labels of the series being resolved,
+    /// so a lookup allocates nothing.
+    encoded: Vec<u8>,
     /// Last accepted (t, v) per series touched by this batch.
     touched: FxHashMap<SeriesId, (i64, f64)>,
     /// Out-of-order timestamps accepted by this batch per series.
@@ -363,6 +367,7 @@ impl<'a> BatchCheck<'a> {
             wal: WalBatch::default(),
             stats: AppendStats::default(),
             created: FxHashMap::default(),
+            encoded: Vec::with_capacity(256),
             touched: FxHashMap::default(),
             ooo_seen: FxHashMap::default(),
             max_t: head.max_t,
@@ -384,7 +389,9 @@ impl<'a> BatchCheck<'a> {
     }
 
     fn resolve(&mut self, labels: &Labels) -> Result<SeriesId, AppendError> {
-        if let Some(id) = self.head.lookup(labels) {
+        self.encoded.clear();
+        labels.encode(&mut self.encoded);
+        if let Some(id) = self.head.lookup_encoded(&self.encoded) {
             return Ok(id);
         }
         if let Some(&id) = self.created.get(labels) {
