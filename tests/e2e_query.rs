@@ -103,22 +103,14 @@ fn instant_and_range_queries() {
 #[test]
 fn query_errors_are_prometheus_errors() {
     let (_dir, server, base) = start();
-    let (code, body) = query(&server, "/api/v1/query", &[("query", "sum(".into())]);
-    assert_eq!(
-        (code, body["errorType"].as_str()),
-        (400, Some("bad_data")),
-        "{body}"
-    );
-    let (code, body) = query(
-        &server,
-        "/api/v1/query",
-        &[("query", "rate(http_requests_total)".into())],
-    );
-    assert_eq!(
-        (code, body["errorType"].as_str()),
-        (400, Some("bad_data")),
-        "{body}"
-    );
+    for bad in ["sum(", "rate(http_requests_total)"] {
+        let (code, body) = query(&server, "/api/v1/query", &[("query", bad.into())]);
+        assert_eq!(
+            (code, body["errorType"].as_str()),
+            (400, Some("bad_data")),
+            "{bad}: {body}"
+        );
+    }
     let (code, body) = query(
         &server,
         "/api/v1/query_range",

@@ -277,25 +277,35 @@ fn sigkill_mid_stream_loses_no_acknowledged_sample() {
     );
 }
 
+/// Runs `sightline check config` on a file with `yaml`; returns (success, stdout).
+fn check_config(dir: &std::path::Path, name: &str, yaml: &str) -> (bool, String) {
+    let path = dir.join(name);
+    std::fs::write(&path, yaml).unwrap();
+    let out = std::process::Command::new(common::BIN)
+        .args(["check", "config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 #[test]
 fn check_config_reports_positions() {
     let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("bad.yml");
-    std::fs::write(&bad, "storage:\n  retention_time: 15d\n  bogus_key: 1\n").unwrap();
-    let out = std::process::Command::new(common::BIN)
-        .args(["check", "config"])
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (ok, text) = check_config(
+        dir.path(),
+        "bad.yml",
+        "storage:\n  retention_time: 15d\n  bogus_key: 1\n",
+    );
+    assert!(!ok);
     assert!(text.contains("bad.yml:3:"), "{text}");
-    let good = dir.path().join("good.yml");
-    std::fs::write(&good, "storage:\n  retention_time: 30d\n  fsync: always\n").unwrap();
-    let out = std::process::Command::new(common::BIN)
-        .args(["check", "config"])
-        .arg(&good)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let (ok, text) = check_config(
+        dir.path(),
+        "good.yml",
+        "storage:\n  retention_time: 30d\n  fsync: always\n",
+    );
+    assert!(ok, "{text}");
 }

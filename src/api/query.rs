@@ -88,45 +88,38 @@ fn write_point(out: &mut String, t: i64, v: &str) {
     out.push(']');
 }
 
+/// Writes `[item,item,...]` with `write_item` for each element.
+pub(super) fn write_list<T>(out: &mut String, items: &[T], mut write_item: impl FnMut(&mut String, &T)) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_item(out, item);
+    }
+    out.push(']');
+}
+
 /// The `data` object: `{"resultType":..,"result":..}`.
 pub fn write_data(out: &mut String, value: &Value) {
     let _ = write!(out, "{{\"resultType\":\"{}\",\"result\":", value.type_name());
     match value {
         Value::Scalar { t, v } => write_point(out, *t, &format_value(*v)),
         Value::String { t, v } => write_point(out, *t, v),
-        Value::Vector(samples) => {
-            out.push('[');
-            for (i, s) in samples.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"metric\":");
-                write_labels(out, &s.labels);
-                out.push_str(",\"value\":");
-                write_point(out, s.t, &format_value(s.v));
-                out.push('}');
-            }
-            out.push(']');
-        }
-        Value::Matrix(series) => {
-            out.push('[');
-            for (i, s) in series.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"metric\":");
-                write_labels(out, &s.labels);
-                out.push_str(",\"values\":[");
-                for (j, p) in s.points.iter().enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    write_point(out, p.t, &format_value(p.v));
-                }
-                out.push_str("]}");
-            }
-            out.push(']');
-        }
+        Value::Vector(samples) => write_list(out, samples, |out, s| {
+            out.push_str("{\"metric\":");
+            write_labels(out, &s.labels);
+            out.push_str(",\"value\":");
+            write_point(out, s.t, &format_value(s.v));
+            out.push('}');
+        }),
+        Value::Matrix(series) => write_list(out, series, |out, s| {
+            out.push_str("{\"metric\":");
+            write_labels(out, &s.labels);
+            out.push_str(",\"values\":");
+            write_list(out, &s.points, |out, p| write_point(out, p.t, &format_value(p.v)));
+            out.push('}');
+        }),
     }
     out.push('}');
 }

@@ -88,14 +88,8 @@ pub async fn series(
 /// Writes the series list straight into the JSON body (no per-series maps).
 fn series_response(series: &[Labels], warnings: Vec<String>) -> Response {
     let mut body = String::with_capacity(32 + series.len() * 96);
-    body.push_str("{\"status\":\"success\",\"data\":[");
-    for (i, labels) in series.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        super::query::write_labels(&mut body, labels);
-    }
-    body.push(']');
+    body.push_str("{\"status\":\"success\",\"data\":");
+    super::query::write_list(&mut body, series, super::query::write_labels);
     if !warnings.is_empty() {
         body.push_str(",\"warnings\":");
         body.push_str(&json!(warnings).to_string());
