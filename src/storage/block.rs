@@ -65,6 +65,15 @@ pub fn encode_block(samples: &[Sample]) -> Vec<u8> {
     out
 }
 
+/// The sample count from a block's header, without decoding the block.
+pub fn block_sample_count(bytes: &[u8]) -> Result<u64, ChunkError> {
+    let (&version, rest) = bytes.split_first().ok_or(ChunkError::Truncated)?;
+    if version != FORMAT_VERSION {
+        return Err(ChunkError::UnsupportedVersion(version));
+    }
+    Ok(Varint::decode(rest)?.0)
+}
+
 /// Decodes a block written by [`encode_block`].
 pub fn decode_block(bytes: &[u8]) -> Result<Vec<Sample>, ChunkError> {
     let (&version, rest) = bytes.split_first().ok_or(ChunkError::Truncated)?;

@@ -528,6 +528,11 @@ impl Iterator for XorIter<'_> {
     }
 }
 
+/// The sample count from a chunk's header, without decoding the chunk.
+pub fn xor_sample_count(bytes: &[u8]) -> Result<u64, ChunkError> {
+    Ok(Varint::decode(bytes)?.0)
+}
+
 /// Decodes a whole chunk.
 pub fn decode_xor(bytes: &[u8]) -> Result<Vec<Sample>, ChunkError> {
     let iter = XorIter::new(bytes);

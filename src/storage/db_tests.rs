@@ -116,8 +116,15 @@ fn compaction_keeps_every_sample() {
     assert!(report.partitions_compacted >= 1, "{report:?}");
     assert!(report.bytes_after < report.bytes_before, "{report:?}");
     assert_eq!(select_all(&s, "c_total"), before);
+    let total: u64 = before.iter().map(|x| x.samples.len() as u64).sum();
+    assert_eq!(
+        s.count_samples().unwrap().0,
+        total,
+        "header counts over XOR chunks, blocks and head"
+    );
     s.compact(true).unwrap();
     assert_eq!(select_all(&s, "c_total"), before);
+    assert_eq!(s.count_samples().unwrap().0, total);
     // Appends after a forced compaction still work and read back.
     s.append(vec![series("c_total", "a", [(n * step, 1.0)])]).unwrap();
     assert_eq!(
