@@ -38,7 +38,7 @@ impl Storage {
         head.series_memory_bytes() + head.index().memory_bytes()
     }
 
-    /// Computes the status; reads every chunk to count samples.
+    /// Computes the status; counts samples from every chunk header.
     pub fn tsdb_status(&self, top: usize) -> Result<TsdbStatus, StorageError> {
         let (samples, chunks) = self.count_samples()?;
         let mut status = TsdbStatus {
