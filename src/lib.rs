@@ -5,6 +5,7 @@
 //! append to `storage`; consumers (`api`, later `promql`, `rules`, `notify`)
 //! read from it. See `docs/ARCHITECTURE.md`.
 
+pub mod alerts;
 pub mod api;
 pub mod config;
 pub mod ingest;
