@@ -145,6 +145,14 @@ impl Storage {
         &self.inner.dir
     }
 
+    /// A sled tree of the store's own database, for subsystems that keep
+    /// small durable state beside the samples (silences, notification log,
+    /// incidents, prediction log, dashboards). Stored as `aux/<name>`, so it
+    /// never collides with the engine's own trees.
+    pub fn aux_tree(&self, name: &str) -> Result<sled::Tree, StorageError> {
+        Ok(self.inner.db.open_tree(format!("aux/{name}"))?)
+    }
+
     pub fn options(&self) -> &StorageOptions {
         &self.inner.opts
     }

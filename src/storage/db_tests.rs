@@ -233,3 +233,18 @@ fn corrupt_chunks_are_skipped_and_counted() {
     s.inner.chunks.insert(key, &[1u8][..]).unwrap();
     assert_eq!(select_all(&s, "x")[0].samples.len(), 180);
 }
+
+#[test]
+fn aux_trees_are_durable_and_apart_from_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let storage = Storage::open(dir.path(), StorageOptions::default()).unwrap();
+        let tree = storage.aux_tree("series").unwrap();
+        tree.insert(b"k", b"v".as_slice()).unwrap();
+        storage.close().unwrap();
+    }
+    let storage = Storage::open(dir.path(), StorageOptions::default()).unwrap();
+    assert_eq!(storage.num_series(), 0);
+    let tree = storage.aux_tree("series").unwrap();
+    assert_eq!(tree.get(b"k").unwrap().as_deref(), Some(b"v".as_slice()));
+}
