@@ -69,4 +69,5 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/metrics", get(admin::metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
+        .merge(crate::system::routes())
 }

@@ -1,9 +1,21 @@
-//! The server's own metrics, exposed at `/metrics` with `prometheus-client`.
+//! The server's own metrics, exposed at `/metrics` with `prometheus-client`,
+//! plus its process metrics (`process.rs`), and the built-in host and GPU
+//! collectors served at `/metrics/node` (`node.rs`) and `/metrics/gpu`
+//! (`gpu.rs`) for the scrape loop to collect like any target.
 //!
 //! Owns the metric definitions and their registry; producers increment them,
-//! the storage's counters are copied in at scrape time. Host and GPU
-//! collectors will live beside this (a later issue). Must not read storage
+//! the storage's counters are copied in at scrape time. Must not read storage
 //! data or evaluate queries.
+
+pub mod gpu;
+pub mod node;
+pub mod process;
+#[cfg(target_os = "linux")]
+mod procfs;
+mod routes;
+mod text;
+
+pub use routes::routes;
 
 use crate::storage::Storage;
 use prometheus_client::encoding::text::encode;
@@ -37,6 +49,7 @@ pub struct SelfMetrics {
     corrupt_chunks: Counter,
     wal_bytes: Gauge,
     synced: SyncedCounters,
+    process: process::ProcessCollector,
 }
 
 /// Last values copied from the storage's counters, to turn them into increments.
@@ -68,6 +81,7 @@ impl SelfMetrics {
             corrupt_chunks: Counter::default(),
             wal_bytes: Gauge::default(),
             synced: SyncedCounters::default(),
+            process: process::ProcessCollector::default(),
         };
         m.register_all();
         m
@@ -139,13 +153,20 @@ impl SelfMetrics {
             .inc();
     }
 
-    /// Renders the text exposition, after copying in the storage's figures.
+    /// Renders the text exposition, after copying in the storage's figures,
+    /// with the process metrics before the closing `# EOF`.
     pub fn render(&self, storage: &Storage) -> String {
         self.sync_from(storage);
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             return String::new();
         }
+        let eof = out.strip_suffix("# EOF\n").map(str::len);
+        out.truncate(eof.unwrap_or(out.len()));
+        let mut process = text::MetricText::default();
+        self.process.render(&mut process);
+        out.push_str(&process.finish());
+        out.push_str("# EOF\n");
         out
     }
 
