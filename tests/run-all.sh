@@ -19,6 +19,14 @@ if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
   apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 command -v promtool >/dev/null || { echo "FATAL: promtool is still missing" >&2; exit 1; }
+# The host collector's end-to-end test compares /metrics/node with the real node_exporter.
+if ! command -v prometheus-node-exporter >/dev/null; then
+  echo "installing Debian's prometheus-node-exporter for the host collector test" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends prometheus-node-exporter >/dev/null
+fi
+command -v prometheus-node-exporter >/dev/null || { echo "FATAL: prometheus-node-exporter is missing" >&2; exit 1; }
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
