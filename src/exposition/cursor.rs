@@ -125,10 +125,13 @@ impl<'a> Cursor<'a> {
         if !self.eat(b'"') {
             return Err(self.error(format!("expected '\"', found {}", self.found())));
         }
-        let start = self.pos;
+        let (start, start_line) = (self.pos, self.line);
         loop {
             let Some(byte) = self.peek() else {
-                return Err(self.error("unterminated quoted string".to_string()));
+                return Err(ParseError {
+                    line: start_line,
+                    reason: "quoted string is never closed".to_string(),
+                });
             };
             match byte {
                 b'"' => break,

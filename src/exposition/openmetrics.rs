@@ -157,11 +157,11 @@ fn sample<'a>(c: &mut Cursor<'a>) -> Result<Sample<'a>, ParseError> {
         label_list(c, Some(&mut name), &mut labels)?;
     }
     let name = name.ok_or_else(|| c.error("metric name not set in label list".to_string()))?;
-    let value = spaced_float(c, &format!("metric {name}"))?;
-    let timestamp_ms = timestamp_and_exemplar(c, name)?;
     if let Some(duplicate) = duplicate_label(&labels) {
         return Err(c.error(format!("label name \"{duplicate}\" is not unique")));
     }
+    let value = spaced_float(c, &format!("metric {name}"))?;
+    let timestamp_ms = timestamp_and_exemplar(c, name)?;
     Ok(Sample {
         name,
         labels,

@@ -1,7 +1,8 @@
 //! The Prometheus text format 0.0.4, as Prometheus's `promlex.l` and
 //! `promparse.go` accept it:
-//! - blanks (spaces, tabs) may appear between any two tokens, and lead or
-//!   trail a line; blank lines are skipped;
+//! - blanks (spaces, tabs) may appear between any two tokens and trail a
+//!   line, and lead comment lines; blank lines are skipped; blanks before a
+//!   metric name fail (Prometheus makes them part of the name);
 //! - `#` starts a comment unless it is `# HELP <name> <text>` or
 //!   `# TYPE <name> <type>`; the text is everything after one separator;
 //! - label values may span lines, and a label list needs no commas;
@@ -17,7 +18,7 @@ use std::borrow::Cow;
 /// The next entry, `None` at the end of the body.
 pub(super) fn next_entry<'a>(c: &mut Cursor<'a>) -> Result<Option<Entry<'a>>, ParseError> {
     loop {
-        c.skip_blanks();
+        let indented = c.skip_blanks();
         match c.peek() {
             None | Some(0) => return Ok(None),
             Some(b'\n') => {
@@ -27,6 +28,11 @@ pub(super) fn next_entry<'a>(c: &mut Cursor<'a>) -> Result<Option<Entry<'a>>, Pa
                 if let Some(entry) = comment_or_metadata(c)? {
                     return Ok(Some(entry));
                 }
+            }
+            // Prometheus keeps the blanks as part of the metric name, which
+            // then fails validation and the scrape with it.
+            Some(_) if indented => {
+                return Err(c.error("invalid metric name: blanks before the metric name".to_string()))
             }
             Some(_) => return sample(c).map(|s| Some(Entry::Sample(s))),
         }
@@ -136,11 +142,11 @@ fn sample<'a>(c: &mut Cursor<'a>) -> Result<Sample<'a>, ParseError> {
         c.skip_blanks();
     }
     let name = name.ok_or_else(|| c.error("metric name not set in label list".to_string()))?;
-    let value = sample_value(c, name)?;
-    let timestamp_ms = timestamp_and_line_end(c)?;
     if let Some(duplicate) = duplicate_label(&labels) {
         return Err(c.error(format!("label name \"{duplicate}\" is not unique")));
     }
+    let value = sample_value(c, name)?;
+    let timestamp_ms = timestamp_and_line_end(c)?;
     Ok(Sample {
         name,
         labels,
@@ -265,7 +271,7 @@ mod tests {
 
     #[test]
     fn blanks_are_allowed_between_tokens_and_around_lines() {
-        let s = one_sample("  \t foo { a = \"b\" , c=\"d\" , } \t 1.5 \t 42 \t\n");
+        let s = one_sample("foo { a = \"b\" , c=\"d\" , } \t 1.5 \t 42 \t\n");
         assert_eq!(
             (s.name, s.labels.len(), s.value, s.timestamp_ms),
             ("foo", 2, 1.5, Some(42))
@@ -279,8 +285,10 @@ mod tests {
 
     #[test]
     fn blank_lines_and_comments_produce_nothing() {
-        let all = entries("\n\n# a comment\n#no space\n# HELP\n# HELPER x\n   \nfoo 1\n# EOF\n");
+        let all =
+            entries("\n\n# a comment\n#no space\n# HELP\n# HELPER x\n   \n \t# indented\nfoo 1\n# EOF\n");
         assert_eq!(all.len(), 1);
+        assert!(error("a 1\n  b 2\n").starts_with("line 2: invalid metric name"));
     }
 
     #[test]
