@@ -196,6 +196,10 @@ fn node_collector_matches_node_exporter() {
     compare_series(&ours, &theirs, "node_filesystem_size_bytes", 0.0, 0.001);
     compare_series(&ours, &theirs, "node_filesystem_avail_bytes", 1e9, 0.05);
     compare_series(&ours, &theirs, "node_filesystem_free_bytes", 1e9, 0.05);
+    compare_series(&ours, &theirs, "node_filesystem_files", 0.0, 0.0);
+    compare_series(&ours, &theirs, "node_filesystem_files_free", 1e5, 0.05);
+    compare_series(&ours, &theirs, "node_network_receive_packets_total", 1e6, 0.1);
+    compare_series(&ours, &theirs, "node_network_transmit_errs_total", 1e3, 0.1);
     compare_series(&ours, &theirs, "node_disk_read_bytes_total", 1e8, 0.05);
     compare_series(&ours, &theirs, "node_disk_written_bytes_total", 1e9, 0.1);
     compare_series(&ours, &theirs, "node_network_receive_bytes_total", 1e8, 0.1);

@@ -123,7 +123,14 @@ struct Filesystem {
     mount_point: String,
     size: f64,
     avail: f64,
-    free: Option<f64>,
+    inodes: Option<Inodes>,
+}
+
+/// What `statvfs` adds to `sysinfo`'s figures.
+struct Inodes {
+    free_bytes: f64,
+    files: f64,
+    files_free: f64,
 }
 
 fn filesystems(text: &mut MetricText, disks: &mut Disks) {
@@ -135,7 +142,7 @@ fn filesystems(text: &mut MetricText, disks: &mut Disks) {
             Filesystem {
                 device: disk.name().to_string_lossy().into_owned(),
                 fs_type: disk.file_system().to_string_lossy().into_owned(),
-                free: free_bytes(&mount_point),
+                inodes: statvfs(&mount_point),
                 mount_point,
                 size: disk.total_space() as f64,
                 avail: disk.available_space() as f64,
@@ -143,19 +150,27 @@ fn filesystems(text: &mut MetricText, disks: &mut Disks) {
         })
         .filter(|fs| !is_ignored_filesystem(&fs.mount_point, &fs.fs_type))
         .collect();
-    let families: [Family<Filesystem, Option<f64>>; 3] = [
+    let families: [Family<Filesystem, Option<f64>>; 5] = [
         ("node_filesystem_size_bytes", "Filesystem size in bytes.", |fs| {
             Some(fs.size)
         }),
         (
             "node_filesystem_free_bytes",
             "Filesystem free space in bytes.",
-            |fs| fs.free,
+            |fs| fs.inodes.as_ref().map(|i| i.free_bytes),
         ),
         (
             "node_filesystem_avail_bytes",
             "Filesystem space available to non-root users in bytes.",
             |fs| Some(fs.avail),
+        ),
+        ("node_filesystem_files", "Filesystem total file nodes.", |fs| {
+            fs.inodes.as_ref().map(|i| i.files)
+        }),
+        (
+            "node_filesystem_files_free",
+            "Filesystem total free file nodes.",
+            |fs| fs.inodes.as_ref().map(|i| i.files_free),
         ),
     ];
     for (name, help, value) in families {
@@ -173,12 +188,17 @@ fn filesystems(text: &mut MetricText, disks: &mut Disks) {
     }
 }
 
-/// Free blocks including those reserved for root, which `sysinfo` omits.
-fn free_bytes(mount_point: &str) -> Option<f64> {
+/// Free blocks including those reserved for root, and inode counts, which
+/// `sysinfo` omits.
+fn statvfs(mount_point: &str) -> Option<Inodes> {
     #[cfg(unix)]
     {
         let stat = rustix::fs::statvfs(mount_point).ok()?;
-        Some(stat.f_bfree as f64 * stat.f_frsize as f64)
+        Some(Inodes {
+            free_bytes: stat.f_bfree as f64 * stat.f_frsize as f64,
+            files: stat.f_files as f64,
+            files_free: stat.f_ffree as f64,
+        })
     }
     #[cfg(not(unix))]
     {
@@ -194,12 +214,17 @@ fn network(text: &mut MetricText, networks: &mut Networks) {
         .map(|(device, data)| (device.to_string_lossy().into_owned(), data))
         .collect();
     interfaces.sort_by(|a, b| a.0.cmp(&b.0));
-    let directions: [Family<sysinfo::NetworkData, u64>; 2] = [
-        ("receive", "receive_bytes", |d| d.total_received()),
-        ("transmit", "transmit_bytes", |d| d.total_transmitted()),
+    type Statistic = fn(&sysinfo::NetworkData) -> u64;
+    let statistics: [(&str, Statistic); 6] = [
+        ("receive_bytes", |d| d.total_received()),
+        ("transmit_bytes", |d| d.total_transmitted()),
+        ("receive_packets", |d| d.total_packets_received()),
+        ("transmit_packets", |d| d.total_packets_transmitted()),
+        ("receive_errs", |d| d.total_errors_on_received()),
+        ("transmit_errs", |d| d.total_errors_on_transmitted()),
     ];
-    for (direction, statistic, value) in directions {
-        let name = format!("node_network_{direction}_bytes_total");
+    for (statistic, value) in statistics {
+        let name = format!("node_network_{statistic}_total");
         text.family(
             &name,
             &format!("Network device statistic {statistic}."),
