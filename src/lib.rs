@@ -12,6 +12,7 @@ pub mod exposition;
 pub mod ingest;
 pub mod promql;
 pub mod relabel;
+pub mod scrape;
 pub mod server;
 pub mod storage;
 pub mod system;

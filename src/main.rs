@@ -93,6 +93,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config_yaml,
         data_dir: args.data_dir,
         flags,
+        config_file: args.config,
+        listen_override: args.listen,
     }))
 }
 
