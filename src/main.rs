@@ -56,7 +56,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             config::load_file(path).map_err(|e| anyhow::anyhow!("{e}"))?,
             std::fs::read_to_string(path)?,
         ),
-        None => (Config::default(), config::DEFAULTS_YAML.to_string()),
+        None => {
+            let listen = args.listen.unwrap_or(Config::default().server.listen);
+            let embedded = config::embedded(listen).map_err(|e| anyhow::anyhow!("{e}"))?;
+            (embedded, config::embedded_yaml(listen))
+        }
     };
     if let Some(listen) = args.listen {
         config.server.listen = listen;
@@ -89,6 +93,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config_yaml,
         data_dir: args.data_dir,
         flags,
+        config_file: args.config,
+        listen_override: args.listen,
     }))
 }
 

@@ -9,6 +9,7 @@ mod error;
 mod fields;
 mod paths;
 mod positions;
+mod scrape;
 mod sections;
 mod units;
 mod validate;
@@ -19,6 +20,7 @@ use serde::Deserialize;
 
 pub use error::{ConfigError, Position, Problem};
 pub use fields::Secret;
+pub use scrape::{embedded, embedded_yaml, FileSdConfig, HttpSdConfig};
 pub use sections::{
     Authorization, BasicAuth, Fsync, GlobalConfig, QueueConfig, RelabelAction, RelabelConfig, RelabelRegex,
     RemoteWriteConfig, Scheme, ScrapeConfig, ServerConfig, StaticConfig, StorageConfig, TlsConfig,
@@ -29,11 +31,12 @@ pub use units::{ByteSize, PromDuration, UnitError};
 use positions::Positions;
 
 /// The built-in configuration spelled out as YAML: parsing it gives
-/// `Config::default()` (a test checks this); `/api/v1/status/config` shows it
-/// when the server runs without `--config`.
+/// `Config::default()` plus jobs scraping the server itself (a test checks this);
+/// `/api/v1/status/config` shows it when the server runs without `--config`.
 pub const DEFAULTS_YAML: &str = include_str!("defaults.yml");
 
-/// A whole configuration file. `Config::default()` is what runs without `--config`.
+/// A whole configuration file. `Config::default()` is an empty file; without `--config`
+/// the server runs [`embedded`] (the defaults plus jobs scraping itself).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {

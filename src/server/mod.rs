@@ -4,10 +4,13 @@
 //! Only wiring lives here: configuration → subsystems. It must not hold
 //! storage, query or ingest logic.
 
+pub mod reload;
+
 use crate::api::{self, AppState, ServerInfo};
 use crate::config::{Config, Fsync};
 use crate::ingest::remote_write::WriteLimits;
 use crate::promql::{Engine, EngineOptions};
+use crate::scrape::ScrapeManager;
 use crate::storage::{FsyncMode, Storage, StorageOptions};
 use crate::system::SelfMetrics;
 use std::sync::Arc;
@@ -48,6 +51,10 @@ pub struct ServeOptions {
     pub data_dir: std::path::PathBuf,
     /// Effective command-line flags, for `/api/v1/status/flags`.
     pub flags: Vec<(String, String)>,
+    /// The file reloads re-read; `None` on the embedded defaults.
+    pub config_file: Option<std::path::PathBuf>,
+    /// `--listen`, which keeps winning over the file on reload.
+    pub listen_override: Option<std::net::SocketAddr>,
 }
 
 /// Runs the server until a shutdown signal.
@@ -57,6 +64,8 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         config_yaml,
         data_dir,
         flags,
+        config_file,
+        listen_override,
     } = options;
     let data_dir = data_dir.as_path();
     let opts = storage_options(&config);
@@ -69,9 +78,10 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         dir = %data_dir.display(),
         "storage ready"
     );
+    let metrics = Arc::new(SelfMetrics::new());
     let state = AppState {
         storage: storage.clone(),
-        metrics: Arc::new(SelfMetrics::new()),
+        metrics: metrics.clone(),
         write_limits: WriteLimits {
             max_decompressed_bytes: byte_limit(config.server.remote_write_max_decompressed_size.bytes()),
             ..WriteLimits::default()
@@ -88,10 +98,22 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let housekeeping = spawn_housekeeping(storage.clone());
     let listener = TcpListener::bind(config.server.listen).await?;
     tracing::info!(listen = %config.server.listen, "serving");
-    let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()));
+    let scrape = ScrapeManager::new(Arc::new(storage.clone()));
+    let reload = reload::ReloadHub::new(config_file, listen_override, metrics);
+    let scrape_for_reload = scrape.clone();
+    reload.subscribe("scrape", Box::new(move |config| scrape_for_reload.apply(config)));
+    reload
+        .apply(&config)
+        .map_err(|err| anyhow::anyhow!("cannot apply configuration: {err}"))?;
+    reload.spawn_sighup();
+    let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()))
+        .merge(crate::scrape::router(scrape.clone()))
+        .merge(reload.router());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    tracing::info!("stopping scrapes: staleness markers for every target");
+    scrape.stop().await;
     housekeeping.abort();
     tracing::info!("shutting down: final checkpoint");
     tokio::task::spawn_blocking(move || storage.close()).await??;

@@ -48,6 +48,10 @@ pub struct SelfMetrics {
     chunks_persisted: Counter,
     corrupt_chunks: Counter,
     wal_bytes: Gauge,
+    /// 1 when the last configuration reload succeeded (set by `server::reload`).
+    pub config_last_reload_successful: Gauge,
+    /// Unix time of the last successful configuration load.
+    pub config_last_reload_success_timestamp: Gauge<f64, AtomicU64>,
     synced: SyncedCounters,
     process: process::ProcessCollector,
 }
@@ -80,6 +84,8 @@ impl SelfMetrics {
             chunks_persisted: Counter::default(),
             corrupt_chunks: Counter::default(),
             wal_bytes: Gauge::default(),
+            config_last_reload_successful: Gauge::default(),
+            config_last_reload_success_timestamp: Gauge::default(),
             synced: SyncedCounters::default(),
             process: process::ProcessCollector::default(),
         };
@@ -133,6 +139,16 @@ impl SelfMetrics {
             "sightline_tsdb_wal_bytes",
             "WAL bytes written since the last checkpoint",
             self.wal_bytes.clone(),
+        );
+        r.register(
+            "sightline_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful",
+            self.config_last_reload_successful.clone(),
+        );
+        r.register(
+            "sightline_config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload",
+            self.config_last_reload_success_timestamp.clone(),
         );
     }
 
