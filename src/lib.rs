@@ -10,6 +10,7 @@ pub mod api;
 pub mod config;
 pub mod ingest;
 pub mod promql;
+pub mod rules;
 pub mod server;
 pub mod storage;
 pub mod system;

@@ -69,6 +69,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         dir = %data_dir.display(),
         "storage ready"
     );
+    let rules = rule_manager(&config, &storage, &flags)?;
     let state = AppState {
         storage: storage.clone(),
         metrics: Arc::new(SelfMetrics::new()),
@@ -88,14 +89,32 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let housekeeping = spawn_housekeeping(storage.clone());
     let listener = TcpListener::bind(config.server.listen).await?;
     tracing::info!(listen = %config.server.listen, "serving");
-    let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()));
+    let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()))
+        .merge(crate::rules::routes(rules.clone()));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     housekeeping.abort();
+    rules.stop();
     tracing::info!("shutting down: final checkpoint");
     tokio::task::spawn_blocking(move || storage.close()).await??;
     Ok(())
+}
+
+/// Starts rule evaluation. Without `--config` (embedded defaults) the built-in
+/// rule pack runs; with a configuration file only its `rule_files` do.
+fn rule_manager(
+    config: &Config,
+    storage: &Storage,
+    flags: &[(String, String)],
+) -> anyhow::Result<crate::rules::RuleManager> {
+    let embedded_defaults = flags.iter().any(|(k, v)| k == "config.file" && v.is_empty());
+    let external_url = format!("http://{}", config.server.listen);
+    let manager = crate::rules::RuleManager::new(storage.clone(), None, external_url, embedded_defaults);
+    manager
+        .apply(config)
+        .map_err(|e| anyhow::anyhow!("loading rules: {e}"))?;
+    Ok(manager)
 }
 
 fn byte_limit(bytes: u64) -> usize {
