@@ -127,7 +127,9 @@ pub fn histogram_quantile_lint(expr: &str) -> Option<String> {
             _ => {}
         });
         let has_bucket = names.iter().any(|n| n.contains("_bucket"));
-        warning = match (has_bucket, has_rate) {
+        // A recorded series (`job:latency_bucket:rate5m`) was aggregated by a rule already.
+        let recorded = names.iter().any(|n| n.contains(':'));
+        warning = match (has_bucket, has_rate || recorded) {
             (_, true) => None,
             (true, false) => Some(format!(
                 "histogram_quantile over raw bucket counters {names:?}: wrap them in rate(...[5m]) \

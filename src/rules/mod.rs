@@ -16,6 +16,7 @@ pub mod file;
 pub mod group;
 mod keys;
 pub mod manager;
+pub mod memory;
 pub mod recording;
 pub mod template;
 pub mod unittest;

@@ -14,18 +14,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::RwLock;
 use serde::Deserialize;
 
 use super::eval::EvalContext;
 use super::file::{self, GroupSpec, LoadOptions};
 use super::group::{Group, GroupOutput, Rule, RESEND_DELAY_MS};
+use super::memory::{Input, MemoryStore};
 use crate::config::PromDuration;
 use crate::promql::{Engine, EngineOptions};
-use crate::storage::{
-    is_stale_nan, stale_nan, AppendError, AppendStats, Appender, Labels, Matcher, QueryError, Queryable,
-    Sample, SelectHints, Series, SeriesSamples,
-};
+use crate::storage::{stale_nan, Labels, Sample};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,6 +78,7 @@ struct InputSeries {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AlertTest {
+    #[serde(default)]
     eval_time: PromDuration,
     alertname: String,
     #[serde(default)]
@@ -100,6 +98,7 @@ struct ExpectedAlert {
 #[serde(deny_unknown_fields)]
 struct ExprTest {
     expr: String,
+    #[serde(default)]
     eval_time: PromDuration,
     #[serde(default)]
     exp_samples: Vec<ExpectedSample>,
@@ -490,9 +489,6 @@ fn parse_series(text: &str) -> Result<Labels, String> {
     Ok(Labels::from_pairs(pairs))
 }
 
-/// One input series: its labels and its samples in time order.
-type Input = Vec<(Labels, Vec<Sample>)>;
-
 fn load_input(series: &[InputSeries], start: i64, step: i64) -> Result<Input, String> {
     let mut out = Vec::with_capacity(series.len());
     for s in series {
@@ -574,129 +570,10 @@ fn split_sum(body: &str) -> Result<(f64, f64), String> {
     Ok((parse_float(body)?, 0.0))
 }
 
-/// Test data in memory: input series (loaded tick by tick) and rule output.
-#[derive(Default)]
-struct MemoryStore {
-    series: RwLock<BTreeMap<Labels, Vec<Sample>>>,
-}
-
-impl MemoryStore {
-    /// Moves input samples with `t <= ts` into the store.
-    fn load_until(&self, input: &mut Input, ts: i64) {
-        let mut series = self.series.write();
-        for (labels, samples) in input.iter_mut() {
-            let due = samples.partition_point(|s| s.t <= ts);
-            if due == 0 {
-                continue;
-            }
-            let stored = series.entry(labels.clone()).or_default();
-            for s in samples.drain(..due) {
-                insert_sample(stored, s);
-            }
-        }
-    }
-
-    fn matching(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
-        self.series
-            .read()
-            .iter()
-            .filter(|(labels, _)| matchers.iter().all(|m| m.matches(labels.get(&m.name))))
-            .filter_map(|(labels, samples)| {
-                let from = samples.partition_point(|s| s.t < mint);
-                let to = samples.partition_point(|s| s.t <= maxt);
-                (from < to).then(|| Series {
-                    labels: labels.clone(),
-                    samples: samples[from..to].to_vec(),
-                })
-            })
-            .collect()
-    }
-}
-
-fn insert_sample(stored: &mut Vec<Sample>, s: Sample) {
-    let at = stored.partition_point(|x| x.t < s.t);
-    match stored.get_mut(at) {
-        Some(existing) if existing.t == s.t => *existing = s,
-        _ => stored.insert(at, s),
-    }
-}
-
-impl Appender for MemoryStore {
-    fn append(&self, batch: Vec<SeriesSamples>) -> Result<AppendStats, AppendError> {
-        let mut series = self.series.write();
-        let mut stats = AppendStats::default();
-        for s in batch {
-            let stored = series.entry(s.labels).or_default();
-            for sample in s.samples {
-                // A stale marker for a series never written is dropped, as the TSDB does.
-                if stored.is_empty() && is_stale_nan(sample.v) {
-                    continue;
-                }
-                insert_sample(stored, sample);
-                stats.samples_appended += 1;
-            }
-        }
-        Ok(stats)
-    }
-}
-
-impl Queryable for MemoryStore {
-    fn select(
-        &self,
-        m: &[Matcher],
-        mint: i64,
-        maxt: i64,
-        hints: SelectHints,
-    ) -> Result<Vec<Series>, QueryError> {
-        let found = self.matching(m, mint, maxt);
-        let total: usize = found.iter().map(|s| s.samples.len()).sum();
-        if total > hints.max_samples {
-            return Err(QueryError::TooManySamples(hints.max_samples));
-        }
-        Ok(found)
-    }
-
-    fn series(&self, m: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, QueryError> {
-        Ok(self
-            .matching(m, mint, maxt)
-            .into_iter()
-            .map(|s| s.labels)
-            .collect())
-    }
-
-    fn label_names(&self, m: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, QueryError> {
-        let mut names: Vec<String> = self
-            .matching(m, mint, maxt)
-            .iter()
-            .flat_map(|s| s.labels.iter().map(|l| l.name.clone()))
-            .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
-    }
-
-    fn label_values(
-        &self,
-        name: &str,
-        m: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, QueryError> {
-        let mut values: Vec<String> = self
-            .matching(m, mint, maxt)
-            .iter()
-            .map(|s| s.labels.get(name).to_string())
-            .filter(|v| !v.is_empty())
-            .collect();
-        values.sort();
-        values.dedup();
-        Ok(values)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::is_stale_nan;
 
     #[test]
     fn expands_the_notation() {

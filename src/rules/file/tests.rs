@@ -101,8 +101,7 @@ fn bad_files_fail_with_prometheus_wording_and_position() {
 }
 
 #[test]
-fn aliases_resolve_to_the_same_rules_as_the_plain_file() {
-    let plain = load("test.yaml", NameValidation::Utf8).unwrap();
+fn anchors_aliases_and_merge_keys_resolve() {
     let aliased = load("test_aliases.yaml", NameValidation::Utf8).unwrap();
     let names: Vec<&str> = aliased[0].rules.iter().map(|r| r.name()).collect();
     assert_eq!(names, ["HighAlert", "new_metric", "HighAlert", "HighAlert2"]);
@@ -110,7 +109,13 @@ fn aliases_resolve_to_the_same_rules_as_the_plain_file() {
         .rules
         .iter()
         .all(|r| r.expr.ends_with('\n') && r.expr.lines().count() == 3));
-    assert_eq!(plain[0].rules.len(), aliased[0].rules.len());
+    let merged = &aliased[0].rules[3];
+    assert_eq!(
+        merged.expr, aliased[0].rules[0].expr,
+        "<<: merge key copies the anchored rule"
+    );
+    assert_eq!(merged.for_ms, 300_000);
+    assert_eq!(merged.labels["severity"], "critical");
 }
 
 #[test]
