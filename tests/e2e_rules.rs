@@ -140,7 +140,10 @@ fn rules_evaluate_and_show_in_the_api() {
     });
     assert_eq!(recorded["data"]["result"][0]["metric"]["source"], "rule");
     assert_eq!(recorded["data"]["result"][0]["value"][1], "42");
-    let series = get_json(&server, "/api/v1/query?query=ALERTS");
+    // ALERTS is written from the second evaluation on, once `for` state is restored.
+    let series = wait_for(&server, "/api/v1/query?query=ALERTS", |v| {
+        v["data"]["result"].as_array().is_some_and(|r| !r.is_empty())
+    });
     assert_eq!(series["data"]["result"][0]["metric"]["alertstate"], "firing");
     let for_state = get_json(&server, "/api/v1/query?query=ALERTS_FOR_STATE");
     assert_eq!(
@@ -322,4 +325,44 @@ fn the_rule_pack_passes_its_tests_in_sightline_and_promtool() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     let out = promtool(&["test", "rules"], &tests);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+fn active_at_seconds(server: &Server) -> i64 {
+    let alerts = wait_for(server, "/api/v1/alerts", |v| {
+        v["data"]["alerts"].as_array().is_some_and(|a| !a.is_empty())
+    });
+    let text = alerts["data"]["alerts"][0]["activeAt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    chrono::DateTime::parse_from_rfc3339(&text).unwrap().timestamp()
+}
+
+#[test]
+fn pending_for_state_survives_a_restart_shifted_by_the_downtime() {
+    let rules = "groups:\n  - name: slow\n    interval: 1s\n    rules:\n      - alert: LongPending\n        expr: queue_depth > 10\n        for: 15m\n";
+    let dir = tempfile::tempdir().unwrap();
+    let (config, port) = write_setup(dir.path(), rules);
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &config, port);
+    push_queue_depth(&server, 42.0);
+    let before = active_at_seconds(&server);
+    // Let ALERTS_FOR_STATE be written a few times, then stop.
+    wait_for(&server, "/api/v1/query?query=ALERTS_FOR_STATE", |v| {
+        v["data"]["result"].as_array().is_some_and(|r| !r.is_empty())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let stopped = now_ms() / 1000;
+    assert!(server.terminate().success());
+    std::thread::sleep(Duration::from_secs(3));
+    let restarted = now_ms() / 1000;
+    let server = Server::start(&data, &config, port);
+    let after = active_at_seconds(&server);
+    let downtime = restarted - stopped;
+    assert!(
+        after - before >= downtime - 2 && after - before <= downtime + 4,
+        "activeAt moved from {before} to {after}; down for about {downtime}s"
+    );
+    let rules = get_json(&server, "/api/v1/rules");
+    assert_eq!(rules["data"]["groups"][0]["rules"][0]["state"], "pending");
 }

@@ -288,10 +288,10 @@ impl RuleFilter {
     }
 
     fn keeps_rule(&self, r: &Rule) -> bool {
-        let kind_ok = match (self.kind.as_deref(), r) {
-            (Some("alert"), Rule::Recording(_)) | (Some("record"), Rule::Alerting(_)) => false,
-            _ => true,
-        };
+        let kind_ok = !matches!(
+            (self.kind.as_deref(), r),
+            (Some("alert"), Rule::Recording(_)) | (Some("record"), Rule::Alerting(_))
+        );
         kind_ok && (self.rule_names.is_empty() || self.rule_names.iter().any(|n| n == r.name()))
     }
 }

@@ -79,9 +79,12 @@ fn lints(groups: &[GroupSpec], lint: Lint) -> Vec<String> {
     out
 }
 
+/// A rule's identity for the duplicate check: name, expression, labels.
+type RuleIdentity = (String, String, Vec<(String, String)>);
+
 /// promtool's duplicate check: same name, expression and labels.
 fn duplicates(groups: &[GroupSpec]) -> Vec<String> {
-    let mut counts: BTreeMap<(String, String, Vec<(String, String)>), usize> = BTreeMap::new();
+    let mut counts: BTreeMap<RuleIdentity, usize> = BTreeMap::new();
     for r in groups.iter().flat_map(|g| &g.rules) {
         let labels = r.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         *counts
