@@ -273,3 +273,138 @@ fn group_hash(name: &str, file: &str) -> u64 {
     }
     hash
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::promql::Engine;
+    use crate::rules::file::{RuleKind, RuleSpec};
+    use crate::rules::memory::MemoryStore;
+    use crate::storage::is_stale_nan;
+
+    fn spec(rules: Vec<RuleSpec>) -> GroupSpec {
+        GroupSpec {
+            name: "g".into(),
+            file: "f.yml".into(),
+            interval_ms: Some(15_000),
+            query_offset_ms: 0,
+            limit: 0,
+            rules,
+        }
+    }
+
+    fn record(name: &str, expr: &str) -> RuleSpec {
+        RuleSpec {
+            kind: RuleKind::Record(name.into()),
+            expr: expr.into(),
+            for_ms: 0,
+            keep_firing_for_ms: 0,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    fn input(store: &MemoryStore, name: &str, job: &str, samples: &[(i64, f64)]) {
+        let labels = Labels::from_pairs([("__name__", name), ("job", job)]);
+        let samples = samples.iter().map(|&(t, v)| Sample { t, v }).collect();
+        store.append(vec![SeriesSamples { labels, samples }]).unwrap();
+    }
+
+    fn setup() -> (Arc<MemoryStore>, EvalContext) {
+        let store = Arc::new(MemoryStore::default());
+        let ctx = EvalContext {
+            engine: Engine::default(),
+            queryable: store.clone(),
+            external_labels: BTreeMap::new(),
+            external_url: String::new(),
+        };
+        (store, ctx)
+    }
+
+    #[test]
+    fn evaluation_timestamps_are_aligned_with_a_stable_offset() {
+        let g = Group::new(&spec(vec![]), 60_000).unwrap();
+        let t1 = g.eval_timestamp(1_000_000);
+        let t2 = g.eval_timestamp(1_000_000 + 15_000);
+        assert_eq!(t2 - t1, 15_000);
+        assert!(t1 <= 1_000_000 && 1_000_000 - t1 < 15_000);
+        assert_eq!(g.eval_timestamp(t1), t1);
+    }
+
+    #[test]
+    fn series_a_rule_stops_returning_get_a_stale_marker() {
+        let (store, ctx) = setup();
+        input(&store, "up", "a", &[(0, 1.0)]);
+        input(&store, "up", "b", &[(0, 1.0), (15_000, 1.0)]);
+        let mut g = Group::new(&spec(vec![record("job:up", "up")]), 15_000).unwrap();
+        let out = GroupOutput {
+            appender: store.as_ref(),
+            sink: None,
+            resend_delay_ms: RESEND_DELAY_MS,
+        };
+        assert!(g.eval(&ctx, &out, 0).is_none());
+        input(
+            &store,
+            "up",
+            "a",
+            &[(15_000, f64::from_bits(crate::storage::STALE_NAN_BITS))],
+        );
+        assert!(g.eval(&ctx, &out, 15_000).is_none());
+        let a = Labels::from_pairs([("__name__", "job:up"), ("job", "a")]);
+        let stored = store
+            .select(&[Matcher::equal("job", "a")], 0, 20_000, SelectHints::default())
+            .unwrap();
+        let recorded = stored.iter().find(|s| s.labels == a).unwrap();
+        assert_eq!(recorded.samples.len(), 2);
+        assert!(is_stale_nan(recorded.samples[1].v));
+        assert_eq!(g.rules[0].health().state(), "ok");
+    }
+
+    #[test]
+    fn a_rule_output_with_duplicate_series_is_an_error() {
+        let (store, ctx) = setup();
+        input(&store, "up", "a", &[(0, 1.0)]);
+        input(&store, "other", "a", &[(0, 2.0)]);
+        let mut g = Group::new(&spec(vec![record("r", "{job=\"a\"}")]), 15_000).unwrap();
+        let out = GroupOutput {
+            appender: store.as_ref(),
+            sink: None,
+            resend_delay_ms: RESEND_DELAY_MS,
+        };
+        let err = g.eval(&ctx, &out, 0).unwrap();
+        assert_eq!(
+            err,
+            "vector contains metrics with the same labelset after applying rule labels"
+        );
+        assert_eq!(g.rules[0].health().state(), "err");
+    }
+
+    #[test]
+    fn firing_alerts_reach_the_sink_with_a_generator_url() {
+        struct Collect(parking_lot::Mutex<Vec<crate::alerts::Alert>>);
+        impl AlertSink for Collect {
+            fn send(&self, alerts: Vec<crate::alerts::Alert>) {
+                self.0.lock().extend(alerts);
+            }
+        }
+        let (store, ctx) = setup();
+        input(&store, "up", "a", &[(0, 0.0)]);
+        let mut alert = record("Down", "up == 0");
+        alert.kind = RuleKind::Alert("Down".into());
+        let mut g = Group::new(&spec(vec![alert]), 15_000).unwrap();
+        let collect = Arc::new(Collect(parking_lot::Mutex::new(Vec::new())));
+        let sink: Arc<dyn AlertSink> = collect.clone();
+        let out = GroupOutput {
+            appender: store.as_ref(),
+            sink: Some(&sink),
+            resend_delay_ms: RESEND_DELAY_MS,
+        };
+        g.eval(&ctx, &out, 0);
+        let sent = collect.0.lock().clone();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].labels["alertname"], "Down");
+        assert_eq!(sent[0].generator_url, "/graph?g0.expr=up+%3D%3D+0&g0.tab=1");
+    }
+}

@@ -195,3 +195,53 @@ async fn run_group(group: Arc<Mutex<Group>>, shared: Arc<Shared>, context: EvalC
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::StorageOptions;
+
+    fn config_with_rules(dir: &std::path::Path, rules: &str) -> Config {
+        let path = dir.join("r.yml");
+        std::fs::write(&path, rules).unwrap();
+        Config {
+            rule_files: vec![path.display().to_string()],
+            ..Config::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_reload_keeps_the_running_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(&dir.path().join("data"), StorageOptions::default()).unwrap();
+        let manager = RuleManager::new(storage, None, "http://x".into(), false);
+        let good = config_with_rules(
+            dir.path(),
+            "groups:\n- name: g\n  rules:\n  - record: a\n    expr: vector(1)\n",
+        );
+        manager.apply(&good).unwrap();
+        assert_eq!(manager.groups()[0].name, "g");
+        let bad = config_with_rules(
+            dir.path(),
+            "groups:\n- name: h\n  rules:\n  - record: a\n    expr: 'vector('\n",
+        );
+        let err = manager.apply(&bad).unwrap_err();
+        assert!(err.contains("r.yml:5:11"), "{err}");
+        assert_eq!(manager.groups()[0].name, "g");
+        manager.stop();
+    }
+
+    #[tokio::test]
+    async fn a_configuration_without_rule_files_runs_the_builtin_pack_only_on_embedded_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(&dir.path().join("data"), StorageOptions::default()).unwrap();
+        let embedded = RuleManager::new(storage.clone(), None, "http://x".into(), true);
+        embedded.apply(&Config::default()).unwrap();
+        let rules: usize = embedded.groups().iter().map(|g| g.rules.len()).sum();
+        assert_eq!(rules, 11);
+        embedded.stop();
+        let configured = RuleManager::new(storage, None, "http://x".into(), false);
+        configured.apply(&Config::default()).unwrap();
+        assert!(configured.groups().is_empty());
+    }
+}
