@@ -7,7 +7,9 @@
 //! undefined variables and functions are parse-time errors in Go but run-time
 //! errors in `gotmpl`, so [`check`] walks the parsed tree; and a missing map key
 //! prints `<no value>` where Go (with `missingkey=zero` on a string map) prints
-//! nothing, so expansion output drops that text. Must not touch storage itself:
+//! nothing, so expansion output drops that text. And `gotmpl` prints floats the
+//! Rust way (`1000000`) where Go prints `1e+06`, so every printing action gets a
+//! final `__goPrint` command that writes floats as Go's `%v` does. Must not touch storage itself:
 //! `query` goes through the [`QueryFn`] the caller installs.
 
 use std::cell::RefCell;
@@ -58,6 +60,8 @@ pub struct TemplateData<'a> {
 #[derive(Clone)]
 pub struct AlertTemplate {
     text: String,
+    /// `__alert_<name>`, the template to execute.
+    name: String,
     /// `None` when the text has no action: it expands to itself.
     parsed: Option<Arc<Template>>,
 }
@@ -74,12 +78,14 @@ impl AlertTemplate {
         if !text.contains("{{") {
             return Ok(AlertTemplate {
                 text: text.to_string(),
+                name: String::new(),
                 parsed: None,
             });
         }
         let template = parse(alert_name, text)?;
         Ok(AlertTemplate {
             text: text.to_string(),
+            name: template_name(alert_name),
             parsed: Some(Arc::new(template)),
         })
     }
@@ -100,7 +106,7 @@ impl AlertTemplate {
             external_url: data.external_url.to_string(),
         };
         CONTEXT.with(|c| *c.borrow_mut() = Some(context));
-        let result = template.execute_to_string(&data_value(data));
+        let result = template.execute_template_to_string(&self.name, &data_value(data));
         CONTEXT.with(|c| *c.borrow_mut() = None);
         result
             .map(|s| s.replace("<no value>", ""))
@@ -114,22 +120,75 @@ pub fn check(alert_name: &str, text: &str) -> Result<(), String> {
     AlertTemplate::compile(alert_name, text).map(|_| ())
 }
 
+fn template_name(alert_name: &str) -> String {
+    format!("__alert_{alert_name}")
+}
+
 fn parse(alert_name: &str, text: &str) -> Result<Template, String> {
-    let name = format!("__alert_{alert_name}");
-    let template = functions(Template::new(&name).missing_key(MissingKey::ZeroValue))
+    let name = template_name(alert_name);
+    let mut template = functions(Template::new(&name).missing_key(MissingKey::ZeroValue))
         .parse(&format!("{PREFIX}{text}"))
         .map_err(|e| e.to_string())?;
-    let mut trees: Vec<&ListNode> = template.lookup(&name).into_iter().collect();
-    for define in template.templates() {
-        if define != name {
-            trees.extend(template.lookup(define));
-        }
+    let names: Vec<String> = template.templates().into_iter().map(str::to_string).collect();
+    if !names.contains(&name) {
+        return Err(format!("template {name} has no body"));
     }
-    for tree in trees {
-        let mut scope = vec!["$".to_string()];
-        check_list(tree, &mut scope)?;
+    for tree_name in names {
+        let Some(tree) = template.lookup(&tree_name).cloned() else {
+            continue;
+        };
+        check_list(&tree, &mut vec!["$".to_string()])?;
+        template = template.add_parse_tree(&tree_name, print_floats_as_go(tree));
     }
     Ok(template)
+}
+
+/// Appends `| __goPrint` to every action that prints, in every branch.
+fn print_floats_as_go(mut list: ListNode) -> ListNode {
+    append_go_print(&mut list);
+    list
+}
+
+fn append_go_print(list: &mut ListNode) {
+    for node in &mut list.nodes {
+        match node {
+            Node::List(inner) => append_go_print(inner),
+            Node::Action(action) if action.pipe.decl.is_empty() => {
+                let pos = action.pipe.pos;
+                action.pipe.commands.push(gotmpl::parse::CommandNode {
+                    pos,
+                    args: vec![Expr::Identifier(pos, "__goPrint".into())],
+                });
+            }
+            Node::If(b) | Node::Range(b) | Node::With(b) => {
+                append_go_print(&mut b.body);
+                if let Some(else_body) = &mut b.else_body {
+                    append_go_print(else_body);
+                }
+            }
+            Node::Define(d) => append_go_print(&mut d.body),
+            _ => {}
+        }
+    }
+}
+
+/// Go's `%v` of a float64 (`strconv` `'g'`, shortest): exponent form below 1e-4 and from 1e6 up.
+pub(super) fn go_float(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    let sci = format!("{v:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if exp < -4 || exp >= 6 {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    } else {
+        format!("{v}")
+    }
 }
 
 fn data_value(data: &TemplateData) -> Value {
@@ -246,6 +305,7 @@ fn variable_name(name: &str) -> String {
 // ---- Prometheus's template functions ----
 
 const PROMETHEUS_FUNCTIONS: &[&str] = &[
+    "__goPrint",
     "query",
     "first",
     "label",
@@ -555,94 +615,99 @@ fn external_url() -> gotmpl::Result<String> {
 }
 
 fn functions(t: Template) -> Template {
-    t.func("query", query)
-        .func("first", first)
-        .func("label", label)
-        .func("value", |a| Ok(sample_field(&arg(a, 0, "value")?, "Value")))
-        .func("strvalue", |a| {
-            Ok(sample_field(&arg(a, 0, "strvalue")?, "Labels")
-                .field("__value__")
-                .cloned()
-                .unwrap_or_else(|| string("")))
-        })
-        .func("sortByLabel", sort_by_label)
-        .func("humanize", |a| Ok(string(humanize(float_arg(a, 0, "humanize")?))))
-        .func("humanize1024", |a| {
-            Ok(string(humanize1024(float_arg(a, 0, "humanize1024")?)))
-        })
-        .func("humanizeDuration", |a| {
-            Ok(string(humanize_duration(float_arg(a, 0, "humanizeDuration")?)))
-        })
-        .func("humanizePercentage", |a| {
-            Ok(string(format!(
-                "{}%",
-                go_g(float_arg(a, 0, "humanizePercentage")? * 100.0, 4)
-            )))
-        })
-        .func("humanizeTimestamp", |a| {
-            Ok(string(go_time(float_arg(a, 0, "humanizeTimestamp")?)))
-        })
-        .func("toTime", |a| Ok(string(go_time(float_arg(a, 0, "toTime")?))))
-        .func("now", |_| Ok(Value::Float(with_context(|c| c.now_seconds)?)))
-        .func("parseDuration", |a| {
-            let text = str_arg(a, 0, "parseDuration")?;
-            let d: crate::config::PromDuration = text.parse().map_err(|e| fail(format!("{e}")))?;
-            Ok(Value::Float(d.as_millis() as f64 / 1000.0))
-        })
-        .func("title", |a| Ok(string(title(&str_arg(a, 0, "title")?))))
-        .func("toUpper", |a| {
-            Ok(string(str_arg(a, 0, "toUpper")?.to_uppercase()))
-        })
-        .func("toLower", |a| {
-            Ok(string(str_arg(a, 0, "toLower")?.to_lowercase()))
-        })
-        .func("stripPort", |a| {
-            let hostport = str_arg(a, 0, "stripPort")?;
-            Ok(string(split_host_port(&hostport).map_or(hostport, |(h, _)| h)))
-        })
-        .func("stripDomain", |a| {
-            Ok(string(strip_domain(&str_arg(a, 0, "stripDomain")?)))
-        })
-        .func("match", |a| {
-            Ok(Value::Bool(
-                regex_arg(a, 0, "match")?.is_match(&str_arg(a, 1, "match")?),
-            ))
-        })
-        .func("reReplaceAll", |a| {
-            let re = regex_arg(a, 0, "reReplaceAll")?;
-            let (replacement, text) = (str_arg(a, 1, "reReplaceAll")?, str_arg(a, 2, "reReplaceAll")?);
-            Ok(string(re.replace_all(&text, replacement.as_str())))
-        })
-        .func("graphLink", |a| {
-            Ok(string(format!(
-                "/graph?g0.expr={}&g0.tab=0",
-                query_escape(&str_arg(a, 0, "graphLink")?)
-            )))
-        })
-        .func("tableLink", |a| {
-            Ok(string(format!(
-                "/graph?g0.expr={}&g0.tab=1",
-                query_escape(&str_arg(a, 0, "tableLink")?)
-            )))
-        })
-        .func("urlQueryEscape", |a| {
-            Ok(string(query_escape(&str_arg(a, 0, "urlQueryEscape")?)))
-        })
-        .func("args", |a| {
-            let m: BTreeMap<Arc<str>, Value> = a
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (Arc::from(format!("arg{i}")), v.clone()))
-                .collect();
-            Ok(Value::Map(Arc::new(m)))
-        })
-        .func("safeHtml", |a| Ok(string(str_arg(a, 0, "safeHtml")?)))
-        .func("externalURL", |_| Ok(string(external_url()?)))
-        .func("pathPrefix", |_| {
-            let url = external_url()?;
-            let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
-            Ok(string(after_scheme.find('/').map_or("", |i| &after_scheme[i..])))
-        })
+    t.func("__goPrint", |a| match a.first() {
+        Some(Value::Float(f)) => Ok(string(go_float(*f))),
+        Some(other) => Ok(other.clone()),
+        None => Ok(Value::Nil),
+    })
+    .func("query", query)
+    .func("first", first)
+    .func("label", label)
+    .func("value", |a| Ok(sample_field(&arg(a, 0, "value")?, "Value")))
+    .func("strvalue", |a| {
+        Ok(sample_field(&arg(a, 0, "strvalue")?, "Labels")
+            .field("__value__")
+            .cloned()
+            .unwrap_or_else(|| string("")))
+    })
+    .func("sortByLabel", sort_by_label)
+    .func("humanize", |a| Ok(string(humanize(float_arg(a, 0, "humanize")?))))
+    .func("humanize1024", |a| {
+        Ok(string(humanize1024(float_arg(a, 0, "humanize1024")?)))
+    })
+    .func("humanizeDuration", |a| {
+        Ok(string(humanize_duration(float_arg(a, 0, "humanizeDuration")?)))
+    })
+    .func("humanizePercentage", |a| {
+        Ok(string(format!(
+            "{}%",
+            go_g(float_arg(a, 0, "humanizePercentage")? * 100.0, 4)
+        )))
+    })
+    .func("humanizeTimestamp", |a| {
+        Ok(string(go_time(float_arg(a, 0, "humanizeTimestamp")?)))
+    })
+    .func("toTime", |a| Ok(string(go_time(float_arg(a, 0, "toTime")?))))
+    .func("now", |_| Ok(Value::Float(with_context(|c| c.now_seconds)?)))
+    .func("parseDuration", |a| {
+        let text = str_arg(a, 0, "parseDuration")?;
+        let d: crate::config::PromDuration = text.parse().map_err(|e| fail(format!("{e}")))?;
+        Ok(Value::Float(d.as_millis() as f64 / 1000.0))
+    })
+    .func("title", |a| Ok(string(title(&str_arg(a, 0, "title")?))))
+    .func("toUpper", |a| {
+        Ok(string(str_arg(a, 0, "toUpper")?.to_uppercase()))
+    })
+    .func("toLower", |a| {
+        Ok(string(str_arg(a, 0, "toLower")?.to_lowercase()))
+    })
+    .func("stripPort", |a| {
+        let hostport = str_arg(a, 0, "stripPort")?;
+        Ok(string(split_host_port(&hostport).map_or(hostport, |(h, _)| h)))
+    })
+    .func("stripDomain", |a| {
+        Ok(string(strip_domain(&str_arg(a, 0, "stripDomain")?)))
+    })
+    .func("match", |a| {
+        Ok(Value::Bool(
+            regex_arg(a, 0, "match")?.is_match(&str_arg(a, 1, "match")?),
+        ))
+    })
+    .func("reReplaceAll", |a| {
+        let re = regex_arg(a, 0, "reReplaceAll")?;
+        let (replacement, text) = (str_arg(a, 1, "reReplaceAll")?, str_arg(a, 2, "reReplaceAll")?);
+        Ok(string(re.replace_all(&text, replacement.as_str())))
+    })
+    .func("graphLink", |a| {
+        Ok(string(format!(
+            "/graph?g0.expr={}&g0.tab=0",
+            query_escape(&str_arg(a, 0, "graphLink")?)
+        )))
+    })
+    .func("tableLink", |a| {
+        Ok(string(format!(
+            "/graph?g0.expr={}&g0.tab=1",
+            query_escape(&str_arg(a, 0, "tableLink")?)
+        )))
+    })
+    .func("urlQueryEscape", |a| {
+        Ok(string(query_escape(&str_arg(a, 0, "urlQueryEscape")?)))
+    })
+    .func("args", |a| {
+        let m: BTreeMap<Arc<str>, Value> = a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (Arc::from(format!("arg{i}")), v.clone()))
+            .collect();
+        Ok(Value::Map(Arc::new(m)))
+    })
+    .func("safeHtml", |a| Ok(string(str_arg(a, 0, "safeHtml")?)))
+    .func("externalURL", |_| Ok(string(external_url()?)))
+    .func("pathPrefix", |_| {
+        let url = external_url()?;
+        let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+        Ok(string(after_scheme.find('/').map_or("", |i| &after_scheme[i..])))
+    })
 }
 
 #[cfg(test)]

@@ -86,3 +86,28 @@ fn undefined_names_fail_at_parse_time() {
 fn query_without_storage_is_an_expansion_error() {
     assert!(expand("{{ query \"up\" }}", &[], 0.0).is_err());
 }
+
+#[test]
+fn values_print_as_go_prints_floats() {
+    let cases = [
+        (0.5, "0.5"),
+        (42.0, "42"),
+        (1e6, "1e+06"),
+        (1234567.0, "1.234567e+06"),
+        (123456.5, "123456.5"),
+        (0.00001, "1e-05"),
+        (f64::INFINITY, "+Inf"),
+    ];
+    for (value, expected) in cases {
+        assert_eq!(expand("{{ $value }}", &[], value).unwrap(), expected);
+        assert_eq!(
+            expand("{{ if true }}{{ .Value }}{{ end }}", &[], value).unwrap(),
+            expected
+        );
+    }
+    assert_eq!(
+        expand("{{ $x := $value }}[{{ $x }}]", &[], 1e6).unwrap(),
+        "[1e+06]"
+    );
+    assert_eq!(expand("{{ humanize $value }}", &[], 1e6).unwrap(), "1M");
+}
