@@ -29,6 +29,24 @@ pub enum Command {
     /// Inspect a stopped server's data directory.
     #[command(subcommand)]
     Tsdb(TsdbCommand),
+    /// Run unit tests.
+    #[command(subcommand)]
+    Test(TestCommand),
+}
+
+#[derive(Subcommand)]
+pub enum TestCommand {
+    /// Rule unit tests in `promtool test rules` format.
+    Rules {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Only test groups whose name matches this regex (repeatable).
+        #[arg(long)]
+        run: Vec<String>,
+        /// Accept unknown keys in rule files.
+        #[arg(long)]
+        ignore_unknown_fields: bool,
+    },
 }
 
 #[derive(Args)]
@@ -48,6 +66,20 @@ pub struct ServeArgs {
 pub enum CheckCommand {
     /// Validate a configuration file; errors are printed as file:line:column.
     Config { file: PathBuf },
+    /// Validate rule files as `promtool check rules` does, with lint warnings.
+    Rules {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Lints to run: `all`, `duplicate-rules` or `none`.
+        #[arg(long, default_value = "all", value_parser = ["all", "duplicate-rules", "none"])]
+        lint: String,
+        /// Exit with status 3 when a lint finds something.
+        #[arg(long)]
+        lint_fatal: bool,
+        /// Accept unknown keys in rule files.
+        #[arg(long)]
+        ignore_unknown_fields: bool,
+    },
 }
 
 #[derive(Subcommand)]

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod promql;
 pub mod relabel;
 pub mod scrape;
+pub mod rules;
 pub mod server;
 pub mod storage;
 pub mod system;

@@ -13,7 +13,7 @@ mod query_cli;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
-use cli::{CheckCommand, Cli, Command, ServeArgs, TsdbCommand};
+use cli::{CheckCommand, Cli, Command, ServeArgs, TestCommand, TsdbCommand};
 use sightline::api::{parse_selector, parse_time};
 use sightline::config::{self, Config};
 use sightline::storage::{Matcher, Storage, StorageOptions};
@@ -30,6 +30,17 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Check(CheckCommand::Rules {
+            files,
+            lint,
+            lint_fatal,
+            ignore_unknown_fields,
+        }) => return check_rules(&files, &lint, lint_fatal, ignore_unknown_fields),
+        Command::Test(TestCommand::Rules {
+            files,
+            run,
+            ignore_unknown_fields,
+        }) => return test_rules(&files, run, ignore_unknown_fields),
         Command::Serve(args) => serve(args),
         Command::Check(CheckCommand::Config { file }) => check_config(&file),
         Command::Query(cmd) => query_cli::run(cmd).map(|text| print!("{text}")),
@@ -96,6 +107,36 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config_file: args.config,
         listen_override: args.listen,
     }))
+}
+
+fn check_rules(files: &[std::path::PathBuf], lint: &str, lint_fatal: bool, ignore_unknown: bool) -> ExitCode {
+    use sightline::rules::check::{self, Lint};
+    let lint = match lint {
+        "none" => Lint::None,
+        "duplicate-rules" => Lint::DuplicateRules,
+        _ => Lint::All,
+    };
+    let opts = sightline::rules::file::LoadOptions {
+        ignore_unknown_fields: ignore_unknown,
+        ..Default::default()
+    };
+    let report = check::check_rules(files, opts, lint, lint_fatal);
+    print!("{}", report.text);
+    ExitCode::from(report.exit_code)
+}
+
+fn test_rules(files: &[std::path::PathBuf], run: Vec<String>, ignore_unknown_fields: bool) -> ExitCode {
+    let opts = sightline::rules::unittest::TestOptions {
+        run,
+        ignore_unknown_fields,
+    };
+    let report = sightline::rules::unittest::run_files(files, &opts);
+    print!("{}", report.text);
+    if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn check_config(file: &Path) -> anyhow::Result<()> {

@@ -79,6 +79,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         "storage ready"
     );
     let metrics = Arc::new(SelfMetrics::new());
+    let rules = rule_manager(&config, &storage, config_file.is_none());
     let state = AppState {
         storage: storage.clone(),
         metrics: metrics.clone(),
@@ -102,12 +103,15 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let reload = reload::ReloadHub::new(config_file, listen_override, metrics);
     let scrape_for_reload = scrape.clone();
     reload.subscribe("scrape", Box::new(move |config| scrape_for_reload.apply(config)));
+    let rules_for_reload = rules.clone();
+    reload.subscribe("rules", Box::new(move |config| rules_for_reload.apply(config)));
     reload
         .apply(&config)
         .map_err(|err| anyhow::anyhow!("cannot apply configuration: {err}"))?;
     reload.spawn_sighup();
     let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()))
         .merge(crate::scrape::router(scrape.clone()))
+        .merge(crate::rules::routes(rules.clone()))
         .merge(reload.router());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
@@ -115,9 +119,17 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     tracing::info!("stopping scrapes: staleness markers for every target");
     scrape.stop().await;
     housekeeping.abort();
+    rules.stop();
     tracing::info!("shutting down: final checkpoint");
     tokio::task::spawn_blocking(move || storage.close()).await??;
     Ok(())
+}
+
+/// Starts rule evaluation. Without `--config` (embedded defaults) the built-in
+/// rule pack runs; with a configuration file only its `rule_files` do.
+fn rule_manager(config: &Config, storage: &Storage, embedded_defaults: bool) -> crate::rules::RuleManager {
+    let external_url = format!("http://{}", config.server.listen);
+    crate::rules::RuleManager::new(storage.clone(), None, external_url, embedded_defaults)
 }
 
 fn byte_limit(bytes: u64) -> usize {
