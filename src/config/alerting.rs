@@ -939,6 +939,111 @@ mod tests {
         assert!(parse_matchers("a=~(").unwrap_err().contains("invalid regex"));
     }
 
+    /// An Alertmanager configuration as teams write it, pasted under `alerting:`.
+    const PASTED: &str = r#"
+alerting:
+  alertmanagers:
+    - static_configs: [{targets: ['127.0.0.1:9093']}]
+      path_prefix: /am
+  global:
+    resolve_timeout: 1m
+    slack_api_url: https://hooks.slack.com/services/T/B/X
+  route:
+    receiver: default
+    group_by: [alertname, model]
+    routes:
+      - matchers: ['severity="critical"']
+        receiver: pager
+        mute_time_intervals: [weekend]
+  receivers:
+    - name: default
+      webhook_configs: [{url: 'http://127.0.0.1:5001/', max_alerts: 10}]
+      slack_configs: [{channel: '#ml'}]
+    - name: pager
+      pagerduty_configs: [{routing_key: abc}]
+  inhibit_rules:
+    - source_match: {severity: critical}
+      target_matchers: [severity=warning]
+      equal: [model]
+  time_intervals:
+    - name: weekend
+      time_intervals: [{weekdays: ['saturday', 'sunday']}]
+  templates: ['/etc/sightline/*.tmpl']
+"#;
+
+    #[test]
+    fn pasted_alertmanager_yml_parses() {
+        let config = crate::config::parse_str(PASTED, "t.yml").unwrap();
+        let alerting = config.alerting;
+        assert_eq!(alerting.alertmanagers[0].path_prefix, "/am");
+        assert_eq!(alerting.global.resolve_timeout, PromDuration::from_secs(60));
+        let route = alerting.route.unwrap();
+        assert_eq!(
+            route.routes[0].all_matchers()[0].to_string(),
+            r#"severity="critical""#
+        );
+        assert_eq!(alerting.receivers[0].webhook_configs[0].max_alerts, 10);
+        assert!(alerting.receivers[0].webhook_configs[0].send_resolved);
+        assert!(!alerting.receivers[0].slack_configs[0].send_resolved);
+        assert_eq!(
+            alerting.inhibit_rules[0].all_source_matchers()[0].to_string(),
+            r#"severity="critical""#
+        );
+        assert_eq!(
+            alerting.time_intervals[0].time_intervals[0].weekdays,
+            [(6, 6), (0, 0)]
+        );
+    }
+
+    fn first_error(yaml: &str) -> String {
+        crate::config::parse_str(yaml, "t.yml").unwrap_err().problems[0].to_string()
+    }
+
+    #[test]
+    fn mistakes_point_at_their_place() {
+        let yaml = "alerting:\n  route: {receiver: nobody}\n  receivers: [{name: ops}]\n";
+        assert_eq!(
+            first_error(yaml),
+            r#"t.yml:2:21: undefined receiver "nobody" used in route"#
+        );
+        let yaml = "alerting:\n  route:\n    receiver: ops\n    routes:\n      - matchers: ['a=~(']\n  receivers: [{name: ops}]\n";
+        assert!(first_error(yaml).starts_with("t.yml:5:"), "{}", first_error(yaml));
+        let yaml = "alerting:\n  receivers:\n    - name: ops\n      email_configs: []\n";
+        assert!(
+            first_error(yaml).starts_with("t.yml:4:7: unknown field `email_configs`"),
+            "{}",
+            first_error(yaml)
+        );
+        let yaml = "alerting:\n  route: {receiver: ops}\n  receivers:\n    - name: ops\n      webhook_configs: [{send_resolved: true}]\n";
+        assert!(first_error(yaml).contains("one of url or url_file must be configured"));
+        let yaml = "alerting:\n  time_intervals: [{name: x, time_intervals: [{times: [{start_time: '10:00', end_time: '09:00'}]}]}]\n";
+        assert!(first_error(yaml).contains("start time cannot be equal or greater than end time"));
+    }
+
+    #[test]
+    fn config_file_fills_the_notification_sections() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("alertmanager.yml"),
+            "route: {receiver: ops}\nreceivers:\n  - name: ops\n    webhook_configs: [{url_file: hook.url}]\n",
+        )
+        .unwrap();
+        let main = dir.path().join("sightline.yml");
+        std::fs::write(&main, "alerting:\n  config_file: alertmanager.yml\n").unwrap();
+        let config = crate::config::load_file(&main).unwrap();
+        let webhook = &config.alerting.receivers[0].webhook_configs[0];
+        assert_eq!(
+            webhook.url_file.as_deref(),
+            Some(dir.path().join("hook.url").to_str().unwrap())
+        );
+        std::fs::write(dir.path().join("alertmanager.yml"), "route: {receiver: nobody}\n").unwrap();
+        let err = crate::config::load_file(&main).unwrap_err().problems[0].to_string();
+        assert!(
+            err.ends_with(r#"alertmanager.yml:1:19: undefined receiver "nobody" used in route"#),
+            "{err}"
+        );
+    }
+
     #[test]
     fn clock_bounds() {
         assert_eq!(parse_clock("00:00"), Ok(0));
