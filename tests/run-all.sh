@@ -27,6 +27,15 @@ if ! command -v prometheus-node-exporter >/dev/null; then
   apt-get install -y -qq --no-install-recommends prometheus-node-exporter >/dev/null
 fi
 command -v prometheus-node-exporter >/dev/null || { echo "FATAL: prometheus-node-exporter is missing" >&2; exit 1; }
+# Debian's Alertmanager 0.25 and amtool: the notification end-to-end tests
+# send alerts to it and drive Sightline's silences API with amtool.
+if ! command -v prometheus-alertmanager >/dev/null || ! command -v amtool >/dev/null; then
+  echo "installing Debian's prometheus-alertmanager package for the notification tests" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
+fi
+command -v amtool >/dev/null || { echo "FATAL: amtool is still missing" >&2; exit 1; }
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

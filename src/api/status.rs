@@ -69,7 +69,8 @@ pub async fn flags(State(state): State<AppState>) -> Response {
 }
 
 pub async fn config(State(state): State<AppState>) -> Response {
-    success(json!({ "yaml": state.info.config_yaml }), Vec::new())
+    let yaml = crate::config::redact_secrets(&state.info.config_yaml);
+    success(json!({ "yaml": yaml }), Vec::new())
 }
 
 /// Exemplars are not stored (remote-write exemplars are skipped), so every

@@ -5,11 +5,13 @@
 //! problem reported as `file:line:column: message`. It must not act on the
 //! configuration: no I/O beyond reading the file, no sockets, no storage.
 
+pub mod alerting;
 mod error;
 mod fields;
 mod paths;
 mod positions;
 mod scrape;
+mod redact;
 mod sections;
 mod units;
 mod validate;
@@ -21,6 +23,7 @@ use serde::Deserialize;
 pub use error::{ConfigError, Position, Problem};
 pub use fields::Secret;
 pub use scrape::{embedded, embedded_yaml, FileSdConfig, HttpSdConfig};
+pub use redact::redact_secrets;
 pub use sections::{
     Authorization, BasicAuth, Fsync, GlobalConfig, QueueConfig, RelabelAction, RelabelConfig, RelabelRegex,
     RemoteWriteConfig, Scheme, ScrapeConfig, ServerConfig, StaticConfig, StorageConfig, TlsConfig,
@@ -58,6 +61,9 @@ pub struct Config {
     /// The HTTP listener (Sightline's own section).
     #[serde(default, deserialize_with = "fields::nullable")]
     pub server: ServerConfig,
+    /// Where alerts go: external Alertmanagers and Sightline's own notifier.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub alerting: alerting::AlertingConfig,
 }
 
 /// Reads, parses and validates the configuration file at `path`.
@@ -70,6 +76,7 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         .map_err(|err| ConfigError::whole_file(&file_name, format!("cannot read configuration: {err}")))?;
     let mut config = parse_str(&yaml, &file_name)?;
     paths::rebase(&mut config, path.parent().unwrap_or(Path::new("")));
+    load_alertmanager_file(&mut config)?;
     Ok(config)
 }
 
@@ -91,6 +98,36 @@ pub fn parse_str(yaml: &str, file_name: &str) -> Result<Config, ConfigError> {
         .map(|v| Problem {
             file: file_name.to_string(),
             position: positions.find(&v.path),
+            message: v.message,
+        })
+        .collect();
+    Err(ConfigError { problems })
+}
+
+/// Fills `alerting` from the `alertmanager.yml` that `alerting.config_file` names.
+fn load_alertmanager_file(config: &mut Config) -> Result<(), ConfigError> {
+    let Some(file) = config.alerting.config_file.clone() else {
+        return Ok(());
+    };
+    let yaml = std::fs::read_to_string(&file).map_err(|err| {
+        ConfigError::whole_file(&file, format!("cannot read Alertmanager configuration: {err}"))
+    })?;
+    let options = serde_saphyr::options! { with_snippet: false };
+    let parsed: Option<alerting::AlertmanagerFile> = serde_saphyr::from_str_with_options(&yaml, options)
+        .map_err(|err| ConfigError::from_yaml(&file, &err))?;
+    let mut included = parsed.unwrap_or_default();
+    paths::rebase_alertmanager_file(&mut included, Path::new(&file).parent().unwrap_or(Path::new("")));
+    config.alerting.fill_from(included);
+    let violations = alerting::check(&config.alerting);
+    if violations.is_empty() {
+        return Ok(());
+    }
+    let positions = Positions::of(&yaml);
+    let problems = violations
+        .into_iter()
+        .map(|v| Problem {
+            file: file.clone(),
+            position: positions.find(v.path.trim_start_matches("alerting.")),
             message: v.message,
         })
         .collect();

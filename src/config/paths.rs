@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use super::alerting::{AlertingConfig, AlertmanagerFile, Receiver};
 use super::sections::{Authorization, BasicAuth, RemoteWriteConfig, ScrapeConfig, TlsConfig};
 use super::Config;
 
@@ -19,6 +20,41 @@ pub(crate) fn rebase(config: &mut Config, dir: &Path) {
     }
     for job in &mut config.scrape_configs {
         rebase_scrape_job(job, dir);
+    }
+    rebase_optional(&mut config.alerting.config_file, dir);
+    rebase_alerting(&mut config.alerting, dir);
+}
+
+/// The file names inside an `alertmanager.yml`, relative to that file.
+pub(crate) fn rebase_alertmanager_file(file: &mut AlertmanagerFile, dir: &Path) {
+    rebase_optional(&mut file.global.slack_api_url_file, dir);
+    for template in &mut file.templates {
+        rebase_one(template, dir);
+    }
+    for receiver in &mut file.receivers {
+        rebase_receiver(receiver, dir);
+    }
+}
+
+fn rebase_alerting(alerting: &mut AlertingConfig, dir: &Path) {
+    rebase_optional(&mut alerting.global.slack_api_url_file, dir);
+    for template in &mut alerting.templates {
+        rebase_one(template, dir);
+    }
+    for receiver in &mut alerting.receivers {
+        rebase_receiver(receiver, dir);
+    }
+}
+
+fn rebase_receiver(receiver: &mut Receiver, dir: &Path) {
+    for webhook in &mut receiver.webhook_configs {
+        rebase_optional(&mut webhook.url_file, dir);
+    }
+    for slack in &mut receiver.slack_configs {
+        rebase_optional(&mut slack.api_url_file, dir);
+    }
+    for pagerduty in &mut receiver.pagerduty_configs {
+        rebase_optional(&mut pagerduty.routing_key_file, dir);
     }
 }
 

@@ -42,6 +42,7 @@ pub(crate) fn resolve_and_check(config: &mut Config) -> Vec<Violation> {
     check_jobs(&config.scrape_configs, &mut findings);
     check_remote_writes(&config.remote_write, &mut findings);
     check_server(&config.server, &mut findings);
+    findings.0.extend(super::alerting::check(&config.alerting));
     findings.0
 }
 

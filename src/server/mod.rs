@@ -79,7 +79,11 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         "storage ready"
     );
     let metrics = Arc::new(SelfMetrics::new());
-    let rules = rule_manager(&config, &storage, config_file.is_none());
+    let notifier = Arc::new(
+        crate::notify::Notifier::start(&storage, &config, &external_url(&config))
+            .map_err(|err| anyhow::anyhow!("alerting: {err}"))?,
+    );
+    let rules = rule_manager(&config, &storage, notifier.clone(), config_file.is_none());
     let state = AppState {
         storage: storage.clone(),
         metrics: metrics.clone(),
@@ -105,6 +109,8 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     reload.subscribe("scrape", Box::new(move |config| scrape_for_reload.apply(config)));
     let rules_for_reload = rules.clone();
     reload.subscribe("rules", Box::new(move |config| rules_for_reload.apply(config)));
+    let notifier_for_reload = notifier.clone();
+    reload.subscribe("alerting", Box::new(move |config| notifier_for_reload.apply(config)));
     reload
         .apply(&config)
         .map_err(|err| anyhow::anyhow!("cannot apply configuration: {err}"))?;
@@ -112,6 +118,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()))
         .merge(crate::scrape::router(scrape.clone()))
         .merge(crate::rules::routes(rules.clone()))
+        .merge(notifier.routes())
         .merge(reload.router());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
@@ -127,9 +134,18 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
 
 /// Starts rule evaluation. Without `--config` (embedded defaults) the built-in
 /// rule pack runs; with a configuration file only its `rule_files` do.
-fn rule_manager(config: &Config, storage: &Storage, embedded_defaults: bool) -> crate::rules::RuleManager {
-    let external_url = format!("http://{}", config.server.listen);
-    crate::rules::RuleManager::new(storage.clone(), None, external_url, embedded_defaults)
+fn rule_manager(
+    config: &Config,
+    storage: &Storage,
+    sink: Arc<dyn crate::alerts::AlertSink>,
+    embedded_defaults: bool,
+) -> crate::rules::RuleManager {
+    crate::rules::RuleManager::new(storage.clone(), Some(sink), external_url(config), embedded_defaults)
+}
+
+/// The address alerts and notifications link back to.
+fn external_url(config: &Config) -> String {
+    format!("http://{}", config.server.listen)
 }
 
 fn byte_limit(bytes: u64) -> usize {

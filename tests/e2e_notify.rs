@@ -1,0 +1,334 @@
+//! End to end: the real `sightline` binary as an Alertmanager.
+//!
+//! - A local HTTP receiver gets exactly one firing and one resolved webhook
+//!   notification per group, in Alertmanager's version-4 payload, although
+//!   Sightline restarts while the alerts fire (the notification log is
+//!   persisted, so the restart does not page again).
+//! - Debian's `amtool` queries, adds and expires silences through Sightline's
+//!   Alertmanager v2 API, and `amtool alert query` sees silenced alerts.
+//! - Silences and alerts posted badly get Alertmanager's answers.
+//!
+//! Alerts are injected through `/api/v2/alerts` as an external Prometheus
+//! would post them; the rule-driven variant reuses `notify_support`.
+
+mod common;
+mod notify_support;
+
+use common::{client, Server};
+use notify_support::{alert_json, post_alerts, rfc3339_from_now, write_alerting_config, WebhookReceiver};
+use serde_json::{json, Value};
+use std::process::Command;
+use std::time::Duration;
+
+fn webhook_config(receiver: &WebhookReceiver) -> String {
+    format!(
+        "  route:\n    receiver: hook\n    group_by: [alertname]\n    group_wait: 1s\n    group_interval: 2s\n    repeat_interval: 1h\n  receivers:\n    - name: hook\n      webhook_configs:\n        - url: {}\n",
+        receiver.url
+    )
+}
+
+/// The notifications one group received, in order.
+fn for_group<'a>(bodies: &'a [Value], alertname: &str) -> Vec<&'a Value> {
+    bodies
+        .iter()
+        .filter(|b| b["groupLabels"]["alertname"] == alertname)
+        .collect()
+}
+
+#[test]
+fn one_firing_and_one_resolved_notification_per_group_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start();
+    let (config, port) = write_alerting_config(dir.path(), &webhook_config(&receiver));
+    let data = dir.path().join("data");
+    let started = rfc3339_from_now(-60);
+    let firing = |name: &str| {
+        alert_json(
+            &[("alertname", name), ("model", "fraud"), ("severity", "warning")],
+            &started,
+            &rfc3339_from_now(300),
+        )
+    };
+    let server = Server::start(&data, &config, port);
+    post_alerts(
+        &server.base,
+        &json!([firing("ModelAccuracyDegraded"), firing("HighP95Latency")]),
+    );
+    let bodies = receiver.wait_for(2, Duration::from_secs(20));
+    for name in ["ModelAccuracyDegraded", "HighP95Latency"] {
+        let sent = for_group(&bodies, name);
+        assert_eq!(sent.len(), 1, "{name}: {bodies:#?}");
+        check_firing_payload(sent[0], name, &server.base);
+    }
+
+    // Restart while firing; Prometheus keeps re-sending the firing alerts.
+    assert!(server.terminate().success());
+    let server = Server::start(&data, &config, port);
+    post_alerts(
+        &server.base,
+        &json!([firing("ModelAccuracyDegraded"), firing("HighP95Latency")]),
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        receiver.bodies().len(),
+        2,
+        "the restart paged again: {:#?}",
+        receiver.bodies()
+    );
+
+    let resolved_at = rfc3339_from_now(-1);
+    let resolved = |name: &str| {
+        alert_json(
+            &[("alertname", name), ("model", "fraud"), ("severity", "warning")],
+            &started,
+            &resolved_at,
+        )
+    };
+    post_alerts(
+        &server.base,
+        &json!([resolved("ModelAccuracyDegraded"), resolved("HighP95Latency")]),
+    );
+    receiver.wait_for(4, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(5));
+    let bodies = receiver.bodies();
+    for name in ["ModelAccuracyDegraded", "HighP95Latency"] {
+        let sent = for_group(&bodies, name);
+        assert_eq!(
+            sent.len(),
+            2,
+            "{name}: exactly one firing and one resolved: {bodies:#?}"
+        );
+        let last = sent[1];
+        assert_eq!(last["status"], "resolved");
+        assert_eq!(last["alerts"][0]["status"], "resolved");
+        let resolved_time = chrono::DateTime::parse_from_rfc3339(&resolved_at)
+            .unwrap()
+            .to_utc();
+        assert_eq!(last["alerts"][0]["endsAt"], go_time(resolved_time));
+        assert_eq!(last["groupKey"], sent[0]["groupKey"]);
+    }
+    assert!(server.terminate().success());
+}
+
+/// Go's RFC 3339 with trailing zeros of the fraction trimmed.
+fn go_time(time: chrono::DateTime<chrono::Utc>) -> String {
+    let text = time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let (head, fraction) = text.trim_end_matches('Z').split_once('.').unwrap();
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() {
+        format!("{head}Z")
+    } else {
+        format!("{head}.{fraction}Z")
+    }
+}
+
+fn check_firing_payload(body: &Value, name: &str, base: &str) {
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut expected = [
+        "receiver",
+        "status",
+        "alerts",
+        "groupLabels",
+        "commonLabels",
+        "commonAnnotations",
+        "externalURL",
+        "version",
+        "groupKey",
+        "truncatedAlerts",
+    ];
+    expected.sort();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected);
+    assert_eq!(body["receiver"], "hook");
+    assert_eq!(body["status"], "firing");
+    assert_eq!(body["version"], "4");
+    assert_eq!(body["groupKey"], format!("{{}}:{{alertname=\"{name}\"}}"));
+    assert_eq!(body["groupLabels"], json!({"alertname": name}));
+    assert_eq!(
+        body["commonLabels"],
+        json!({"alertname": name, "model": "fraud", "severity": "warning"})
+    );
+    assert_eq!(
+        body["commonAnnotations"],
+        json!({"summary": "accuracy below 0.85"})
+    );
+    assert_eq!(body["externalURL"], base);
+    assert_eq!(body["truncatedAlerts"], 0);
+    let alert = &body["alerts"][0];
+    assert_eq!(alert["status"], "firing");
+    assert_eq!(alert["endsAt"], "0001-01-01T00:00:00Z");
+    assert_eq!(
+        alert["generatorURL"],
+        "http://prometheus/graph?g0.expr=model_accuracy+%3C+0.85"
+    );
+    let fingerprint = alert["fingerprint"].as_str().unwrap();
+    assert!(fingerprint.len() == 16 && fingerprint.chars().all(|c| c.is_ascii_hexdigit()));
+}
+
+/// Runs `amtool` against `base`; panics with its output when it fails.
+fn amtool(base: &str, args: &[&str]) -> String {
+    let out = Command::new("amtool")
+        .arg(format!("--alertmanager.url={base}"))
+        .args(args)
+        .output()
+        .expect("amtool is missing: tests/run-all.sh installs Debian's prometheus-alertmanager");
+    assert!(
+        out.status.success(),
+        "amtool {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn amtool_manages_silences_through_sightline() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start();
+    let (config, port) = write_alerting_config(dir.path(), &webhook_config(&receiver));
+    let server = Server::start(&dir.path().join("data"), &config, port);
+    let base = server.base.clone();
+
+    let id = amtool(
+        &base,
+        &[
+            "silence",
+            "add",
+            "alertname=DataDrift",
+            "model=~fraud.*",
+            "--comment=retraining",
+            "--author=ml-oncall",
+            "--duration=2h",
+        ],
+    );
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 36, "a UUID: {id:?}");
+
+    let listed: Value = serde_json::from_str(&amtool(&base, &["silence", "query", "-o", "json"])).unwrap();
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(listed[0]["status"]["state"], "active");
+    assert_eq!(listed[0]["createdBy"], "ml-oncall");
+    let matchers = &listed[0]["matchers"];
+    assert!(matchers
+        .as_array()
+        .unwrap()
+        .contains(&json!({"name": "model", "value": "fraud.*", "isRegex": true, "isEqual": true})));
+    let quiet = amtool(&base, &["silence", "query", "-q", "alertname=DataDrift"]);
+    assert_eq!(quiet.trim(), id);
+    assert!(amtool(&base, &["silence", "query", "-q", "alertname=Other"])
+        .trim()
+        .is_empty());
+
+    // A matching alert is suppressed, and no notification goes out for it.
+    let drift = alert_json(
+        &[("alertname", "DataDrift"), ("model", "fraud-v2")],
+        &rfc3339_from_now(-10),
+        &rfc3339_from_now(300),
+    );
+    post_alerts(&base, &json!([drift]));
+    let alerts: Value =
+        serde_json::from_str(&amtool(&base, &["alert", "query", "-o", "json", "--silenced"])).unwrap();
+    assert_eq!(alerts[0]["status"]["state"], "suppressed");
+    assert_eq!(alerts[0]["status"]["silencedBy"], json!([id.as_str()]));
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        receiver.bodies().is_empty(),
+        "silenced alert notified: {:#?}",
+        receiver.bodies()
+    );
+
+    amtool(&base, &["silence", "expire", &id]);
+    let silence: Value = client()
+        .get(format!("{base}/api/v2/silence/{id}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(silence["status"]["state"], "expired");
+    assert!(
+        amtool(&base, &["silence", "query", "-q"]).trim().is_empty(),
+        "expired silences are hidden by default"
+    );
+    let notified = receiver.wait_for(1, Duration::from_secs(20));
+    assert_eq!(notified[0]["groupLabels"]["alertname"], "DataDrift");
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn silences_persist_and_bad_input_gets_alertmanager_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start();
+    let (config, port) = write_alerting_config(dir.path(), &webhook_config(&receiver));
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &config, port);
+    let http = client();
+    let post = |body: Value| {
+        http.post(server.url("/api/v2/silences"))
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    let silence = |matchers: Value, ends: i64| json!({"matchers": matchers, "startsAt": rfc3339_from_now(0), "endsAt": rfc3339_from_now(ends), "createdBy": "me", "comment": "c"});
+    let good = json!([{"name": "alertname", "value": "Down", "isRegex": false}]);
+    let created: Value = post(silence(good.clone(), 3600)).json().unwrap();
+    let id = created["silenceID"].as_str().unwrap().to_string();
+
+    let empty = json!([{"name": "alertname", "value": "", "isRegex": false}]);
+    let response = post(silence(empty, 3600));
+    assert_eq!(response.status(), 400);
+    let message = response.json::<Value>().unwrap();
+    assert!(
+        message
+            .as_str()
+            .unwrap()
+            .contains("at least one matcher must not match the empty string"),
+        "{message}"
+    );
+    let response = post(silence(good.clone(), -3600));
+    assert_eq!(response.status(), 400);
+    let response = post(
+        json!({"matchers": good, "startsAt": rfc3339_from_now(0), "endsAt": rfc3339_from_now(60), "comment": "c"}),
+    );
+    assert_eq!(response.status(), 422);
+    let response = http
+        .get(server.url("/api/v2/silences?filter=%7Bbroken"))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let response = http
+        .post(server.url("/api/v2/alerts"))
+        .json(&json!([{"labels": {}}]))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response
+        .text()
+        .unwrap()
+        .contains("at least one label pair required"));
+    assert_eq!(
+        http.delete(server.url("/api/v2/silence/nope"))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
+
+    assert!(server.terminate().success());
+    let server = Server::start(&data, &config, port);
+    let kept: Value = client()
+        .get(server.url(&format!("/api/v2/silence/{id}")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(kept["status"]["state"], "active");
+    let receivers: Value = client()
+        .get(server.url("/api/v2/receivers"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(receivers, json!([{"name": "hook"}]));
+    assert!(server.terminate().success());
+}

@@ -1,0 +1,129 @@
+//! Helpers for notification end-to-end tests, shared so a rule-driven
+//! variant can reuse them: a local HTTP receiver that records what it is
+//! sent, posting alerts to Sightline's Alertmanager API, and a config
+//! writer with an `alerting:` section.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Records every JSON body POSTed to it and answers 200.
+pub struct WebhookReceiver {
+    pub url: String,
+    bodies: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl WebhookReceiver {
+    pub fn start() -> WebhookReceiver {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+        let url = format!("http://{}/hook", listener.local_addr().expect("receiver address"));
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let sink = bodies.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                if let Some(body) = read_request_body(&stream) {
+                    if let Ok(json) = serde_json::from_slice(&body) {
+                        sink.lock().expect("receiver lock").push(json);
+                    }
+                }
+                let mut stream = stream;
+                let _ =
+                    stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            }
+        });
+        WebhookReceiver { url, bodies }
+    }
+
+    pub fn bodies(&self) -> Vec<serde_json::Value> {
+        self.bodies.lock().expect("receiver lock").clone()
+    }
+
+    /// Waits until at least `count` bodies arrived; panics after `timeout`.
+    pub fn wait_for(&self, count: usize, timeout: Duration) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let bodies = self.bodies();
+            if bodies.len() >= count {
+                return bodies;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {count} notifications, got {}: {bodies:#?}",
+                bodies.len()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// One HTTP/1.1 request's body (Content-Length framing, as reqwest sends JSON).
+fn read_request_body(stream: &std::net::TcpStream) -> Option<Vec<u8>> {
+    let mut reader = BufReader::new(stream);
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().ok()?;
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
+/// Writes a config listening on a free port with `alerting_yaml` (indented
+/// under `alerting:`) and fast storage settings; returns its path and port.
+pub fn write_alerting_config(dir: &Path, alerting_yaml: &str) -> (PathBuf, u16) {
+    let port = super::common::free_port();
+    let path = dir.join("sightline.yml");
+    let yaml = format!("server:\n  listen: 127.0.0.1:{port}\nalerting:\n{alerting_yaml}\n");
+    std::fs::write(&path, yaml).expect("write config");
+    (path, port)
+}
+
+/// An alert as Prometheus posts it to Alertmanager.
+pub fn alert_json(labels: &[(&str, &str)], starts_at: &str, ends_at: &str) -> serde_json::Value {
+    let labels: serde_json::Map<String, serde_json::Value> = labels
+        .iter()
+        .map(|(n, v)| (n.to_string(), serde_json::Value::String(v.to_string())))
+        .collect();
+    serde_json::json!({
+        "labels": labels,
+        "annotations": {"summary": "accuracy below 0.85"},
+        "startsAt": starts_at,
+        "endsAt": ends_at,
+        "generatorURL": "http://prometheus/graph?g0.expr=model_accuracy+%3C+0.85",
+    })
+}
+
+/// POSTs alerts to Sightline's `/api/v2/alerts`; panics unless it answers 200.
+pub fn post_alerts(base: &str, alerts: &serde_json::Value) {
+    let response = super::common::client()
+        .post(format!("{base}/api/v2/alerts"))
+        .json(alerts)
+        .send()
+        .expect("post alerts");
+    let status = response.status();
+    assert!(
+        status.is_success(),
+        "POST /api/v2/alerts: {status} {}",
+        response.text().unwrap_or_default()
+    );
+}
+
+/// RFC 3339 time `offset_secs` from now.
+pub fn rfc3339_from_now(offset_secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(offset_secs))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
