@@ -7,6 +7,7 @@
 
 mod error;
 mod fields;
+mod incidents;
 mod paths;
 mod positions;
 mod sections;
@@ -19,6 +20,7 @@ use serde::Deserialize;
 
 pub use error::{ConfigError, Position, Problem};
 pub use fields::Secret;
+pub use incidents::{ActionConfig, ActionTrigger, HttpCallConfig, IncidentsConfig};
 pub use sections::{
     Authorization, BasicAuth, Fsync, GlobalConfig, QueueConfig, RelabelAction, RelabelConfig, RelabelRegex,
     RemoteWriteConfig, Scheme, ScrapeConfig, ServerConfig, StaticConfig, StorageConfig, TlsConfig,
@@ -55,6 +57,9 @@ pub struct Config {
     /// The HTTP listener (Sightline's own section).
     #[serde(default, deserialize_with = "fields::nullable")]
     pub server: ServerConfig,
+    /// Incidents opened by firing alert groups, and their automated actions.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub incidents: IncidentsConfig,
 }
 
 /// Reads, parses and validates the configuration file at `path`.

@@ -17,6 +17,13 @@ pub(crate) fn rebase(config: &mut Config, dir: &Path) {
     for remote in &mut config.remote_write {
         rebase_remote_write(remote, dir);
     }
+    for action in &mut config.incidents.actions {
+        action
+            .http
+            .header_files
+            .values_mut()
+            .for_each(|file| rebase_one(file, dir));
+    }
 }
 
 fn rebase_remote_write(remote: &mut RemoteWriteConfig, dir: &Path) {

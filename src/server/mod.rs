@@ -6,6 +6,7 @@
 
 use crate::api::{self, AppState, ServerInfo};
 use crate::config::{Config, Fsync};
+use crate::incidents::{self, Incidents};
 use crate::ingest::remote_write::WriteLimits;
 use crate::promql::{Engine, EngineOptions};
 use crate::storage::{FsyncMode, Storage, StorageOptions};
@@ -86,13 +87,17 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         }),
     };
     let housekeeping = spawn_housekeeping(storage.clone());
+    let incidents = Incidents::open(&storage, &config.incidents)?;
+    let incidents_housekeeping = incidents.spawn_housekeeping(storage.clone());
     let listener = TcpListener::bind(config.server.listen).await?;
     tracing::info!(listen = %config.server.listen, "serving");
-    let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()));
+    let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()))
+        .merge(incidents::routes(incidents.clone()));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     housekeeping.abort();
+    incidents_housekeeping.abort();
     tracing::info!("shutting down: final checkpoint");
     tokio::task::spawn_blocking(move || storage.close()).await??;
     Ok(())
