@@ -11,6 +11,8 @@ pub mod config;
 pub mod incidents;
 pub mod ingest;
 pub mod promql;
+pub mod relabel;
+pub mod remote;
 pub mod server;
 pub mod storage;
 pub mod system;

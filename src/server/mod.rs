@@ -9,6 +9,7 @@ use crate::config::{Config, Fsync};
 use crate::incidents::{self, Incidents};
 use crate::ingest::remote_write::WriteLimits;
 use crate::promql::{Engine, EngineOptions};
+use crate::remote::RemoteWriter;
 use crate::storage::{FsyncMode, Storage, StorageOptions};
 use crate::system::SelfMetrics;
 use std::sync::Arc;
@@ -70,9 +71,12 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         dir = %data_dir.display(),
         "storage ready"
     );
+    let mut self_metrics = SelfMetrics::new();
+    let remote =
+        RemoteWriter::start(&storage, &config, self_metrics.registry_mut()).map_err(anyhow::Error::msg)?;
     let state = AppState {
         storage: storage.clone(),
-        metrics: Arc::new(SelfMetrics::new()),
+        metrics: Arc::new(self_metrics),
         write_limits: WriteLimits {
             max_decompressed_bytes: byte_limit(config.server.remote_write_max_decompressed_size.bytes()),
             ..WriteLimits::default()
@@ -98,6 +102,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .await?;
     housekeeping.abort();
     incidents_housekeeping.abort();
+    remote.shutdown().await;
     tracing::info!("shutting down: final checkpoint");
     tokio::task::spawn_blocking(move || storage.close()).await??;
     Ok(())
