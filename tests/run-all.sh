@@ -36,6 +36,14 @@ if ! command -v prometheus-alertmanager >/dev/null || ! command -v amtool >/dev/
   apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
 fi
 command -v amtool >/dev/null || { echo "FATAL: amtool is still missing" >&2; exit 1; }
+# VictoriaMetrics receives Sightline's remote_write in tests/e2e_remote_write_out.rs.
+if ! command -v victoria-metrics >/dev/null; then
+  echo "installing Debian's victoria-metrics package for the remote-write test" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends victoria-metrics >/dev/null
+fi
+command -v victoria-metrics >/dev/null || { echo "FATAL: victoria-metrics is still missing" >&2; exit 1; }
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

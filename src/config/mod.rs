@@ -8,6 +8,7 @@
 pub mod alerting;
 mod error;
 mod fields;
+mod incidents;
 mod paths;
 mod positions;
 mod scrape;
@@ -24,6 +25,7 @@ pub use error::{ConfigError, Position, Problem};
 pub use fields::Secret;
 pub use scrape::{embedded, embedded_yaml, FileSdConfig, HttpSdConfig};
 pub use redact::redact_secrets;
+pub use incidents::{ActionConfig, ActionTrigger, HttpCallConfig, IncidentsConfig};
 pub use sections::{
     Authorization, BasicAuth, Fsync, GlobalConfig, QueueConfig, RelabelAction, RelabelConfig, RelabelRegex,
     RemoteWriteConfig, Scheme, ScrapeConfig, ServerConfig, StaticConfig, StorageConfig, TlsConfig,
@@ -64,6 +66,9 @@ pub struct Config {
     /// Where alerts go: external Alertmanagers and Sightline's own notifier.
     #[serde(default, deserialize_with = "fields::nullable")]
     pub alerting: alerting::AlertingConfig,
+    /// Incidents opened by firing alert groups, and their automated actions.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub incidents: IncidentsConfig,
 }
 
 /// Reads, parses and validates the configuration file at `path`.

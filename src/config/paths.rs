@@ -23,6 +23,13 @@ pub(crate) fn rebase(config: &mut Config, dir: &Path) {
     }
     rebase_optional(&mut config.alerting.config_file, dir);
     rebase_alerting(&mut config.alerting, dir);
+    for action in &mut config.incidents.actions {
+        action
+            .http
+            .header_files
+            .values_mut()
+            .for_each(|file| rebase_one(file, dir));
+    }
 }
 
 /// The file names inside an `alertmanager.yml`, relative to that file.

@@ -8,8 +8,10 @@ pub mod reload;
 
 use crate::api::{self, AppState, ServerInfo};
 use crate::config::{Config, Fsync};
+use crate::incidents::{self, Incidents};
 use crate::ingest::remote_write::WriteLimits;
 use crate::promql::{Engine, EngineOptions};
+use crate::remote::RemoteWriter;
 use crate::scrape::ScrapeManager;
 use crate::storage::{FsyncMode, Storage, StorageOptions};
 use crate::system::SelfMetrics;
@@ -78,7 +80,10 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         dir = %data_dir.display(),
         "storage ready"
     );
-    let metrics = Arc::new(SelfMetrics::new());
+    let mut self_metrics = SelfMetrics::new();
+    let remote =
+        RemoteWriter::start(&storage, &config, self_metrics.registry_mut()).map_err(anyhow::Error::msg)?;
+    let metrics = Arc::new(self_metrics);
     let notifier = Arc::new(
         crate::notify::Notifier::start(&storage, &config, &external_url(&config))
             .map_err(|err| anyhow::anyhow!("alerting: {err}"))?,
@@ -101,6 +106,9 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         }),
     };
     let housekeeping = spawn_housekeeping(storage.clone());
+    let incidents = Incidents::open(&storage, &config.incidents)?;
+    let incidents_housekeeping = incidents.spawn_housekeeping(storage.clone());
+    notifier.add_observer(Arc::new(incidents.clone()));
     let listener = TcpListener::bind(config.server.listen).await?;
     tracing::info!(listen = %config.server.listen, "serving");
     let scrape = ScrapeManager::new(Arc::new(storage.clone()));
@@ -111,6 +119,10 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     reload.subscribe("rules", Box::new(move |config| rules_for_reload.apply(config)));
     let notifier_for_reload = notifier.clone();
     reload.subscribe("alerting", Box::new(move |config| notifier_for_reload.apply(config)));
+    let remote_for_reload = remote.clone();
+    reload.subscribe("remote_write", Box::new(move |config| remote_for_reload.apply(config)));
+    let incidents_for_reload = incidents.clone();
+    reload.subscribe("incidents", Box::new(move |config| incidents_for_reload.apply(config)));
     reload
         .apply(&config)
         .map_err(|err| anyhow::anyhow!("cannot apply configuration: {err}"))?;
@@ -119,6 +131,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .merge(crate::scrape::router(scrape.clone()))
         .merge(crate::rules::routes(rules.clone()))
         .merge(notifier.routes())
+        .merge(incidents::routes(incidents.clone()))
         .merge(reload.router());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
@@ -127,6 +140,8 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     scrape.stop().await;
     housekeeping.abort();
     rules.stop();
+    incidents_housekeeping.abort();
+    remote.shutdown().await;
     tracing::info!("shutting down: final checkpoint");
     tokio::task::spawn_blocking(move || storage.close()).await??;
     Ok(())

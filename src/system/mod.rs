@@ -169,6 +169,12 @@ impl SelfMetrics {
             .inc();
     }
 
+    /// For subsystems that register their own metric families (remote write),
+    /// before the server shares the metrics.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     /// Renders the text exposition, after copying in the storage's figures,
     /// with the process metrics before the closing `# EOF`.
     pub fn render(&self, storage: &Storage) -> String {
