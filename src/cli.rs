@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check config`, `tsdb dump`, `tsdb stats`.
+//! The command line: `serve`, `check config`, `tsdb dump`, `tsdb stats`, `drift`.
 //! Parses arguments with clap and dispatches; holds no logic of its own.
 
 use clap::{Args, Parser, Subcommand};
@@ -32,6 +32,9 @@ pub enum Command {
     /// Run unit tests.
     #[command(subcommand)]
     Test(TestCommand),
+    /// Compare a current CSV with a reference CSV for data drift; exits 1
+    /// when dataset drift is found, 2 on error.
+    Drift(DriftArgs),
 }
 
 #[derive(Subcommand)]
@@ -47,6 +50,25 @@ pub enum TestCommand {
         #[arg(long)]
         ignore_unknown_fields: bool,
     },
+}
+
+#[derive(Args)]
+pub struct DriftArgs {
+    /// Reference data set (CSV with a header row).
+    #[arg(long)]
+    pub reference: PathBuf,
+    /// Current data set (CSV with the reference's columns).
+    #[arg(long)]
+    pub current: PathBuf,
+    /// Method rules: `evidently` (Evidently 0.7's defaults) or `sound`.
+    #[arg(long, default_value = "evidently", value_parser = ["evidently", "sound"])]
+    pub preset: String,
+    /// Write the JSON report here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the self-contained HTML report here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Args)]

@@ -10,6 +10,7 @@ pub mod api;
 pub mod config;
 pub mod exposition;
 pub mod incidents;
+pub mod drift;
 pub mod ingest;
 pub mod notify;
 pub mod promql;

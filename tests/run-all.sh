@@ -45,6 +45,10 @@ if ! command -v victoria-metrics >/dev/null; then
 fi
 command -v victoria-metrics >/dev/null || { echo "FATAL: victoria-metrics is still missing" >&2; exit 1; }
 
+# The pinned Python venv (SciPy, Evidently, scikit-learn) that the drift
+# reference tests compare against; fails loudly if it cannot be built.
+bash tests/reference/setup-venv.sh
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 log=$(mktemp)
