@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod api;
 pub mod config;
 pub mod ingest;
+pub mod ml;
 pub mod promql;
 pub mod server;
 pub mod storage;

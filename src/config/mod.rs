@@ -7,6 +7,7 @@
 
 mod error;
 mod fields;
+pub mod models;
 mod paths;
 mod positions;
 mod sections;
@@ -55,6 +56,9 @@ pub struct Config {
     /// The HTTP listener (Sightline's own section).
     #[serde(default, deserialize_with = "fields::nullable")]
     pub server: ServerConfig,
+    /// ML models to monitor (Sightline's own section); undeclared models register on first event.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub models: Vec<models::ModelConfig>,
 }
 
 /// Reads, parses and validates the configuration file at `path`.

@@ -42,6 +42,9 @@ pub(crate) fn resolve_and_check(config: &mut Config) -> Vec<Violation> {
     check_jobs(&config.scrape_configs, &mut findings);
     check_remote_writes(&config.remote_write, &mut findings);
     check_server(&config.server, &mut findings);
+    for (path, message) in super::models::check(&config.models) {
+        findings.add(path, message);
+    }
     findings.0
 }
 

@@ -86,13 +86,20 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         }),
     };
     let housekeeping = spawn_housekeeping(storage.clone());
+    let ml_monitor = crate::ml::MlMonitor::open(storage.clone(), &config.models)?;
+    let ml_ticker = crate::ml::spawn_ticker(ml_monitor.clone());
     let listener = TcpListener::bind(config.server.listen).await?;
     tracing::info!(listen = %config.server.listen, "serving");
-    let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()));
+    let body_limit = byte_limit(config.server.max_request_body_size.bytes());
+    let app = api::router(state, body_limit).merge(crate::ml::router(ml_monitor.clone(), body_limit));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     housekeeping.abort();
+    ml_ticker.abort();
+    if let Err(e) = ml_monitor.flush(crate::storage::now_ms()) {
+        tracing::error!("final ML flush failed: {e}");
+    }
     tracing::info!("shutting down: final checkpoint");
     tokio::task::spawn_blocking(move || storage.close()).await??;
     Ok(())

@@ -1,0 +1,297 @@
+//! The `models:` section: ML models Sightline monitors, as users declare them.
+//!
+//! Owns the shape and defaults of each model entry (task, classes, feature
+//! types, quality windows, sampling, drift schedule). A model that is not
+//! declared here is registered on its first event with inferred feature types;
+//! declaring it fixes the schema instead. Nothing here acts on the values.
+
+use serde::Deserialize;
+
+use super::fields;
+use super::units::PromDuration;
+
+/// One entry of `models:`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The `model` label of every event and derived series.
+    pub name: String,
+    /// `classification` or `regression`; inferred from the first prediction when absent.
+    #[serde(default)]
+    pub task: Option<ModelTask>,
+    /// Class labels a classifier may predict; events naming others are refused.
+    /// When set, quality metrics use exactly these labels (scikit-learn's `labels=`).
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub classes: Vec<String>,
+    /// Feature schema; features not listed are inferred from the first value seen.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub features: Vec<FeatureConfig>,
+    /// Keys of the event's `segment` map copied as labels onto every derived series.
+    #[serde(default, deserialize_with = "fields::label_names")]
+    pub segment_labels: Vec<String>,
+    /// Upper bounds (seconds) of the `prediction_latency_seconds` buckets.
+    #[serde(default = "default_latency_buckets")]
+    pub latency_buckets: Vec<f64>,
+    /// How long a prediction waits for its feedback (and feedback for its prediction).
+    #[serde(default = "default_feedback_ttl")]
+    pub feedback_ttl: PromDuration,
+    /// Windows the quality metrics are computed over.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub windows: QualityWindows,
+    /// Decision thresholds.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub thresholds: Thresholds,
+    /// Which predictions the prediction log keeps.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub sampling: SamplingConfig,
+}
+
+/// What a model predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelTask {
+    Classification,
+    Regression,
+}
+
+impl ModelTask {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelTask::Classification => "classification",
+            ModelTask::Regression => "regression",
+        }
+    }
+}
+
+/// One declared input feature.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureConfig {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: FeatureKind,
+    /// Smallest expected value of a numeric feature (data-quality out-of-range checks).
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Largest expected value of a numeric feature.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Expected values of a categorical feature; others count as unseen categories.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub categories: Vec<String>,
+}
+
+/// How a feature's values are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureKind {
+    Numeric,
+    Categorical,
+}
+
+impl FeatureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeatureKind::Numeric => "numeric",
+            FeatureKind::Categorical => "categorical",
+        }
+    }
+}
+
+/// `windows:` of a model.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityWindows {
+    /// Quality over the last this many labelled predictions (`window="last_<n>"`).
+    #[serde(default = "default_last_labelled")]
+    pub last_labelled: usize,
+    /// Quality over labelled predictions joined within each of these durations.
+    #[serde(default = "default_time_windows")]
+    pub time: Vec<PromDuration>,
+    /// Data-quality shares are computed over the last this many predictions.
+    #[serde(default = "default_data_quality_events")]
+    pub data_quality_events: usize,
+}
+
+impl Default for QualityWindows {
+    fn default() -> Self {
+        QualityWindows {
+            last_labelled: default_last_labelled(),
+            time: default_time_windows(),
+            data_quality_events: default_data_quality_events(),
+        }
+    }
+}
+
+/// `thresholds:` of a model.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// Predictions whose confidence is below this are "low confidence" (always logged).
+    #[serde(default = "default_low_confidence")]
+    pub low_confidence: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            low_confidence: default_low_confidence(),
+        }
+    }
+}
+
+/// `sampling:` of a model: what the prediction log keeps, and for how long.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingConfig {
+    /// Share of ordinary predictions logged (0..=1), chosen by a hash of `request_id`.
+    #[serde(default = "default_sampling_rate")]
+    pub rate: f64,
+    /// Always log predictions that carry `error`.
+    #[serde(default = "yes")]
+    pub log_errors: bool,
+    /// Log predictions found misclassified once their feedback arrives.
+    #[serde(default = "yes")]
+    pub log_misclassified: bool,
+    /// Always log predictions below `thresholds.low_confidence`.
+    #[serde(default = "yes")]
+    pub log_low_confidence: bool,
+    /// How long logged predictions are kept.
+    #[serde(default = "default_log_retention")]
+    pub retention: PromDuration,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        SamplingConfig {
+            rate: default_sampling_rate(),
+            log_errors: true,
+            log_misclassified: true,
+            log_low_confidence: true,
+            retention: default_log_retention(),
+        }
+    }
+}
+
+impl ModelConfig {
+    /// The configuration a model registered by its first event gets.
+    pub fn inferred(name: &str) -> ModelConfig {
+        ModelConfig {
+            name: name.to_string(),
+            task: None,
+            classes: Vec::new(),
+            features: Vec::new(),
+            segment_labels: Vec::new(),
+            latency_buckets: default_latency_buckets(),
+            feedback_ttl: default_feedback_ttl(),
+            windows: QualityWindows::default(),
+            thresholds: Thresholds::default(),
+            sampling: SamplingConfig::default(),
+        }
+    }
+}
+
+/// The seed's LatencyMonitor buckets.
+pub fn default_latency_buckets() -> Vec<f64> {
+    vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
+}
+
+const DAY_SECS: u64 = 86_400;
+
+fn default_feedback_ttl() -> PromDuration {
+    PromDuration::from_secs(7 * DAY_SECS)
+}
+
+fn default_log_retention() -> PromDuration {
+    PromDuration::from_secs(7 * DAY_SECS)
+}
+
+fn default_last_labelled() -> usize {
+    1000
+}
+
+fn default_time_windows() -> Vec<PromDuration> {
+    vec![PromDuration::from_secs(3600)]
+}
+
+fn default_data_quality_events() -> usize {
+    10_000
+}
+
+fn default_low_confidence() -> f64 {
+    0.6
+}
+
+fn default_sampling_rate() -> f64 {
+    0.1
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Problems across the `models:` entries, as `(dotted path, message)`.
+pub(crate) fn check(models: &[ModelConfig]) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (index, model) in models.iter().enumerate() {
+        let path = format!("models.{index}");
+        if model.name.is_empty() {
+            problems.push((format!("{path}.name"), "model name is empty".to_string()));
+        } else if !names.insert(model.name.as_str()) {
+            problems.push((
+                format!("{path}.name"),
+                format!("duplicate model name {:?}", model.name),
+            ));
+        }
+        check_model(model, &path, &mut problems);
+    }
+    problems
+}
+
+fn check_model(model: &ModelConfig, path: &str, problems: &mut Vec<(String, String)>) {
+    let mut add = |field: &str, message: String| problems.push((format!("{path}.{field}"), message));
+    if let Some(duplicate) = first_duplicate(model.classes.iter().map(String::as_str)) {
+        add("classes", format!("class {duplicate:?} is listed twice"));
+    }
+    if model.task == Some(ModelTask::Regression) && !model.classes.is_empty() {
+        add("classes", "a regression model has no classes".to_string());
+    }
+    if let Some(duplicate) = first_duplicate(model.features.iter().map(|f| f.name.as_str())) {
+        add("features", format!("feature {duplicate:?} is listed twice"));
+    }
+    let increasing = model.latency_buckets.windows(2).all(|w| w[0] < w[1]);
+    if model.latency_buckets.is_empty() || !increasing || model.latency_buckets.iter().any(|b| !b.is_finite())
+    {
+        add(
+            "latency_buckets",
+            "latency_buckets must be finite and strictly increasing, at least one".to_string(),
+        );
+    }
+    if model.feedback_ttl.is_zero() {
+        add("feedback_ttl", "feedback_ttl must be more than 0".to_string());
+    }
+    if model.windows.last_labelled == 0 || model.windows.data_quality_events == 0 {
+        add("windows", "window sizes must be at least 1".to_string());
+    }
+    if model.windows.time.iter().any(|d| d.is_zero()) {
+        add("windows.time", "time windows must be longer than 0".to_string());
+    }
+    if !(0.0..=1.0).contains(&model.sampling.rate) {
+        add(
+            "sampling.rate",
+            "sampling rate must be between 0 and 1".to_string(),
+        );
+    }
+    if model.sampling.retention.is_zero() {
+        add(
+            "sampling.retention",
+            "retention must be longer than 0".to_string(),
+        );
+    }
+}
+
+fn first_duplicate<'a>(items: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    items.into_iter().find(|item| !seen.insert(*item))
+}
