@@ -295,3 +295,53 @@ fn first_duplicate<'a>(items: impl Iterator<Item = &'a str>) -> Option<&'a str> 
     let mut seen = std::collections::HashSet::new();
     items.into_iter().find(|item| !seen.insert(*item))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse_str;
+
+    #[test]
+    fn a_declared_model_parses_with_defaults() {
+        let yaml = "models:\n  - name: churn\n    task: classification\n    classes: [no, yes]\n    features:\n      - {name: age, type: numeric, max: 120}\n    segment_labels: [tier]\n";
+        let config = parse_str(yaml, "m.yml").unwrap_or_else(|e| panic!("{e}"));
+        let model = &config.models[0];
+        assert_eq!(model.classes, ["no", "yes"]);
+        assert_eq!(model.features[0].max, Some(120.0));
+        assert_eq!(model.windows.last_labelled, 1000);
+        assert_eq!(model.latency_buckets.len(), 11);
+        assert_eq!(model.feedback_ttl.as_millis(), 7 * 86_400_000);
+    }
+
+    #[test]
+    fn bad_models_point_at_the_field() {
+        let cases = [
+            (
+                "models:\n  - name: a\n  - name: a\n",
+                "m.yml:3:11: duplicate model name \"a\"",
+            ),
+            (
+                "models:\n  - name: a\n    sampling: {rate: 2}\n",
+                "m.yml:3:22: sampling rate must be between 0 and 1",
+            ),
+            (
+                "models:\n  - name: a\n    latency_buckets: [1, 0.5]\n",
+                "m.yml:3:22: latency_buckets must be",
+            ),
+            (
+                "models:\n  - name: a\n    task: ranking\n",
+                "m.yml:3:11: unknown variant `ranking`",
+            ),
+            (
+                "models:\n  - name: a\n    colour: red\n",
+                "m.yml:3:5: unknown field `colour`",
+            ),
+        ];
+        for (yaml, want) in cases {
+            let message = parse_str(yaml, "m.yml")
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(message.starts_with(want), "{yaml}: {message}");
+        }
+    }
+}
