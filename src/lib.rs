@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod api;
 pub mod config;
+pub mod drift;
 pub mod ingest;
 pub mod ml;
 pub mod promql;
