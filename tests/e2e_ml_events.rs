@@ -20,16 +20,16 @@ const MODELS_YAML: &str = r#"models:
       - {name: plan, type: categorical, categories: [free, pro]}
     thresholds: {low_confidence: 0.6}
     sampling: {rate: 0.0}
-  - name: price
+CHURN_EXTRA  - name: price
     task: regression
 "#;
 
-fn start(dir: &Path, extra_yaml: &str) -> Server {
+/// Starts the binary; `churn_extra` adds lines (indented 4) to the `churn` model.
+fn start(dir: &Path, churn_extra: &str) -> Server {
     let port = free_port();
     let config = dir.join("sightline.yml");
-    let yaml = format!(
-        "server:\n  listen: 127.0.0.1:{port}\n  max_request_body_size: 256KB\n{MODELS_YAML}{extra_yaml}"
-    );
+    let models = MODELS_YAML.replace("CHURN_EXTRA", churn_extra);
+    let yaml = format!("server:\n  listen: 127.0.0.1:{port}\n  max_request_body_size: 256KB\n{models}");
     std::fs::write(&config, yaml).expect("write config");
     Server::start(&dir.join("data"), &config, port)
 }
@@ -519,4 +519,112 @@ fn joins_and_counters_survive_a_restart() {
         false,
     );
     assert_eq!(dup["data"]["accepted"], 0, "{dup}");
+}
+
+#[test]
+fn drift_job_compares_each_window_with_the_uploaded_reference() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path(), "    drift: {window_events: 200, preset: evidently}\n");
+    let mut csv = String::from("age,plan\n");
+    for i in 0..400 {
+        csv.push_str(&format!(
+            "{},{}\n",
+            20 + i % 50,
+            if i % 3 == 0 { "pro" } else { "free" }
+        ));
+    }
+    let (status, answer) = post(
+        &server,
+        "/api/v1/models/churn/reference",
+        "text/csv",
+        csv.into_bytes(),
+        true,
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["rows"], 400);
+    let (status, answer) = post(
+        &server,
+        "/api/v1/models/churn/reference",
+        "text/csv",
+        b"age,plan\n1,a\n2\n".to_vec(),
+        false,
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap_or("").contains("line 3"),
+        "{answer}"
+    );
+    let (status, _) = post(
+        &server,
+        "/api/v1/models/nope/reference",
+        "text/csv",
+        b"a\n1\n".to_vec(),
+        false,
+    );
+    assert_eq!(status, 404);
+    let (status, _) = post(
+        &server,
+        "/api/v1/models/price/drift/run",
+        "application/json",
+        Vec::new(),
+        false,
+    );
+    assert_eq!(status, 409);
+
+    // 200 predictions whose ages are 40 years older: the window closes and drifts on age only.
+    let batch: Vec<Value> = (0..200)
+        .map(|i| {
+            let mut p = prediction(&format!("d{i}"), "1", 0.9, "new");
+            p["features"] = json!({"age": 60 + i % 50, "plan": if i % 3 == 0 { "pro" } else { "free" }});
+            p
+        })
+        .collect();
+    post_json(&server, "/api/v1/predictions", &json!(batch));
+    wait_for_value(
+        &server,
+        r#"feature_drift_detected{model="churn",feature="age",method="ks"}"#,
+        1.0,
+    );
+    wait_for_value(
+        &server,
+        r#"feature_drift_detected{model="churn",feature="plan"}"#,
+        0.0,
+    );
+    wait_for_value(&server, r#"dataset_drift_share{model="churn"}"#, 0.5);
+    wait_for_value(&server, r#"dataset_drift_detected{model="churn"}"#, 1.0);
+    let (status, report) = get_json(&server, "/api/v1/models/churn/drift");
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["data"]["window"]["events"], 200);
+    assert_eq!(report["data"]["drift"]["driftedColumns"], 1);
+    let html = client()
+        .get(server.url("/api/v1/models/churn/drift?format=html"))
+        .send()
+        .expect("html");
+    assert!(html.headers()["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/html"));
+    assert!(html.text().unwrap_or_default().contains("<td>age</td>"));
+    // On demand, over the (empty) new window: nothing to compare, so no column drifts.
+    let (status, run) = post(
+        &server,
+        "/api/v1/models/churn/drift/run",
+        "application/json",
+        Vec::new(),
+        false,
+    );
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["data"]["window"]["events"], 0);
+
+    // The reference survives a restart.
+    assert!(server.terminate().success());
+    let server = start(dir.path(), "    drift: {window_events: 200, preset: evidently}\n");
+    let (status, run) = post(
+        &server,
+        "/api/v1/models/churn/drift/run",
+        "application/json",
+        Vec::new(),
+        false,
+    );
+    assert_eq!(status, 200, "{run}");
 }

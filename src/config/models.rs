@@ -44,6 +44,48 @@ pub struct ModelConfig {
     /// Which predictions the prediction log keeps.
     #[serde(default, deserialize_with = "fields::nullable")]
     pub sampling: SamplingConfig,
+    /// The drift job: current window and method preset (runs once a reference is set).
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub drift: DriftJobConfig,
+}
+
+/// `drift:` of a model. A tumbling window: when it ends (after `window_events`
+/// predictions, or `window_duration` if set) it is compared with the reference
+/// and a new one starts; that is the job's schedule.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftJobConfig {
+    /// `evidently` (Evidently 0.7's defaults) or `sound`.
+    #[serde(default)]
+    pub preset: crate::drift::Preset,
+    /// A count window of this many predictions (used unless `window_duration` is set).
+    #[serde(default = "default_window_events")]
+    pub window_events: u64,
+    /// A time window of this length instead of a count window.
+    #[serde(default)]
+    pub window_duration: Option<PromDuration>,
+    /// Only `tumbling` is built; `sliding` is refused with a message.
+    #[serde(default = "default_window_mode")]
+    pub window_mode: String,
+}
+
+impl Default for DriftJobConfig {
+    fn default() -> Self {
+        DriftJobConfig {
+            preset: crate::drift::Preset::default(),
+            window_events: default_window_events(),
+            window_duration: None,
+            window_mode: default_window_mode(),
+        }
+    }
+}
+
+fn default_window_events() -> u64 {
+    1000
+}
+
+fn default_window_mode() -> String {
+    "tumbling".to_string()
 }
 
 /// What a model predicts.
@@ -187,6 +229,7 @@ impl ModelConfig {
             windows: QualityWindows::default(),
             thresholds: Thresholds::default(),
             sampling: SamplingConfig::default(),
+            drift: DriftJobConfig::default(),
         }
     }
 }
@@ -281,6 +324,21 @@ fn check_model(model: &ModelConfig, path: &str, problems: &mut Vec<(String, Stri
         add(
             "sampling.rate",
             "sampling rate must be between 0 and 1".to_string(),
+        );
+    }
+    if model.drift.window_mode != "tumbling" {
+        add(
+            "drift.window_mode",
+            format!(
+                "window_mode {:?} is not supported: only tumbling windows are built",
+                model.drift.window_mode
+            ),
+        );
+    }
+    if model.drift.window_events == 0 || model.drift.window_duration.is_some_and(|d| d.is_zero()) {
+        add(
+            "drift",
+            "drift windows must hold at least one event and last longer than 0".to_string(),
         );
     }
     if model.sampling.retention.is_zero() {

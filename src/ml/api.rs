@@ -6,9 +6,10 @@
 //! 413 too large, 415 encoding, 500 storage).
 
 use crate::ml::body::{self, BodyError};
+use crate::ml::drift_job::{report_html, ReferenceFormat};
 use crate::ml::event::{parse_item, Feedback, Prediction, MALFORMED};
 use crate::ml::log::{LogItem, LogQuery};
-use crate::ml::monitor::{BatchAnswer, MlMonitor};
+use crate::ml::monitor::{BatchAnswer, MlMonitor, ReferenceError};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -46,6 +47,9 @@ pub fn router(monitor: MlMonitor, max_body_bytes: usize) -> Router {
         .route("/api/v1/feedback", post(post_feedback))
         .route("/api/v1/models", get(list_models))
         .route("/api/v1/models/{model}", get(get_model))
+        .route("/api/v1/models/{model}/reference", post(post_reference))
+        .route("/api/v1/models/{model}/drift", get(get_drift))
+        .route("/api/v1/models/{model}/drift/run", post(run_drift))
         .route("/api/v1/openapi.json", get(openapi))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
@@ -147,6 +151,122 @@ async fn get_model(State(state): State<MlState>, Path(model): Path<String>) -> R
     match state.monitor.describe(&model) {
         Some(view) => success(view),
         None => error(StatusCode::NOT_FOUND, "not_found", format!("no model {model:?}")),
+    }
+}
+
+fn reference_error(model: &str, e: ReferenceError) -> Response {
+    match e {
+        ReferenceError::UnknownModel => {
+            error(StatusCode::NOT_FOUND, "not_found", format!("no model {model:?}"))
+        }
+        ReferenceError::NoReference => error(
+            StatusCode::CONFLICT,
+            "bad_data",
+            format!("model {model:?} has no drift reference: POST one to /api/v1/models/{model}/reference"),
+        ),
+        ReferenceError::Invalid(message) => error(StatusCode::BAD_REQUEST, "bad_data", message),
+        ReferenceError::Storage(message) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", message),
+    }
+}
+
+/// `POST /api/v1/models/{model}/reference`: a CSV (`text/csv`) or JSON/NDJSON
+/// rows in the body, or `?start=&end=` to take logged predictions.
+async fn post_reference(
+    State(state): State<MlState>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> Response {
+    let raw_body = match axum::body::to_bytes(body, state.max_body_bytes).await {
+        Ok(raw) => raw,
+        Err(_) => {
+            let message = format!("request body larger than {} bytes", state.max_body_bytes);
+            return error(StatusCode::PAYLOAD_TOO_LARGE, "bad_data", message);
+        }
+    };
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let window = match time_window(&pairs) {
+        Ok(window) => window,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "bad_data", message),
+    };
+    let encoding = header_text(&headers, header::CONTENT_ENCODING);
+    let content_type = header_text(&headers, header::CONTENT_TYPE).unwrap_or_default();
+    let format = if content_type.contains("csv") {
+        ReferenceFormat::Csv
+    } else {
+        ReferenceFormat::Json
+    };
+    let monitor = state.monitor.clone();
+    let limit = state.max_body_bytes;
+    let name = model.clone();
+    let work = move || {
+        let now = crate::storage::now_ms();
+        if let Some((start, end)) = window {
+            return monitor.set_reference_from_log(&name, start, end, now);
+        }
+        let decoded = body::decode(&raw_body, encoding.as_deref(), limit)
+            .map_err(|e| ReferenceError::Invalid(e.to_string()))?;
+        monitor.set_reference(&name, format, &decoded, now)
+    };
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(summary)) => success(summary),
+        Ok(Err(e)) => reference_error(&model, e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
+}
+
+/// `start` and `end` together, or neither.
+fn time_window(pairs: &[(String, String)]) -> Result<Option<(i64, i64)>, String> {
+    let find = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| crate::api::parse_time(v))
+    };
+    match (find("start").transpose()?, find("end").transpose()?) {
+        (Some(start), Some(end)) if start <= end => Ok(Some((start, end))),
+        (None, None) => Ok(None),
+        _ => Err("a reference from logged predictions needs start <= end".into()),
+    }
+}
+
+async fn run_drift(State(state): State<MlState>, Path(model): Path<String>) -> Response {
+    let monitor = state.monitor.clone();
+    let name = model.clone();
+    match tokio::task::spawn_blocking(move || monitor.run_drift(&name, crate::storage::now_ms())).await {
+        Ok(Ok(report)) => success(report),
+        Ok(Err(e)) => reference_error(&model, e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
+}
+
+/// `GET /api/v1/models/{model}/drift`: the newest report, JSON or `?format=html`.
+async fn get_drift(
+    State(state): State<MlState>,
+    Path(model): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let html =
+        form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).any(|(k, v)| k == "format" && v == "html");
+    if !state.monitor.has_model(&model) {
+        return error(StatusCode::NOT_FOUND, "not_found", format!("no model {model:?}"));
+    }
+    match state.monitor.latest_report(&model) {
+        Ok(Some(report)) if html => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            report_html(&report),
+        )
+            .into_response(),
+        Ok(Some(report)) => success(report),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("model {model:?} has no drift report yet"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     }
 }
 

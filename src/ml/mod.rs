@@ -14,6 +14,7 @@ mod api;
 mod body;
 mod counters;
 mod data_quality;
+mod drift_job;
 mod event;
 mod join;
 mod log;

@@ -8,9 +8,12 @@
 //! persistence in the `ml_models` aux tree (schema and counters as JSON,
 //! written at each flush), so counters stay monotonic across restarts.
 
-use crate::config::models::{ModelConfig, ModelTask};
+use crate::config::models::{FeatureKind, ModelConfig, ModelTask};
 use crate::ml::counters::{series, GroupCounters};
 use crate::ml::data_quality::DataQuality;
+use crate::ml::drift_job::{
+    build_reference, drift_series, report_json, ClosedWindow, DriftJob, Reference, ReferenceFormat,
+};
 use crate::ml::event::{FeatureValue, Feedback, Outcome, Prediction};
 use crate::ml::join::{Expired, JoinBatch, JoinStore, PendingFeedback, PendingPrediction};
 use crate::ml::log::{self, LogItem, PredictionLog, SampleInputs};
@@ -73,6 +76,7 @@ struct ModelState {
     data_quality: DataQuality,
     feedback_pending: u64,
     feedback_expired: u64,
+    drift: Option<DriftJob>,
     dirty: bool,
 }
 
@@ -108,6 +112,7 @@ struct Inner {
     join: JoinStore,
     log: PredictionLog,
     models_tree: sled::Tree,
+    drift_tree: sled::Tree,
     declared: HashMap<String, ModelConfig>,
     state: Mutex<State>,
 }
@@ -118,6 +123,7 @@ impl MlMonitor {
         let declared: HashMap<String, ModelConfig> =
             configs.iter().map(|c| (c.name.clone(), c.clone())).collect();
         let models_tree = storage.aux_tree("ml_models")?;
+        let drift_tree = storage.aux_tree("ml_drift")?;
         let join = JoinStore::open(&storage)?;
         let log = PredictionLog::open(&storage)?;
         let mut models = BTreeMap::new();
@@ -141,6 +147,7 @@ impl MlMonitor {
                 Err(e) => tracing::error!(model = %name, "skipping unreadable ML model state: {e}"),
             }
         }
+        restore_references(&drift_tree, &mut models)?;
         for (model, count) in join.pending_feedback_counts()? {
             if let Some(state) = models.get_mut(&model) {
                 state.feedback_pending = count;
@@ -157,6 +164,7 @@ impl MlMonitor {
                 join,
                 log,
                 models_tree,
+                drift_tree,
                 declared,
                 state: Mutex::new(state),
             }),
@@ -366,7 +374,7 @@ impl MlMonitor {
     /// Appends every changed series (and, every 15 s, all of them) in one batch,
     /// then persists the changed models.
     pub fn flush(&self, now_ms: i64) -> Result<usize, MonitorError> {
-        let (samples, stored) = {
+        let (samples, stored, due) = {
             let mut state = self.inner.state.lock();
             let t = now_ms.max(state.last_flush_ms + 1);
             let refresh = t - state.last_refresh_ms >= REFRESH_EVERY_MS;
@@ -385,7 +393,8 @@ impl MlMonitor {
                 }
                 model.dirty = false;
             }
-            (samples, stored)
+            let due = due_windows(&mut state, t);
+            (samples, stored, due)
         };
         let appended = samples.len();
         if !samples.is_empty() {
@@ -399,7 +408,141 @@ impl MlMonitor {
                 .models_tree
                 .insert(name.as_bytes(), serde_json::to_vec(&model).unwrap_or_default())?;
         }
+        for (model, run) in due {
+            self.record_drift(&model, &run)?;
+        }
         Ok(appended)
+    }
+
+    /// Sets `model`'s drift reference from an upload; returns a summary.
+    pub fn set_reference(
+        &self,
+        model: &str,
+        format: ReferenceFormat,
+        bytes: &[u8],
+        now_ms: i64,
+    ) -> Result<serde_json::Value, ReferenceError> {
+        let kinds = self.feature_kinds(model).ok_or(ReferenceError::UnknownModel)?;
+        let reference = build_reference(format, bytes, &kinds).map_err(ReferenceError::Invalid)?;
+        let mut stored = vec![format.tag()];
+        stored.extend_from_slice(bytes);
+        self.inner
+            .drift_tree
+            .insert(reference_key(model), stored)
+            .map_err(|e| ReferenceError::Storage(e.to_string()))?;
+        Ok(self.install_reference(model, reference, now_ms))
+    }
+
+    /// Sets `model`'s drift reference from its logged predictions in `[start_ms, end_ms]`.
+    pub fn set_reference_from_log(
+        &self,
+        model: &str,
+        start_ms: i64,
+        end_ms: i64,
+        now_ms: i64,
+    ) -> Result<serde_json::Value, ReferenceError> {
+        let query = crate::ml::log::LogQuery {
+            model: Some(model.to_string()),
+            start_ms: Some(start_ms),
+            end_ms: Some(end_ms),
+            limit: MAX_LOGGED_REFERENCE_ROWS,
+            ..Default::default()
+        };
+        let page = self
+            .inner
+            .log
+            .search(&query)
+            .map_err(|e| ReferenceError::Storage(e.to_string()))?;
+        if page.items.is_empty() {
+            return Err(ReferenceError::Invalid(format!(
+                "no logged predictions of model {model:?} between start and end"
+            )));
+        }
+        let mut ndjson = Vec::new();
+        for item in &page.items {
+            if serde_json::to_writer(&mut ndjson, &item.features).is_ok() {
+                ndjson.push(b'\n');
+            }
+        }
+        self.set_reference(model, ReferenceFormat::Json, &ndjson, now_ms)
+    }
+
+    fn feature_kinds(&self, model: &str) -> Option<BTreeMap<String, FeatureKind>> {
+        let state = self.inner.state.lock();
+        let m = state.models.get(model)?;
+        Some(
+            m.schema
+                .features()
+                .iter()
+                .map(|f| (f.name.clone(), f.kind))
+                .collect(),
+        )
+    }
+
+    fn install_reference(&self, model: &str, reference: Reference, now_ms: i64) -> serde_json::Value {
+        let summary = serde_json::json!({
+            "model": model,
+            "rows": reference.rows,
+            "features": reference.profile.columns.iter().map(|c| serde_json::json!({
+                "name": c.name,
+                "type": c.state.column_type,
+            })).collect::<Vec<_>>(),
+        });
+        let mut state = self.inner.state.lock();
+        if let Some(m) = state.models.get_mut(model) {
+            m.drift = Some(DriftJob::new(Arc::new(reference), now_ms));
+        }
+        summary
+    }
+
+    /// Runs `model`'s drift job now on its open window (which stays open).
+    pub fn run_drift(&self, model: &str, now_ms: i64) -> Result<serde_json::Value, ReferenceError> {
+        let run = {
+            let mut state = self.inner.state.lock();
+            let t = now_ms.max(state.last_flush_ms + 1);
+            state.last_flush_ms = t;
+            let m = state.models.get(model).ok_or(ReferenceError::UnknownModel)?;
+            let job = m.drift.as_ref().ok_or(ReferenceError::NoReference)?;
+            DriftRun {
+                reference: job.reference.clone(),
+                window: job.snapshot(t),
+                preset: m.schema.config.drift.preset,
+            }
+        };
+        self.record_drift(model, &run)
+            .map_err(|e| ReferenceError::Storage(e.to_string()))
+    }
+
+    /// Evaluates one window, appends its series and stores its report.
+    fn record_drift(&self, model: &str, run: &DriftRun) -> Result<serde_json::Value, MonitorError> {
+        let drift = run.window.window.evaluate(&run.reference.profile, run.preset);
+        let t = run.window.ended_ms;
+        self.inner
+            .storage
+            .append(drift_series(model, &drift, t))
+            .map_err(|e| MonitorError(format!("appending drift series: {e}")))?;
+        let report = report_json(model, run.reference.rows, &run.window, &drift);
+        let mut key = report_prefix(model);
+        key.extend_from_slice(&((t as u64) ^ (1 << 63)).to_be_bytes());
+        self.inner
+            .drift_tree
+            .insert(key, serde_json::to_vec(&report).unwrap_or_default())?;
+        Ok(report)
+    }
+
+    /// The newest stored drift report of `model`.
+    pub fn latest_report(&self, model: &str) -> Result<Option<serde_json::Value>, MonitorError> {
+        let newest = self
+            .inner
+            .drift_tree
+            .scan_prefix(report_prefix(model))
+            .next_back()
+            .transpose()?;
+        Ok(newest.and_then(|(_, bytes)| serde_json::from_slice(&bytes).ok()))
+    }
+
+    pub fn has_model(&self, model: &str) -> bool {
+        self.inner.state.lock().models.contains_key(model)
     }
 
     /// Ends pending joins past their TTL and logged predictions past their retention.
@@ -441,6 +584,90 @@ impl MlMonitor {
         let state = self.inner.state.lock();
         state.models.get(name).map(|m| m.describe(name))
     }
+}
+
+/// Most logged predictions a reference taken from the log holds.
+const MAX_LOGGED_REFERENCE_ROWS: usize = 1_000_000;
+
+/// Why a reference or drift run was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReferenceError {
+    #[error("no such model")]
+    UnknownModel,
+    #[error("the model has no drift reference yet")]
+    NoReference,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("ML state storage failed: {0}")]
+    Storage(String),
+}
+
+/// A window to evaluate with what it is compared against.
+struct DriftRun {
+    reference: Arc<Reference>,
+    window: ClosedWindow,
+    preset: crate::drift::Preset,
+}
+
+/// Closes every window that has ended.
+fn due_windows(state: &mut State, t: i64) -> Vec<(String, DriftRun)> {
+    let mut due = Vec::new();
+    for (name, model) in &mut state.models {
+        let config = &model.schema.config.drift;
+        if let Some(job) = model.drift.as_mut().filter(|job| job.due(config, t)) {
+            due.push((
+                name.clone(),
+                DriftRun {
+                    reference: job.reference.clone(),
+                    window: job.close_window(t),
+                    preset: config.preset,
+                },
+            ));
+        }
+    }
+    due
+}
+
+fn reference_key(model: &str) -> Vec<u8> {
+    let mut key = b"r".to_vec();
+    key.extend_from_slice(model.as_bytes());
+    key
+}
+
+fn report_prefix(model: &str) -> Vec<u8> {
+    let mut key = b"p".to_vec();
+    key.extend_from_slice(model.as_bytes());
+    key.push(0);
+    key
+}
+
+/// Rebuilds the drift job of every model with a stored reference.
+fn restore_references(
+    tree: &sled::Tree,
+    models: &mut BTreeMap<String, ModelState>,
+) -> Result<(), MonitorError> {
+    for entry in tree.scan_prefix(b"r") {
+        let (key, bytes) = entry?;
+        let name = String::from_utf8_lossy(&key[1..]).to_string();
+        let Some(model) = models.get_mut(&name) else {
+            continue;
+        };
+        let format = bytes.first().and_then(|t| ReferenceFormat::from_tag(*t));
+        let kinds = model
+            .schema
+            .features()
+            .iter()
+            .map(|f| (f.name.clone(), f.kind))
+            .collect();
+        match format.map(|f| build_reference(f, &bytes[1..], &kinds)) {
+            Some(Ok(reference)) => {
+                model.drift = Some(DriftJob::new(Arc::new(reference), crate::storage::now_ms()))
+            }
+            Some(Err(e)) => tracing::error!(model = %name, "stored drift reference unusable: {e}"),
+            None => tracing::error!(model = %name, "stored drift reference has an unknown format"),
+        }
+    }
+    Ok(())
 }
 
 fn ms(millis: u64) -> i64 {
@@ -602,6 +829,7 @@ impl ModelState {
             data_quality: DataQuality::default(),
             feedback_pending: 0,
             feedback_expired: 0,
+            drift: None,
             dirty: true,
         }
     }
@@ -690,6 +918,9 @@ impl ModelState {
             let name = &self.schema.features()[index].name;
             let check = self.schema.check_value(index, p.features.get(name));
             self.data_quality.record(index, check, capacity);
+        }
+        if let Some(job) = &mut self.drift {
+            job.observe(&p.features);
         }
         self.dirty = true;
     }
