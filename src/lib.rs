@@ -13,6 +13,7 @@ pub mod incidents;
 pub mod drift;
 pub mod ingest;
 pub mod notify;
+pub mod ml;
 pub mod promql;
 pub mod relabel;
 pub mod scrape;

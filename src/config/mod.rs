@@ -9,6 +9,7 @@ pub mod alerting;
 mod error;
 mod fields;
 mod incidents;
+pub mod models;
 mod paths;
 mod positions;
 mod scrape;
@@ -69,6 +70,9 @@ pub struct Config {
     /// Incidents opened by firing alert groups, and their automated actions.
     #[serde(default, deserialize_with = "fields::nullable")]
     pub incidents: IncidentsConfig,
+    /// ML models to monitor (Sightline's own section); undeclared models register on first event.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub models: Vec<models::ModelConfig>,
 }
 
 /// Reads, parses and validates the configuration file at `path`.

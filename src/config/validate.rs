@@ -43,6 +43,9 @@ pub(crate) fn resolve_and_check(config: &mut Config) -> Vec<Violation> {
     check_remote_writes(&config.remote_write, &mut findings);
     check_server(&config.server, &mut findings);
     findings.0.extend(super::alerting::check(&config.alerting));
+    for (path, message) in super::models::check(&config.models) {
+        findings.add(path, message);
+    }
     findings.0
 }
 

@@ -109,6 +109,8 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let incidents = Incidents::open(&storage, &config.incidents)?;
     let incidents_housekeeping = incidents.spawn_housekeeping(storage.clone());
     notifier.add_observer(Arc::new(incidents.clone()));
+    let ml_monitor = crate::ml::MlMonitor::open(storage.clone(), &config.models)?;
+    let ml_ticker = crate::ml::spawn_ticker(ml_monitor.clone());
     let listener = TcpListener::bind(config.server.listen).await?;
     tracing::info!(listen = %config.server.listen, "serving");
     let scrape = ScrapeManager::new(Arc::new(storage.clone()));
@@ -127,7 +129,9 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .apply(&config)
         .map_err(|err| anyhow::anyhow!("cannot apply configuration: {err}"))?;
     reload.spawn_sighup();
-    let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()))
+    let body_limit = byte_limit(config.server.max_request_body_size.bytes());
+    let app = api::router(state, body_limit)
+        .merge(crate::ml::router(ml_monitor.clone(), body_limit))
         .merge(crate::scrape::router(scrape.clone()))
         .merge(crate::rules::routes(rules.clone()))
         .merge(notifier.routes())
@@ -141,6 +145,10 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     housekeeping.abort();
     rules.stop();
     incidents_housekeeping.abort();
+    ml_ticker.abort();
+    if let Err(e) = ml_monitor.flush(crate::storage::now_ms()) {
+        tracing::error!("final ML flush failed: {e}");
+    }
     remote.shutdown().await;
     tracing::info!("shutting down: final checkpoint");
     tokio::task::spawn_blocking(move || storage.close()).await??;
