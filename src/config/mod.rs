@@ -12,8 +12,8 @@ mod incidents;
 pub mod models;
 mod paths;
 mod positions;
-mod scrape;
 mod redact;
+mod scrape;
 mod sections;
 mod units;
 mod validate;
@@ -24,9 +24,9 @@ use serde::Deserialize;
 
 pub use error::{ConfigError, Position, Problem};
 pub use fields::Secret;
-pub use scrape::{embedded, embedded_yaml, FileSdConfig, HttpSdConfig};
-pub use redact::redact_secrets;
 pub use incidents::{ActionConfig, ActionTrigger, HttpCallConfig, IncidentsConfig};
+pub use redact::redact_secrets;
+pub use scrape::{embedded, embedded_yaml, FileSdConfig, HttpSdConfig};
 pub use sections::{
     Authorization, BasicAuth, Fsync, GlobalConfig, QueueConfig, RelabelAction, RelabelConfig, RelabelRegex,
     RemoteWriteConfig, Scheme, ScrapeConfig, ServerConfig, StaticConfig, StorageConfig, TlsConfig,

@@ -306,7 +306,7 @@ fn unknown_keys_point_at_the_key() {
     assert_eq!(
         error("global: {}\nalertin:\n  alertmanagers: []\n"),
         "test.yml:2:1: unknown field `alertin`, expected one of global, scrape_configs, rule_files, \
-         remote_write, storage, server, alerting"
+         remote_write, storage, server, alerting, incidents, models"
     );
     let message = error("scrape_configs:\n  - job_name: a\n    scrap_interval: 5s\n");
     assert!(
@@ -322,10 +322,7 @@ fn unknown_keys_point_at_the_key() {
 
 #[test]
 fn later_sections_are_unknown_for_now() {
-    for section in ["auth"] {
-        assert!(error(&format!("{section}: {{}}\n"))
-            .starts_with(&format!("test.yml:1:1: unknown field `{section}`")));
-    }
+    assert!(error("auth: {}\n").starts_with("test.yml:1:1: unknown field `auth`"));
 }
 
 #[test]

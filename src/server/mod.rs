@@ -120,11 +120,20 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let rules_for_reload = rules.clone();
     reload.subscribe("rules", Box::new(move |config| rules_for_reload.apply(config)));
     let notifier_for_reload = notifier.clone();
-    reload.subscribe("alerting", Box::new(move |config| notifier_for_reload.apply(config)));
+    reload.subscribe(
+        "alerting",
+        Box::new(move |config| notifier_for_reload.apply(config)),
+    );
     let remote_for_reload = remote.clone();
-    reload.subscribe("remote_write", Box::new(move |config| remote_for_reload.apply(config)));
+    reload.subscribe(
+        "remote_write",
+        Box::new(move |config| remote_for_reload.apply(config)),
+    );
     let incidents_for_reload = incidents.clone();
-    reload.subscribe("incidents", Box::new(move |config| incidents_for_reload.apply(config)));
+    reload.subscribe(
+        "incidents",
+        Box::new(move |config| incidents_for_reload.apply(config)),
+    );
     reload
         .apply(&config)
         .map_err(|err| anyhow::anyhow!("cannot apply configuration: {err}"))?;
@@ -163,7 +172,12 @@ fn rule_manager(
     sink: Arc<dyn crate::alerts::AlertSink>,
     embedded_defaults: bool,
 ) -> crate::rules::RuleManager {
-    crate::rules::RuleManager::new(storage.clone(), Some(sink), external_url(config), embedded_defaults)
+    crate::rules::RuleManager::new(
+        storage.clone(),
+        Some(sink),
+        external_url(config),
+        embedded_defaults,
+    )
 }
 
 /// The address alerts and notifications link back to.
