@@ -220,6 +220,9 @@ fn run(args: &[&str], files: &[PathBuf]) -> (i32, String) {
 #[test]
 fn test_rules_gives_every_promtool_fixture_its_expected_result() {
     // (file, extra args, expected exit code) as listed in promtool-rules/FORMAT.md.
+    // Not here: `unittest.yml`, whose native-histogram inputs Sightline refuses
+    // (its storage holds floats only), and `features.yml`, whose duration
+    // expressions and `anchored` ranges promql-parser 0.11 does not parse.
     let cases: &[(&str, &[&str], i32)] = &[
         ("long-period.yml", &[], 0),
         ("no-test-group-interval.yml", &[], 0),

@@ -38,6 +38,8 @@ struct Shared {
     /// Load the built-in pack when the configuration names no rule files.
     builtin_pack: bool,
     groups: RwLock<Vec<Arc<Mutex<Group>>>>,
+    /// The runtime the manager was made in: `apply` may be called from any thread (a reload hook).
+    runtime: Option<tokio::runtime::Handle>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Set after the first successful load: later groups need no restore.
     loaded_once: Mutex<bool>,
@@ -66,15 +68,21 @@ impl RuleManager {
                 external_url,
                 builtin_pack,
                 groups: RwLock::new(Vec::new()),
+                runtime: tokio::runtime::Handle::try_current().ok(),
                 tasks: Mutex::new(Vec::new()),
                 loaded_once: Mutex::new(false),
             }),
         }
     }
 
-    /// Loads the configuration's rule files and (re)starts the groups; must run
-    /// inside a tokio runtime. On error the running groups are kept.
+    /// Loads the configuration's rule files and (re)starts the groups on the
+    /// runtime the manager was created in. On error the running groups are kept.
     pub fn apply(&self, config: &Config) -> Result<(), String> {
+        let runtime = self
+            .shared
+            .runtime
+            .clone()
+            .ok_or("the rule manager was created outside a tokio runtime")?;
         let specs = load_specs(config, self.shared.builtin_pack)?;
         let default_interval = i64::try_from(config.global.evaluation_interval.as_millis()).unwrap_or(60_000);
         let mut groups = Vec::with_capacity(specs.len());
@@ -107,7 +115,7 @@ impl RuleManager {
             task.abort();
         }
         for group in &groups {
-            tasks.push(tokio::spawn(run_group(
+            tasks.push(runtime.spawn(run_group(
                 group.clone(),
                 self.shared.clone(),
                 context.clone(),

@@ -273,8 +273,8 @@ impl Suite<'_> {
                 }
             }
             for test in &tg.alert_rule_test {
-                let t = start + millis(test.eval_time);
-                if ts <= t && t < ts + self.interval_ms {
+                let t = start.saturating_add(millis(test.eval_time));
+                if ts <= t && t < ts.saturating_add(self.interval_ms) {
                     errors.extend(check_alerts(test, &groups));
                 }
             }
@@ -323,7 +323,7 @@ impl Suite<'_> {
         store: &MemoryStore,
         start: i64,
     ) -> Result<(), String> {
-        let t = start + millis(test.eval_time);
+        let t = start.saturating_add(millis(test.eval_time));
         let at = format_duration(test.eval_time);
         let fail = |what: String| format!("    expr: {:?}, time: {at},\n        err: {what}", test.expr);
         let result = engine
@@ -499,7 +499,7 @@ fn load_input(series: &[InputSeries], start: i64, step: i64) -> Result<Input, St
             .enumerate()
             .filter_map(|(i, v)| {
                 v.map(|v| Sample {
-                    t: start + i as i64 * step,
+                    t: start.saturating_add((i as i64).saturating_mul(step)),
                     v,
                 })
             })
