@@ -3,7 +3,9 @@
 //!
 //! `cargo bench --bench exposition` prints lines/s for the Prometheus text
 //! format and for OpenMetrics (the same series, with `_total` counters,
-//! float-second timestamps on a tenth of the lines, and `# EOF`).
+//! float-second timestamps on a tenth of the `_sum` lines, and `# EOF`):
+//! first lines per CPU-second of this process (robust on a shared, loaded
+//! machine), then criterion's wall-clock throughput.
 
 use std::fmt::Write;
 use std::hint::black_box;
@@ -115,7 +117,39 @@ fn parse_all(body: &[u8], format: Format) -> usize {
     samples
 }
 
+/// This process's user + system CPU time.
+fn cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+fn print_cpu_throughput() {
+    const ROUNDS: usize = 200;
+    for (label, format) in [
+        ("prometheus_text", Format::PrometheusText),
+        ("openmetrics", Format::OpenMetrics),
+    ] {
+        let (text, lines) = body(format, 10_000);
+        let start = cpu_seconds();
+        for _ in 0..ROUNDS {
+            black_box(parse_all(black_box(text.as_bytes()), format));
+        }
+        let per_second = (lines * ROUNDS) as f64 / (cpu_seconds() - start);
+        println!(
+            "{label}: {lines} lines/body, {:.2} M lines per CPU-second",
+            per_second / 1e6
+        );
+    }
+}
+
 fn bench(c: &mut Criterion) {
+    print_cpu_throughput();
     let mut group = c.benchmark_group("exposition_parse_10k_series");
     group.measurement_time(Duration::from_secs(5));
     for (label, format) in [

@@ -160,7 +160,7 @@ fn sample<'a>(c: &mut Cursor<'a>) -> Result<Sample<'a>, ParseError> {
     if let Some(duplicate) = duplicate_label(&labels) {
         return Err(c.error(format!("label name \"{duplicate}\" is not unique")));
     }
-    let value = spaced_float(c, &format!("metric {name}"))?;
+    let value = spaced_float(c, || format!("metric {name}"))?;
     let timestamp_ms = timestamp_and_exemplar(c, name)?;
     Ok(Sample {
         name,
@@ -223,21 +223,23 @@ fn label_value<'a>(c: &mut Cursor<'a>, label: &str) -> Result<Cow<'a, str>, Pars
     Ok(unescape(c.quoted(Newlines::Refused)?, Escapes::WithQuote))
 }
 
-/// One space, then a float up to the next space or line end.
-fn spaced_float(c: &mut Cursor<'_>, after: &str) -> Result<f64, ParseError> {
+/// One space, then a float up to the next space or line end. `after` names
+/// what precedes it, and is only called to build an error (this runs once
+/// per sample, so no string is built on success).
+fn spaced_float<D: std::fmt::Display>(c: &mut Cursor<'_>, after: impl Fn() -> D) -> Result<f64, ParseError> {
     if !c.eat(b' ') {
-        return Err(c.error(format!("expected value after {after}, found {}", c.found())));
+        return Err(c.error(format!("expected value after {}, found {}", after(), c.found())));
     }
     let token = c.take_while(|b| b != b' ' && b != b'\n');
     if token.is_empty() {
-        return Err(c.error(format!("expected value after {after}, found {}", c.found())));
+        return Err(c.error(format!("expected value after {}, found {}", after(), c.found())));
     }
     parse_go_float(token).map_err(|reason| c.error(reason))
 }
 
 /// Float seconds, truncated to milliseconds like Prometheus's `int64(ts*1000)`.
 fn spaced_timestamp(c: &mut Cursor<'_>, what: &str) -> Result<i64, ParseError> {
-    let seconds = spaced_float(c, what)?;
+    let seconds = spaced_float(c, || what)?;
     if !seconds.is_finite() {
         return Err(c.error(format!("invalid {what} {seconds}")));
     }
@@ -285,7 +287,7 @@ fn line_end_or_exemplar(c: &mut Cursor<'_>, name: &str) -> Result<bool, ParseErr
 fn exemplar(c: &mut Cursor<'_>) -> Result<(), ParseError> {
     let mut labels = Vec::new();
     label_list(c, None, &mut labels)?;
-    spaced_float(c, "exemplar labels")?;
+    spaced_float(c, || "exemplar labels")?;
     if c.at_end() {
         return Err(c.error("data does not end with # EOF".to_string()));
     }
