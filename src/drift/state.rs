@@ -120,6 +120,11 @@ impl Reservoir {
         self.values.clear();
         self.seen = 0;
     }
+
+    /// Moves the sample out (a finished reference keeps it sorted instead).
+    fn take_values(&mut self) -> Vec<f64> {
+        std::mem::take(&mut self.values)
+    }
 }
 
 /// Running moments and range of the finite values of a numerical column.
@@ -261,6 +266,14 @@ impl ColumnState {
         self.out_of_range = 0;
     }
 
+    /// Approximate heap bytes held (sample, bins, category keys and map).
+    pub fn heap_bytes(&self) -> usize {
+        let categories: usize = self.categories.iter().map(|(k, _)| k.len() + 48).sum();
+        (self.sample.values.capacity() + self.bin_edges.capacity()) * 8
+            + self.bin_counts.capacity() * 8
+            + categories
+    }
+
     /// The fixed inner bin edges this state counts on.
     pub fn bin_edges(&self) -> &[f64] {
         &self.bin_edges
@@ -286,7 +299,8 @@ impl ReferenceColumn {
     /// Freezes an accumulated reference: sorts its sample, fixes the decile
     /// bin edges and counts the reference itself on them.
     pub fn finish(name: impl Into<String>, mut state: ColumnState) -> Self {
-        let mut sorted = state.sample.values().to_vec();
+        // Moved, not copied: the reference holds its sample once.
+        let mut sorted = state.sample.take_values();
         sorted.sort_by(f64::total_cmp);
         let bin_edges = decile_edges(&sorted);
         state.bin_counts = vec![0; bin_edges.len() + 1];
@@ -300,6 +314,11 @@ impl ReferenceColumn {
             sorted,
             bin_edges,
         }
+    }
+
+    /// Approximate heap bytes held, the state included.
+    pub fn heap_bytes(&self) -> usize {
+        self.state.heap_bytes() + (self.sorted.capacity() + self.bin_edges.capacity()) * 8
     }
 
     /// An empty current-window state that counts on this reference's bins.
@@ -387,6 +406,37 @@ mod tests {
         assert_eq!(window.bin_counts[0], 5);
         assert_eq!(window.bin_counts[9], 1);
         assert_eq!(window.out_of_range, 6);
+    }
+
+    #[test]
+    fn fifty_features_stay_under_fifty_megabytes() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut total = 0;
+        for feature in 0..50 {
+            let column_type = if feature < 35 {
+                ColumnType::Numerical
+            } else {
+                ColumnType::Categorical
+            };
+            let mut reference = ColumnState::new(column_type, StateLimits::STREAMING, Vec::new(), 1);
+            let labels: Vec<String> = (0..200).map(|i| format!("category-{i}")).collect();
+            let mut feed = |state: &mut ColumnState| {
+                for _ in 0..60_000 {
+                    match column_type {
+                        ColumnType::Numerical => state.observe(FeatureValue::Number(rng.f64())),
+                        ColumnType::Categorical => {
+                            state.observe(FeatureValue::Text(&labels[rng.usize(0..200)]))
+                        }
+                    }
+                }
+            };
+            feed(&mut reference);
+            let reference = ReferenceColumn::finish("f", reference);
+            let mut window = reference.new_window(StateLimits::STREAMING, 2);
+            feed(&mut window);
+            total += reference.heap_bytes() + window.heap_bytes();
+        }
+        assert!(total < 50 * 1024 * 1024, "{total} bytes");
     }
 
     #[test]

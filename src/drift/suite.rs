@@ -394,5 +394,7 @@ mod tests {
         .unwrap();
         assert_eq!(parsed[0].condition.lt, Some(0.5));
         assert_eq!(parsed[1].column.as_deref(), Some("x"));
+        let unknown = serde_saphyr::from_str::<Vec<SuiteTest>>("- {test: value_range, colum: x}\n");
+        assert!(unknown.is_err());
     }
 }
