@@ -74,6 +74,8 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let mut self_metrics = SelfMetrics::new();
     let remote =
         RemoteWriter::start(&storage, &config, self_metrics.registry_mut()).map_err(anyhow::Error::msg)?;
+    let incidents = Incidents::open(&storage, &config.incidents)?;
+    incidents.register_metrics(self_metrics.registry_mut());
     let state = AppState {
         storage: storage.clone(),
         metrics: Arc::new(self_metrics),
@@ -91,8 +93,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         }),
     };
     let housekeeping = spawn_housekeeping(storage.clone());
-    let incidents = Incidents::open(&storage, &config.incidents)?;
-    let incidents_housekeeping = incidents.spawn_housekeeping(storage.clone());
+    let incidents_housekeeping = incidents.spawn_housekeeping();
     let listener = TcpListener::bind(config.server.listen).await?;
     tracing::info!(listen = %config.server.listen, "serving");
     let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()))
