@@ -6,9 +6,10 @@
 //! Owns the incident state machine (`lifecycle`), its persistence in the
 //! storage's `aux/incidents` tree (`store`), actions (`actions`, `template`,
 //! `matchers`), the `/api/v1/incidents` routes (`api`) and the
-//! `sightline_incidents{state}` series. It learns about alert groups only as a
-//! [`GroupObserver`] of the notifier; it must not evaluate rules, route or
-//! send notifications, or touch sample storage beyond appending its gauge.
+//! `sightline_incidents{state}` gauge on `/metrics` (scraped like any other
+//! self-metric, so dashboards can chart it). It learns about alert groups only
+//! as a [`GroupObserver`] of the notifier; it must not evaluate rules, route or
+//! send notifications, or touch sample storage beyond its own aux tree.
 
 mod actions;
 mod api;
@@ -23,10 +24,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use parking_lot::{Mutex, RwLock};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 use crate::alerts::{GroupEvent, GroupObserver};
 use crate::config::{Config, IncidentsConfig};
-use crate::storage::{Appender, Labels, Sample, SeriesSamples, Storage, StorageError};
+use crate::storage::{Storage, StorageError};
 
 pub use api::routes;
 pub use lifecycle::Refusal;
@@ -35,7 +40,7 @@ pub use model::{ActionRun, Incident, IncidentAlert, State, TimelineEntry};
 use lifecycle::{Book, Change};
 use store::IncidentStore;
 
-/// How often the gauge is appended and retention applied.
+/// How often retention is applied.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(15);
 
 /// The incident service. Cheap to clone; clones share everything.
@@ -49,6 +54,8 @@ struct Inner {
     store: IncidentStore,
     settings: RwLock<Arc<IncidentsConfig>>,
     client: reqwest::Client,
+    /// `sightline_incidents{state}`.
+    gauge: Family<StateLabel, Gauge>,
     /// Actions run here, whichever thread the notifier calls from.
     runtime: tokio::runtime::Handle,
 }
@@ -66,9 +73,29 @@ impl Incidents {
                 store,
                 settings: RwLock::new(Arc::new(config.clone())),
                 client: reqwest::Client::new(),
+                gauge: Family::default(),
                 runtime,
             }),
         })
+    }
+
+    /// Adds `sightline_incidents{state}` to the server's own metrics.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        registry.register(
+            "sightline_incidents",
+            "Incidents kept, by state",
+            self.inner.gauge.clone(),
+        );
+        self.update_gauge(self.inner.book.lock().counts());
+    }
+
+    fn update_gauge(&self, counts: [usize; 3]) {
+        for (state, count) in State::ALL.iter().zip(counts) {
+            let label = StateLabel {
+                state: state.as_str().to_string(),
+            };
+            self.inner.gauge.get_or_create(&label).set(count as i64);
+        }
     }
 
     /// Takes a new configuration (reload). Open incidents stay as they are;
@@ -97,17 +124,15 @@ impl Incidents {
         self.change(|book| book.resolve(id, by, comment, Utc::now()))
     }
 
-    /// Appends the state gauge and applies retention every 15 s until aborted.
-    pub fn spawn_housekeeping(&self, storage: Storage) -> tokio::task::JoinHandle<()> {
+    /// Applies retention every 15 s until aborted.
+    pub fn spawn_housekeeping(&self) -> tokio::task::JoinHandle<()> {
         let incidents = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
             loop {
                 tick.tick().await;
                 let incidents = incidents.clone();
-                let storage = storage.clone();
-                let step =
-                    tokio::task::spawn_blocking(move || incidents.housekeeping_step(&storage, Utc::now()));
+                let step = tokio::task::spawn_blocking(move || incidents.housekeeping_step(Utc::now()));
                 if let Err(e) = step.await {
                     tracing::error!("incident housekeeping failed: {e}");
                 }
@@ -115,7 +140,7 @@ impl Incidents {
         })
     }
 
-    fn housekeeping_step(&self, storage: &Storage, now: DateTime<Utc>) {
+    fn housekeeping_step(&self, now: DateTime<Utc>) {
         let retention = self.inner.settings.read().retention.into();
         let (expired, counts) = {
             let mut book = self.inner.book.lock();
@@ -124,9 +149,7 @@ impl Incidents {
         for id in expired {
             self.inner.store.delete(id);
         }
-        if let Err(e) = storage.append(gauge_samples(counts, now.timestamp_millis())) {
-            tracing::warn!("cannot append sightline_incidents: {e}");
-        }
+        self.update_gauge(counts);
     }
 
     fn change(&self, apply: impl FnOnce(&mut Book) -> Result<Change, Refusal>) -> Result<Incident, Refusal> {
@@ -135,6 +158,7 @@ impl Incidents {
             let change = apply(&mut book)?;
             let incident = book.get(change.id).cloned().ok_or(Refusal::NotFound)?;
             self.inner.store.save(change.id, &incident);
+            self.update_gauge(book.counts());
             (change, incident)
         };
         self.run_actions(&change, &incident);
@@ -186,16 +210,9 @@ impl GroupObserver for Incidents {
     }
 }
 
-/// `sightline_incidents{state="..."}` for each state.
-fn gauge_samples(counts: [usize; 3], t: i64) -> Vec<SeriesSamples> {
-    State::ALL
-        .iter()
-        .zip(counts)
-        .map(|(state, count)| SeriesSamples {
-            labels: Labels::from_pairs([("__name__", "sightline_incidents"), ("state", state.as_str())]),
-            samples: vec![Sample { t, v: count as f64 }],
-        })
-        .collect()
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: String,
 }
 
 #[cfg(test)]

@@ -83,11 +83,14 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let mut self_metrics = SelfMetrics::new();
     let remote =
         RemoteWriter::start(&storage, &config, self_metrics.registry_mut()).map_err(anyhow::Error::msg)?;
+    let incidents = Incidents::open(&storage, &config.incidents)?;
+    incidents.register_metrics(self_metrics.registry_mut());
     let metrics = Arc::new(self_metrics);
     let notifier = Arc::new(
         crate::notify::Notifier::start(&storage, &config, &external_url(&config))
             .map_err(|err| anyhow::anyhow!("alerting: {err}"))?,
     );
+    notifier.add_observer(Arc::new(incidents.clone()));
     let rules = rule_manager(&config, &storage, notifier.clone(), config_file.is_none());
     let state = AppState {
         storage: storage.clone(),
@@ -106,9 +109,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         }),
     };
     let housekeeping = spawn_housekeeping(storage.clone());
-    let incidents = Incidents::open(&storage, &config.incidents)?;
-    let incidents_housekeeping = incidents.spawn_housekeeping(storage.clone());
-    notifier.add_observer(Arc::new(incidents.clone()));
+    let incidents_housekeeping = incidents.spawn_housekeeping();
     let ml_monitor = crate::ml::MlMonitor::open(storage.clone(), &config.models)?;
     let ml_ticker = crate::ml::spawn_ticker(ml_monitor.clone());
     let listener = TcpListener::bind(config.server.listen).await?;

@@ -377,11 +377,11 @@ impl Appender for Storage {
             return Err(AppendError::Storage("storage is open read-only".into()));
         }
         let rules = self.rules();
-        let listeners = inner.append_listeners.read();
-        let forwarded = listeners
-            .iter()
-            .any(|l| l.active())
-            .then(|| Arc::new(batch.clone()));
+        let forwarding = {
+            let listeners = inner.append_listeners.read();
+            let active = listeners.iter().any(|l| l.active());
+            active.then(|| (listeners.clone(), Arc::new(batch.clone())))
+        };
         let sync_handle = {
             let mut head = inner.head.write();
             let prepared = head.prepare(batch, &rules)?;
@@ -403,7 +403,7 @@ impl Appender for Storage {
             self.persist_chunks(cut)
                 .map_err(|e| AppendError::Storage(e.to_string()))?;
             self.count(&prepared.stats);
-            if let Some(batch) = &forwarded {
+            if let Some((listeners, batch)) = &forwarding {
                 listeners.iter().for_each(|l| l.appended(batch));
             }
             (handle, prepared.stats)
