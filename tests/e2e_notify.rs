@@ -166,6 +166,43 @@ fn check_firing_payload(body: &Value, name: &str, base: &str) {
     assert!(fingerprint.len() == 16 && fingerprint.chars().all(|c| c.is_ascii_hexdigit()));
 }
 
+#[test]
+fn a_failing_receiver_is_retried_without_delaying_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let flaky = WebhookReceiver::failing_first(3);
+    let healthy = WebhookReceiver::start();
+    let yaml = format!(
+        "  route:\n    receiver: healthy\n    group_by: [alertname]\n    group_wait: 1s\n    group_interval: 20s\n    routes:\n      - matchers: [severity=critical]\n        receiver: flaky\n  receivers:\n    - name: healthy\n      webhook_configs: [{{url: '{}'}}]\n    - name: flaky\n      webhook_configs: [{{url: '{}'}}]\n",
+        healthy.url, flaky.url
+    );
+    let (config, port) = write_alerting_config(dir.path(), &yaml);
+    let server = Server::start(&dir.path().join("data"), &config, port);
+    let started = rfc3339_from_now(-30);
+    let ends = rfc3339_from_now(300);
+    post_alerts(
+        &server.base,
+        &json!([
+            alert_json(
+                &[("alertname", "TargetDown"), ("severity", "critical")],
+                &started,
+                &ends
+            ),
+            alert_json(
+                &[("alertname", "LowThroughput"), ("severity", "warning")],
+                &started,
+                &ends
+            ),
+        ]),
+    );
+    let sent = healthy.wait_for(1, Duration::from_secs(3));
+    assert_eq!(sent[0]["groupLabels"]["alertname"], "LowThroughput");
+    assert!(flaky.bodies().is_empty(), "the flaky receiver is still failing");
+    let delivered = flaky.wait_for(1, Duration::from_secs(15));
+    assert_eq!(delivered[0]["groupLabels"]["alertname"], "TargetDown");
+    assert_eq!(flaky.attempts(), 4, "three failures, then success");
+    assert!(server.terminate().success());
+}
+
 /// Runs `amtool` against `base`; panics with its output when it fails.
 fn amtool(base: &str, args: &[&str]) -> String {
     let out = Command::new("amtool")
