@@ -367,5 +367,16 @@ fn silences_persist_and_bad_input_gets_alertmanager_answers() {
         .json()
         .unwrap();
     assert_eq!(receivers, json!([{"name": "hook"}]));
+    let shown: Value = client()
+        .get(server.url("/api/v1/status/config"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let yaml = shown["data"]["yaml"].as_str().unwrap();
+    assert!(
+        yaml.contains("- url: <secret>") && !yaml.contains("/hook"),
+        "webhook URL shown: {yaml}"
+    );
     assert!(server.terminate().success());
 }
