@@ -203,6 +203,71 @@ fn a_failing_receiver_is_retried_without_delaying_others() {
     assert!(server.terminate().success());
 }
 
+#[test]
+fn slack_and_pagerduty_messages_with_a_key_from_the_environment() {
+    std::env::set_var("SIGHTLINE_E2E_PAGERDUTY_KEY", "pd-routing-key-42");
+    let dir = tempfile::tempdir().unwrap();
+    let slack = WebhookReceiver::start();
+    let pagerduty = WebhookReceiver::start();
+    let yaml = format!(
+        "  route: {{receiver: oncall, group_by: [alertname], group_wait: 1s}}\n  receivers:\n    - name: oncall\n      slack_configs: [{{api_url: '{}', channel: '#ml-alerts'}}]\n      pagerduty_configs: [{{routing_key: '${{SIGHTLINE_E2E_PAGERDUTY_KEY}}', url: '{}'}}]\n",
+        slack.url, pagerduty.url
+    );
+    let (config, port) = write_alerting_config(dir.path(), &yaml);
+    let server = Server::start(&dir.path().join("data"), &config, port);
+    let labels = [
+        ("alertname", "TargetDown"),
+        ("job", "model-server"),
+        ("severity", "critical"),
+    ];
+    post_alerts(
+        &server.base,
+        &json!([alert_json(
+            &labels,
+            &rfc3339_from_now(-30),
+            &rfc3339_from_now(300)
+        )]),
+    );
+
+    let message = &slack.wait_for(1, Duration::from_secs(20))[0];
+    assert_eq!(message["channel"], "#ml-alerts");
+    let attachment = &message["attachments"][0];
+    assert_eq!(attachment["color"], "danger", "critical is red");
+    assert_eq!(
+        attachment["title"],
+        "[FIRING:1] TargetDown (model-server critical)"
+    );
+
+    let event = &pagerduty.wait_for(1, Duration::from_secs(20))[0];
+    assert_eq!(event["routing_key"], "pd-routing-key-42");
+    assert_eq!(event["event_action"], "trigger");
+    let group_key = r#"{}:{alertname="TargetDown"}"#;
+    let digest: String = sha2::Digest::finalize(sha2::Digest::chain_update(
+        <sha2::Sha256 as sha2::Digest>::new(),
+        group_key.as_bytes(),
+    ))
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect();
+    assert_eq!(event["dedup_key"], digest.as_str());
+    assert_eq!(
+        event["payload"]["summary"],
+        "[FIRING:1] TargetDown (model-server critical)"
+    );
+    assert_eq!(event["payload"]["custom_details"]["num_firing"], "1");
+    let shown: Value = client()
+        .get(server.url("/api/v1/status/config"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(!shown["data"]["yaml"]
+        .as_str()
+        .unwrap()
+        .contains("SIGHTLINE_E2E_PAGERDUTY_KEY"));
+    assert!(server.terminate().success());
+}
+
 /// Runs `amtool` against `base`; panics with its output when it fails.
 fn amtool(base: &str, args: &[&str]) -> String {
     let out = Command::new("amtool")
