@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check config`, `tsdb dump`, `tsdb stats`.
+//! The command line: `serve`, `check config`, `tsdb dump`, `tsdb stats`, `drift`.
 //! Parses arguments with clap and dispatches; holds no logic of its own.
 
 use clap::{Args, Parser, Subcommand};
@@ -29,6 +29,46 @@ pub enum Command {
     /// Inspect a stopped server's data directory.
     #[command(subcommand)]
     Tsdb(TsdbCommand),
+    /// Run unit tests.
+    #[command(subcommand)]
+    Test(TestCommand),
+    /// Compare a current CSV with a reference CSV for data drift; exits 1
+    /// when dataset drift is found, 2 on error.
+    Drift(DriftArgs),
+}
+
+#[derive(Subcommand)]
+pub enum TestCommand {
+    /// Rule unit tests in `promtool test rules` format.
+    Rules {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Only test groups whose name matches this regex (repeatable).
+        #[arg(long)]
+        run: Vec<String>,
+        /// Accept unknown keys in rule files.
+        #[arg(long)]
+        ignore_unknown_fields: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct DriftArgs {
+    /// Reference data set (CSV with a header row).
+    #[arg(long)]
+    pub reference: PathBuf,
+    /// Current data set (CSV with the reference's columns).
+    #[arg(long)]
+    pub current: PathBuf,
+    /// Method rules: `evidently` (Evidently 0.7's defaults) or `sound`.
+    #[arg(long, default_value = "evidently", value_parser = ["evidently", "sound"])]
+    pub preset: String,
+    /// Write the JSON report here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the self-contained HTML report here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -48,6 +88,20 @@ pub struct ServeArgs {
 pub enum CheckCommand {
     /// Validate a configuration file; errors are printed as file:line:column.
     Config { file: PathBuf },
+    /// Validate rule files as `promtool check rules` does, with lint warnings.
+    Rules {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Lints to run: `all`, `duplicate-rules` or `none`.
+        #[arg(long, default_value = "all", value_parser = ["all", "duplicate-rules", "none"])]
+        lint: String,
+        /// Exit with status 3 when a lint finds something.
+        #[arg(long)]
+        lint_fatal: bool,
+        /// Accept unknown keys in rule files.
+        #[arg(long)]
+        ignore_unknown_fields: bool,
+    },
 }
 
 #[derive(Subcommand)]

@@ -8,9 +8,17 @@
 pub mod alerts;
 pub mod api;
 pub mod config;
+pub mod drift;
+pub mod exposition;
+pub mod incidents;
 pub mod ingest;
+pub mod ml;
 pub mod notify;
 pub mod promql;
+pub mod relabel;
+pub mod remote;
+pub mod rules;
+pub mod scrape;
 pub mod server;
 pub mod storage;
 pub mod system;

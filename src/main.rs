@@ -1,6 +1,7 @@
 //! The `sightline` binary: parses the command line and runs the chosen command.
 
 mod cli;
+mod drift_cli;
 mod query_cli;
 
 /// glibc's allocator spends a large share of ingest time in `malloc`
@@ -13,7 +14,7 @@ mod query_cli;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
-use cli::{CheckCommand, Cli, Command, ServeArgs, TsdbCommand};
+use cli::{CheckCommand, Cli, Command, ServeArgs, TestCommand, TsdbCommand};
 use sightline::api::{parse_selector, parse_time};
 use sightline::config::{self, Config};
 use sightline::storage::{Matcher, Storage, StorageOptions};
@@ -23,6 +24,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Drift(args) = &cli.command {
+        // Its own exit codes: 0 no drift, 1 dataset drift, 2 error.
+        return drift_cli::run(args);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -30,6 +35,17 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Check(CheckCommand::Rules {
+            files,
+            lint,
+            lint_fatal,
+            ignore_unknown_fields,
+        }) => return check_rules(&files, &lint, lint_fatal, ignore_unknown_fields),
+        Command::Test(TestCommand::Rules {
+            files,
+            run,
+            ignore_unknown_fields,
+        }) => return test_rules(&files, run, ignore_unknown_fields),
         Command::Serve(args) => serve(args),
         Command::Check(CheckCommand::Config { file }) => check_config(&file),
         Command::Query(cmd) => query_cli::run(cmd).map(|text| print!("{text}")),
@@ -40,6 +56,7 @@ fn main() -> ExitCode {
             min_time,
             max_time,
         }) => tsdb_dump(&data_dir, &matchers, min_time.as_deref(), max_time.as_deref()),
+        Command::Drift(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -56,7 +73,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             config::load_file(path).map_err(|e| anyhow::anyhow!("{e}"))?,
             std::fs::read_to_string(path)?,
         ),
-        None => (Config::default(), config::DEFAULTS_YAML.to_string()),
+        None => {
+            let listen = args.listen.unwrap_or(Config::default().server.listen);
+            let embedded = config::embedded(listen).map_err(|e| anyhow::anyhow!("{e}"))?;
+            (embedded, config::embedded_yaml(listen))
+        }
     };
     if let Some(listen) = args.listen {
         config.server.listen = listen;
@@ -89,7 +110,39 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config_yaml,
         data_dir: args.data_dir,
         flags,
+        config_file: args.config,
+        listen_override: args.listen,
     }))
+}
+
+fn check_rules(files: &[std::path::PathBuf], lint: &str, lint_fatal: bool, ignore_unknown: bool) -> ExitCode {
+    use sightline::rules::check::{self, Lint};
+    let lint = match lint {
+        "none" => Lint::None,
+        "duplicate-rules" => Lint::DuplicateRules,
+        _ => Lint::All,
+    };
+    let opts = sightline::rules::file::LoadOptions {
+        ignore_unknown_fields: ignore_unknown,
+        ..Default::default()
+    };
+    let report = check::check_rules(files, opts, lint, lint_fatal);
+    print!("{}", report.text);
+    ExitCode::from(report.exit_code)
+}
+
+fn test_rules(files: &[std::path::PathBuf], run: Vec<String>, ignore_unknown_fields: bool) -> ExitCode {
+    let opts = sightline::rules::unittest::TestOptions {
+        run,
+        ignore_unknown_fields,
+    };
+    let report = sightline::rules::unittest::run_files(files, &opts);
+    print!("{}", report.text);
+    if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn check_config(file: &Path) -> anyhow::Result<()> {

@@ -19,6 +19,14 @@ if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
   apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 command -v promtool >/dev/null || { echo "FATAL: promtool is still missing" >&2; exit 1; }
+# The host collector's end-to-end test compares /metrics/node with the real node_exporter.
+if ! command -v prometheus-node-exporter >/dev/null; then
+  echo "installing Debian's prometheus-node-exporter for the host collector test" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends prometheus-node-exporter >/dev/null
+fi
+command -v prometheus-node-exporter >/dev/null || { echo "FATAL: prometheus-node-exporter is missing" >&2; exit 1; }
 # Debian's Alertmanager 0.25 and amtool: the notification end-to-end tests
 # send alerts to it and drive Sightline's silences API with amtool.
 if ! command -v prometheus-alertmanager >/dev/null || ! command -v amtool >/dev/null; then
@@ -28,6 +36,18 @@ if ! command -v prometheus-alertmanager >/dev/null || ! command -v amtool >/dev/
   apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
 fi
 command -v amtool >/dev/null || { echo "FATAL: amtool is still missing" >&2; exit 1; }
+# VictoriaMetrics receives Sightline's remote_write in tests/e2e_remote_write_out.rs.
+if ! command -v victoria-metrics >/dev/null; then
+  echo "installing Debian's victoria-metrics package for the remote-write test" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends victoria-metrics >/dev/null
+fi
+command -v victoria-metrics >/dev/null || { echo "FATAL: victoria-metrics is still missing" >&2; exit 1; }
+
+# The pinned Python venv (SciPy, Evidently, scikit-learn) that the drift
+# reference tests compare against; fails loudly if it cannot be built.
+bash tests/reference/setup-venv.sh
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

@@ -8,7 +8,7 @@ mod admin;
 mod params;
 mod query;
 mod read;
-mod response;
+pub mod response;
 mod status;
 mod write;
 
@@ -58,7 +58,6 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
         .route("/api/v1/status/flags", get(status::flags))
         .route("/api/v1/status/config", get(status::config))
-        .route("/api/v1/metadata", get(status::metadata))
         .route(
             "/api/v1/query_exemplars",
             get(status::query_exemplars).post(status::query_exemplars),
@@ -69,4 +68,5 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/metrics", get(admin::metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
+        .merge(crate::system::routes())
 }

@@ -1,4 +1,4 @@
-//! `/api/v1/status/*`, `/api/v1/metadata` and `/api/v1/query_exemplars`:
+//! `/api/v1/status/*` and `/api/v1/query_exemplars`:
 //! what Grafana, promtool and other Prometheus clients ask a server about itself.
 
 use super::params::Params;
@@ -71,16 +71,6 @@ pub async fn flags(State(state): State<AppState>) -> Response {
 pub async fn config(State(state): State<AppState>) -> Response {
     let yaml = crate::config::redact_secrets(&state.info.config_yaml);
     success(json!({ "yaml": yaml }), Vec::new())
-}
-
-/// Metric metadata (type, help, unit) per metric name. Sightline records
-/// none yet: remote-write 1.0 metadata is skipped and scraping (which keeps
-/// HELP/TYPE/UNIT) is not built, so the answer is an empty object, which is
-/// also what Prometheus answers when it has none.
-pub async fn metadata(RawQuery(q): RawQuery) -> Result<Response, ApiError> {
-    let params = Params::parse(q.as_deref(), &[]);
-    params.limit().map_err(ApiError::bad_data)?;
-    Ok(success(json!({}), Vec::new()))
 }
 
 /// Exemplars are not stored (remote-write exemplars are skipped), so every

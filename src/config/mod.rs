@@ -8,9 +8,12 @@
 pub mod alerting;
 mod error;
 mod fields;
+mod incidents;
+pub mod models;
 mod paths;
 mod positions;
 mod redact;
+mod scrape;
 mod sections;
 mod units;
 mod validate;
@@ -21,7 +24,9 @@ use serde::Deserialize;
 
 pub use error::{ConfigError, Position, Problem};
 pub use fields::Secret;
+pub use incidents::{ActionConfig, ActionTrigger, HttpCallConfig, IncidentsConfig};
 pub use redact::redact_secrets;
+pub use scrape::{embedded, embedded_yaml, FileSdConfig, HttpSdConfig};
 pub use sections::{
     Authorization, BasicAuth, Fsync, GlobalConfig, QueueConfig, RelabelAction, RelabelConfig, RelabelRegex,
     RemoteWriteConfig, Scheme, ScrapeConfig, ServerConfig, StaticConfig, StorageConfig, TlsConfig,
@@ -32,11 +37,12 @@ pub use units::{ByteSize, PromDuration, UnitError};
 use positions::Positions;
 
 /// The built-in configuration spelled out as YAML: parsing it gives
-/// `Config::default()` (a test checks this); `/api/v1/status/config` shows it
-/// when the server runs without `--config`.
+/// `Config::default()` plus jobs scraping the server itself (a test checks this);
+/// `/api/v1/status/config` shows it when the server runs without `--config`.
 pub const DEFAULTS_YAML: &str = include_str!("defaults.yml");
 
-/// A whole configuration file. `Config::default()` is what runs without `--config`.
+/// A whole configuration file. `Config::default()` is an empty file; without `--config`
+/// the server runs [`embedded`] (the defaults plus jobs scraping itself).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -61,6 +67,12 @@ pub struct Config {
     /// Where alerts go: external Alertmanagers and Sightline's own notifier.
     #[serde(default, deserialize_with = "fields::nullable")]
     pub alerting: alerting::AlertingConfig,
+    /// Incidents opened by firing alert groups, and their automated actions.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub incidents: IncidentsConfig,
+    /// ML models to monitor (Sightline's own section); undeclared models register on first event.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub models: Vec<models::ModelConfig>,
 }
 
 /// Reads, parses and validates the configuration file at `path`.

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::alerting::{AlertingConfig, AlertmanagerFile, Receiver};
-use super::sections::{RemoteWriteConfig, TlsConfig};
+use super::sections::{Authorization, BasicAuth, RemoteWriteConfig, ScrapeConfig, TlsConfig};
 use super::Config;
 
 /// Makes each relative file name in `config` relative to `dir` instead.
@@ -18,8 +18,18 @@ pub(crate) fn rebase(config: &mut Config, dir: &Path) {
     for remote in &mut config.remote_write {
         rebase_remote_write(remote, dir);
     }
+    for job in &mut config.scrape_configs {
+        rebase_scrape_job(job, dir);
+    }
     rebase_optional(&mut config.alerting.config_file, dir);
     rebase_alerting(&mut config.alerting, dir);
+    for action in &mut config.incidents.actions {
+        action
+            .http
+            .header_files
+            .values_mut()
+            .for_each(|file| rebase_one(file, dir));
+    }
 }
 
 /// The file names inside an `alertmanager.yml`, relative to that file.
@@ -55,14 +65,32 @@ fn rebase_receiver(receiver: &mut Receiver, dir: &Path) {
     }
 }
 
-fn rebase_remote_write(remote: &mut RemoteWriteConfig, dir: &Path) {
-    if let Some(auth) = &mut remote.basic_auth {
+fn rebase_scrape_job(job: &mut ScrapeConfig, dir: &Path) {
+    rebase_auth(job.basic_auth.as_mut(), job.authorization.as_mut(), dir);
+    rebase_tls(&mut job.tls_config, dir);
+    for file_sd in &mut job.file_sd_configs {
+        for file in &mut file_sd.files {
+            rebase_one(file, dir);
+        }
+    }
+    for http_sd in &mut job.http_sd_configs {
+        rebase_auth(http_sd.basic_auth.as_mut(), http_sd.authorization.as_mut(), dir);
+        rebase_tls(&mut http_sd.tls_config, dir);
+    }
+}
+
+fn rebase_auth(basic_auth: Option<&mut BasicAuth>, authorization: Option<&mut Authorization>, dir: &Path) {
+    if let Some(auth) = basic_auth {
         rebase_optional(&mut auth.username_file, dir);
         rebase_optional(&mut auth.password_file, dir);
     }
-    if let Some(auth) = &mut remote.authorization {
+    if let Some(auth) = authorization {
         rebase_optional(&mut auth.credentials_file, dir);
     }
+}
+
+fn rebase_remote_write(remote: &mut RemoteWriteConfig, dir: &Path) {
+    rebase_auth(remote.basic_auth.as_mut(), remote.authorization.as_mut(), dir);
     rebase_tls(&mut remote.tls_config, dir);
 }
 
@@ -113,6 +141,18 @@ mod tests {
             remote.tls_config.key_file.as_deref(),
             Some("/etc/sightline/k.pem")
         );
+    }
+
+    #[test]
+    fn scrape_job_files_move_under_the_config_directory() {
+        let yaml = "scrape_configs:\n  - job_name: a\n    authorization: {credentials_file: tok}\n    tls_config: {ca_file: ca.pem}\n    file_sd_configs: [{files: [sd/*.json]}]\n";
+        let mut config = parse_str(yaml, "t.yml").unwrap();
+        rebase(&mut config, Path::new("/etc/s"));
+        let job = &config.scrape_configs[0];
+        let token = job.authorization.as_ref().unwrap().credentials_file.as_deref();
+        assert_eq!(token, Some("/etc/s/tok"));
+        assert_eq!(job.tls_config.ca_file.as_deref(), Some("/etc/s/ca.pem"));
+        assert_eq!(job.file_sd_configs[0].files, ["/etc/s/sd/*.json"]);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use regex::Regex;
 use serde::{Deserialize, Deserializer};
 
 use super::fields::{self, Secret};
+use super::scrape::{FileSdConfig, HttpSdConfig};
 use super::units::{ByteSize, PromDuration};
 
 /// `global`: defaults for every job, and labels added to everything sent out.
@@ -53,7 +54,6 @@ impl Default for GlobalConfig {
 
 /// One entry of `scrape_configs`: a job and how to scrape its targets.
 ///
-/// Service discovery, relabelling and HTTP client settings are added as further fields.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScrapeConfig {
@@ -93,6 +93,31 @@ pub struct ScrapeConfig {
     pub body_size_limit: ByteSize,
     #[serde(default)]
     pub target_limit: u64,
+    /// Ask targets for gzip-compressed bodies (default `true`).
+    #[serde(default = "default_true")]
+    pub enable_compression: bool,
+    /// Follow HTTP redirects (default `true`; at most 10, as Prometheus).
+    #[serde(default = "default_true")]
+    pub follow_redirects: bool,
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    #[serde(default)]
+    pub authorization: Option<Authorization>,
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub tls_config: TlsConfig,
+    /// Accepted by the parser so that the error can say why it is refused.
+    #[serde(default)]
+    pub proxy_url: Option<String>,
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub file_sd_configs: Vec<FileSdConfig>,
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub http_sd_configs: Vec<HttpSdConfig>,
+    /// Applied to each discovered target before it is scraped.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub relabel_configs: Vec<RelabelConfig>,
+    /// Applied to each scraped sample before it is stored.
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub metric_relabel_configs: Vec<RelabelConfig>,
 }
 
 fn default_metrics_path() -> String {

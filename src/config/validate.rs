@@ -43,6 +43,9 @@ pub(crate) fn resolve_and_check(config: &mut Config) -> Vec<Violation> {
     check_remote_writes(&config.remote_write, &mut findings);
     check_server(&config.server, &mut findings);
     findings.0.extend(super::alerting::check(&config.alerting));
+    for (path, message) in super::models::check(&config.models) {
+        findings.add(path, message);
+    }
     findings.0
 }
 
@@ -95,7 +98,87 @@ fn check_jobs(jobs: &[ScrapeConfig], findings: &mut Findings) {
             );
             findings.add(format!("{path}.scrape_timeout"), message);
         }
+        check_scrape_client(job, &path, findings);
+        check_service_discovery(job, &path, findings);
+        let relabel_lists = [
+            ("relabel_configs", &job.relabel_configs),
+            ("metric_relabel_configs", &job.metric_relabel_configs),
+        ];
+        for (field, relabels) in relabel_lists {
+            for (index, relabel) in relabels.iter().enumerate() {
+                check_relabel(relabel, &format!("{path}.{field}.{index}"), findings);
+            }
+        }
     }
+}
+
+/// The HTTP client settings of a scrape job; a proxy is refused (Sightline scrapes directly).
+fn check_scrape_client(job: &ScrapeConfig, path: &str, findings: &mut Findings) {
+    check_http_client(
+        (job.basic_auth.as_ref(), job.authorization.as_ref()),
+        &job.tls_config,
+        job.proxy_url.as_deref(),
+        path,
+        findings,
+    );
+}
+
+fn check_http_client(
+    auth: (Option<&BasicAuth>, Option<&Authorization>),
+    tls: &TlsConfig,
+    proxy_url: Option<&str>,
+    path: &str,
+    findings: &mut Findings,
+) {
+    if auth.0.is_some() && auth.1.is_some() {
+        let message = "at most one of basic_auth and authorization may be configured".into();
+        findings.add(format!("{path}.authorization"), message);
+    }
+    if let Some(basic_auth) = auth.0 {
+        check_basic_auth(basic_auth, &format!("{path}.basic_auth"), findings);
+    }
+    if let Some(authorization) = auth.1 {
+        check_authorization(authorization, &format!("{path}.authorization"), findings);
+    }
+    check_tls(tls, &format!("{path}.tls_config"), findings);
+    if proxy_url.is_some_and(|url| !url.is_empty()) {
+        let message = "proxy_url is not supported: Sightline connects to targets directly; remove it".into();
+        findings.add(format!("{path}.proxy_url"), message);
+    }
+}
+
+fn check_service_discovery(job: &ScrapeConfig, path: &str, findings: &mut Findings) {
+    for (index, file_sd) in job.file_sd_configs.iter().enumerate() {
+        let sd_path = format!("{path}.file_sd_configs.{index}");
+        for (file_index, file) in file_sd.files.iter().enumerate() {
+            if !is_file_sd_pattern(file) {
+                let message = format!("path name {file:?} is not valid for file discovery");
+                findings.add(format!("{sd_path}.files.{file_index}"), message);
+            }
+        }
+        if file_sd.refresh_interval.is_zero() {
+            let message = "file_sd refresh_interval must be greater than 0".into();
+            findings.add(format!("{sd_path}.refresh_interval"), message);
+        }
+    }
+    for (index, http_sd) in job.http_sd_configs.iter().enumerate() {
+        let sd_path = format!("{path}.http_sd_configs.{index}");
+        let auth = (http_sd.basic_auth.as_ref(), http_sd.authorization.as_ref());
+        let proxy = http_sd.proxy_url.as_deref();
+        check_http_client(auth, &http_sd.tls_config, proxy, &sd_path, findings);
+        if http_sd.refresh_interval.is_zero() {
+            let message = "http_sd refresh_interval must be greater than 0".into();
+            findings.add(format!("{sd_path}.refresh_interval"), message);
+        }
+    }
+}
+
+/// Prometheus's rule: a `.json`, `.yml` or `.yaml` file, with at most one `*` in the last element.
+fn is_file_sd_pattern(file: &str) -> bool {
+    let lower = file.to_ascii_lowercase();
+    let known_extension = [".json", ".yml", ".yaml"].iter().any(|ext| lower.ends_with(ext));
+    let (dir, last) = file.rsplit_once('/').unwrap_or(("", file));
+    known_extension && !dir.contains('*') && last.matches('*').count() <= 1
 }
 
 fn check_remote_writes(remote_writes: &[RemoteWriteConfig], findings: &mut Findings) {

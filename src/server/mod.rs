@@ -4,10 +4,15 @@
 //! Only wiring lives here: configuration → subsystems. It must not hold
 //! storage, query or ingest logic.
 
+pub mod reload;
+
 use crate::api::{self, AppState, ServerInfo};
 use crate::config::{Config, Fsync};
+use crate::incidents::{self, Incidents};
 use crate::ingest::remote_write::WriteLimits;
 use crate::promql::{Engine, EngineOptions};
+use crate::remote::RemoteWriter;
+use crate::scrape::ScrapeManager;
 use crate::storage::{FsyncMode, Storage, StorageOptions};
 use crate::system::SelfMetrics;
 use std::sync::Arc;
@@ -48,6 +53,10 @@ pub struct ServeOptions {
     pub data_dir: std::path::PathBuf,
     /// Effective command-line flags, for `/api/v1/status/flags`.
     pub flags: Vec<(String, String)>,
+    /// The file reloads re-read; `None` on the embedded defaults.
+    pub config_file: Option<std::path::PathBuf>,
+    /// `--listen`, which keeps winning over the file on reload.
+    pub listen_override: Option<std::net::SocketAddr>,
 }
 
 /// Runs the server until a shutdown signal.
@@ -57,6 +66,8 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         config_yaml,
         data_dir,
         flags,
+        config_file,
+        listen_override,
     } = options;
     let data_dir = data_dir.as_path();
     let opts = storage_options(&config);
@@ -69,9 +80,18 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         dir = %data_dir.display(),
         "storage ready"
     );
+    let mut self_metrics = SelfMetrics::new();
+    let remote =
+        RemoteWriter::start(&storage, &config, self_metrics.registry_mut()).map_err(anyhow::Error::msg)?;
+    let metrics = Arc::new(self_metrics);
+    let notifier = Arc::new(
+        crate::notify::Notifier::start(&storage, &config, &external_url(&config))
+            .map_err(|err| anyhow::anyhow!("alerting: {err}"))?,
+    );
+    let rules = rule_manager(&config, &storage, notifier.clone(), config_file.is_none());
     let state = AppState {
         storage: storage.clone(),
-        metrics: Arc::new(SelfMetrics::new()),
+        metrics: metrics.clone(),
         write_limits: WriteLimits {
             max_decompressed_bytes: byte_limit(config.server.remote_write_max_decompressed_size.bytes()),
             ..WriteLimits::default()
@@ -85,21 +105,84 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
             retention: config.storage.retention_time.to_string(),
         }),
     };
-    let notifier =
-        crate::notify::Notifier::start(&storage, &config, &format!("http://{}", config.server.listen))
-            .map_err(|err| anyhow::anyhow!("alerting: {err}"))?;
     let housekeeping = spawn_housekeeping(storage.clone());
+    let incidents = Incidents::open(&storage, &config.incidents)?;
+    let incidents_housekeeping = incidents.spawn_housekeeping(storage.clone());
+    notifier.add_observer(Arc::new(incidents.clone()));
+    let ml_monitor = crate::ml::MlMonitor::open(storage.clone(), &config.models)?;
+    let ml_ticker = crate::ml::spawn_ticker(ml_monitor.clone());
     let listener = TcpListener::bind(config.server.listen).await?;
     tracing::info!(listen = %config.server.listen, "serving");
-    let app =
-        api::router(state, byte_limit(config.server.max_request_body_size.bytes())).merge(notifier.routes());
+    let scrape = ScrapeManager::new(Arc::new(storage.clone()));
+    let reload = reload::ReloadHub::new(config_file, listen_override, metrics);
+    let scrape_for_reload = scrape.clone();
+    reload.subscribe("scrape", Box::new(move |config| scrape_for_reload.apply(config)));
+    let rules_for_reload = rules.clone();
+    reload.subscribe("rules", Box::new(move |config| rules_for_reload.apply(config)));
+    let notifier_for_reload = notifier.clone();
+    reload.subscribe(
+        "alerting",
+        Box::new(move |config| notifier_for_reload.apply(config)),
+    );
+    let remote_for_reload = remote.clone();
+    reload.subscribe(
+        "remote_write",
+        Box::new(move |config| remote_for_reload.apply(config)),
+    );
+    let incidents_for_reload = incidents.clone();
+    reload.subscribe(
+        "incidents",
+        Box::new(move |config| incidents_for_reload.apply(config)),
+    );
+    reload
+        .apply(&config)
+        .map_err(|err| anyhow::anyhow!("cannot apply configuration: {err}"))?;
+    reload.spawn_sighup();
+    let body_limit = byte_limit(config.server.max_request_body_size.bytes());
+    let app = api::router(state, body_limit)
+        .merge(crate::ml::router(ml_monitor.clone(), body_limit))
+        .merge(crate::scrape::router(scrape.clone()))
+        .merge(crate::rules::routes(rules.clone()))
+        .merge(notifier.routes())
+        .merge(incidents::routes(incidents.clone()))
+        .merge(reload.router());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    tracing::info!("stopping scrapes: staleness markers for every target");
+    scrape.stop().await;
     housekeeping.abort();
+    rules.stop();
+    incidents_housekeeping.abort();
+    ml_ticker.abort();
+    if let Err(e) = ml_monitor.flush(crate::storage::now_ms()) {
+        tracing::error!("final ML flush failed: {e}");
+    }
+    remote.shutdown().await;
     tracing::info!("shutting down: final checkpoint");
     tokio::task::spawn_blocking(move || storage.close()).await??;
     Ok(())
+}
+
+/// Starts rule evaluation. Without `--config` (embedded defaults) the built-in
+/// rule pack runs; with a configuration file only its `rule_files` do.
+fn rule_manager(
+    config: &Config,
+    storage: &Storage,
+    sink: Arc<dyn crate::alerts::AlertSink>,
+    embedded_defaults: bool,
+) -> crate::rules::RuleManager {
+    crate::rules::RuleManager::new(
+        storage.clone(),
+        Some(sink),
+        external_url(config),
+        embedded_defaults,
+    )
+}
+
+/// The address alerts and notifications link back to.
+fn external_url(config: &Config) -> String {
+    format!("http://{}", config.server.listen)
 }
 
 fn byte_limit(bytes: u64) -> usize {

@@ -11,7 +11,7 @@
 use super::head::{AppendRules, CutChunk, Head};
 use super::layout::{self, Codec, PartitionState};
 use super::wal::{self, Wal, WalBatch};
-use super::{snapshot, AppendError, AppendStats, Appender, Labels, SeriesSamples};
+use super::{snapshot, AppendError, AppendListener, AppendStats, Appender, Labels, SeriesSamples};
 use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -103,6 +103,7 @@ pub(super) struct Inner {
     pub partitions: Mutex<BTreeMap<i64, PartitionState>>,
     pub checkpoint_lock: Mutex<()>,
     pub counters: StorageCounters,
+    pub append_listeners: RwLock<Vec<Arc<dyn AppendListener>>>,
 }
 
 /// Wall-clock time in milliseconds since the epoch.
@@ -133,6 +134,7 @@ impl Storage {
             partitions: Mutex::new(BTreeMap::new()),
             checkpoint_lock: Mutex::new(()),
             counters: StorageCounters::default(),
+            append_listeners: RwLock::new(Vec::new()),
         };
         let storage = Storage {
             inner: Arc::new(inner),
@@ -151,6 +153,11 @@ impl Storage {
     /// never collides with the engine's own trees.
     pub fn aux_tree(&self, name: &str) -> Result<sled::Tree, StorageError> {
         Ok(self.inner.db.open_tree(format!("aux/{name}"))?)
+    }
+
+    /// Adds a listener told about every batch appended from now on.
+    pub fn on_append(&self, listener: Arc<dyn AppendListener>) {
+        self.inner.append_listeners.write().push(listener);
     }
 
     pub fn options(&self) -> &StorageOptions {
@@ -370,6 +377,11 @@ impl Appender for Storage {
             return Err(AppendError::Storage("storage is open read-only".into()));
         }
         let rules = self.rules();
+        let listeners = inner.append_listeners.read();
+        let forwarded = listeners
+            .iter()
+            .any(|l| l.active())
+            .then(|| Arc::new(batch.clone()));
         let sync_handle = {
             let mut head = inner.head.write();
             let prepared = head.prepare(batch, &rules)?;
@@ -391,6 +403,9 @@ impl Appender for Storage {
             self.persist_chunks(cut)
                 .map_err(|e| AppendError::Storage(e.to_string()))?;
             self.count(&prepared.stats);
+            if let Some(batch) = &forwarded {
+                listeners.iter().for_each(|l| l.appended(batch));
+            }
             (handle, prepared.stats)
         };
         let (handle, stats) = sync_handle;

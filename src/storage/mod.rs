@@ -148,6 +148,17 @@ pub trait Appender: Send + Sync {
     fn append(&self, batch: Vec<SeriesSamples>) -> Result<AppendStats, AppendError>;
 }
 
+/// Told about every accepted batch, for subsystems that forward samples
+/// (the remote-write sender). Register with [`Storage::on_append`].
+pub trait AppendListener: Send + Sync {
+    /// Whether it wants batches now; checked before a batch is copied for it,
+    /// so an inactive listener costs the append path nothing but this call.
+    fn active(&self) -> bool;
+    /// An accepted batch (duplicates of stored samples included), called in
+    /// commit order while the head lock is held: only enqueue here.
+    fn appended(&self, batch: &std::sync::Arc<Vec<SeriesSamples>>);
+}
+
 /// The one read path. Time ranges are inclusive milliseconds `[mint, maxt]`.
 pub trait Queryable: Send + Sync {
     /// Series matching all `matchers` with their samples in the range,

@@ -1,9 +1,21 @@
-//! The server's own metrics, exposed at `/metrics` with `prometheus-client`.
+//! The server's own metrics, exposed at `/metrics` with `prometheus-client`,
+//! plus its process metrics (`process.rs`), and the built-in host and GPU
+//! collectors served at `/metrics/node` (`node.rs`) and `/metrics/gpu`
+//! (`gpu.rs`) for the scrape loop to collect like any target.
 //!
 //! Owns the metric definitions and their registry; producers increment them,
-//! the storage's counters are copied in at scrape time. Host and GPU
-//! collectors will live beside this (a later issue). Must not read storage
+//! the storage's counters are copied in at scrape time. Must not read storage
 //! data or evaluate queries.
+
+pub mod gpu;
+pub mod node;
+pub mod process;
+#[cfg(target_os = "linux")]
+mod procfs;
+mod routes;
+mod text;
+
+pub use routes::routes;
 
 use crate::storage::Storage;
 use prometheus_client::encoding::text::encode;
@@ -36,7 +48,12 @@ pub struct SelfMetrics {
     chunks_persisted: Counter,
     corrupt_chunks: Counter,
     wal_bytes: Gauge,
+    /// 1 when the last configuration reload succeeded (set by `server::reload`).
+    pub config_last_reload_successful: Gauge,
+    /// Unix time of the last successful configuration load.
+    pub config_last_reload_success_timestamp: Gauge<f64, AtomicU64>,
     synced: SyncedCounters,
+    process: process::ProcessCollector,
 }
 
 /// Last values copied from the storage's counters, to turn them into increments.
@@ -67,7 +84,10 @@ impl SelfMetrics {
             chunks_persisted: Counter::default(),
             corrupt_chunks: Counter::default(),
             wal_bytes: Gauge::default(),
+            config_last_reload_successful: Gauge::default(),
+            config_last_reload_success_timestamp: Gauge::default(),
             synced: SyncedCounters::default(),
+            process: process::ProcessCollector::default(),
         };
         m.register_all();
         m
@@ -120,6 +140,16 @@ impl SelfMetrics {
             "WAL bytes written since the last checkpoint",
             self.wal_bytes.clone(),
         );
+        r.register(
+            "sightline_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful",
+            self.config_last_reload_successful.clone(),
+        );
+        r.register(
+            "sightline_config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload",
+            self.config_last_reload_success_timestamp.clone(),
+        );
     }
 
     /// Counts a refused batch's samples under `reason`.
@@ -139,13 +169,26 @@ impl SelfMetrics {
             .inc();
     }
 
-    /// Renders the text exposition, after copying in the storage's figures.
+    /// For subsystems that register their own metric families (remote write),
+    /// before the server shares the metrics.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// Renders the text exposition, after copying in the storage's figures,
+    /// with the process metrics before the closing `# EOF`.
     pub fn render(&self, storage: &Storage) -> String {
         self.sync_from(storage);
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             return String::new();
         }
+        let eof = out.strip_suffix("# EOF\n").map(str::len);
+        out.truncate(eof.unwrap_or(out.len()));
+        let mut process = text::MetricText::default();
+        self.process.render(&mut process);
+        out.push_str(&process.finish());
+        out.push_str("# EOF\n");
         out
     }
 

@@ -1,0 +1,406 @@
+//! Streaming per-column state: one `ColumnState` accumulates a column's
+//! values, either to become a reference (`ReferenceColumn`) or as the current
+//! window compared with one.
+//!
+//! Cost per value is O(1) (a counter, Welford's mean/variance, one reservoir
+//! step, one hash lookup for categories) plus O(log bins) for the exact count
+//! on the bins fixed from the reference. Memory is bounded by `StateLimits`:
+//! with the streaming defaults (50,000-value samples, 10,000 categories) a
+//! numerical column holds at most ~0.8 MB (reference sample + current
+//! reservoir), so 50 features stay under 50 MB.
+//!
+//! While a window has seen no more values than its reservoir holds, the
+//! reservoir *is* the window, and every statistic equals the batch computation
+//! on the same values exactly.
+
+use super::column::{category_key, ColumnType, FeatureValue};
+use std::collections::HashMap;
+
+/// Bounds on what one column keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateLimits {
+    /// Values kept (uniform reservoir) for KS, Wasserstein and Evidently's
+    /// data-dependent bins.
+    pub sample_size: usize,
+    /// Distinct categories counted exactly; later new ones count as one
+    /// overflow bucket.
+    pub max_categories: usize,
+}
+
+impl StateLimits {
+    /// For long-running windows: ≤ ~0.8 MB per numerical feature.
+    pub const STREAMING: StateLimits = StateLimits {
+        sample_size: 50_000,
+        max_categories: 10_000,
+    };
+    /// Keep everything: batch comparisons (`sightline drift` on two CSVs).
+    pub const EXACT: StateLimits = StateLimits {
+        sample_size: usize::MAX,
+        max_categories: usize::MAX,
+    };
+}
+
+/// Counts of categories, exact up to a limit.
+#[derive(Debug, Clone, Default)]
+pub struct CategoryCounts {
+    counts: HashMap<String, u64>,
+    /// Values of categories first seen after the limit was reached.
+    pub overflow: u64,
+}
+
+impl CategoryCounts {
+    fn add(&mut self, key: &str, limit: usize) {
+        if let Some(count) = self.counts.get_mut(key) {
+            *count += 1;
+        } else if self.counts.len() < limit {
+            self.counts.insert(key.to_owned(), 1);
+        } else {
+            self.overflow += 1;
+        }
+    }
+
+    pub fn get(&self, key: &str) -> u64 {
+        self.counts.get(key).copied().unwrap_or(0)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.counts.iter().map(|(k, &v)| (k.as_str(), v))
+    }
+
+    pub fn distinct(&self) -> usize {
+        self.counts.len()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum::<u64>() + self.overflow
+    }
+}
+
+/// A uniform sample of a stream (Vitter's algorithm R).
+#[derive(Debug, Clone)]
+pub struct Reservoir {
+    values: Vec<f64>,
+    capacity: usize,
+    seen: u64,
+    rng: fastrand::Rng,
+}
+
+impl Reservoir {
+    fn new(capacity: usize, seed: u64) -> Self {
+        Reservoir {
+            values: Vec::new(),
+            capacity,
+            seen: 0,
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    fn add(&mut self, value: f64) {
+        self.seen += 1;
+        if self.values.len() < self.capacity {
+            self.values.push(value);
+            return;
+        }
+        let slot = self.rng.u64(0..self.seen);
+        if let Some(kept) = self.values.get_mut(slot as usize) {
+            *kept = value;
+        }
+    }
+
+    /// True while every value seen is in the sample.
+    pub fn is_complete(&self) -> bool {
+        self.seen == self.values.len() as u64
+    }
+
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    fn clear(&mut self) {
+        self.values.clear();
+        self.seen = 0;
+    }
+}
+
+/// Running moments and range of the finite values of a numerical column.
+#[derive(Debug, Clone, Copy)]
+pub struct Moments {
+    pub count: u64,
+    pub mean: f64,
+    m2: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Default for Moments {
+    fn default() -> Self {
+        Moments {
+            count: 0,
+            mean: 0.0,
+            m2: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Moments {
+    fn add(&mut self, x: f64) {
+        self.count += 1;
+        let delta = x - self.mean;
+        self.mean += delta / self.count as f64;
+        self.m2 += delta * (x - self.mean);
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
+    }
+
+    /// Population standard deviation (`np.std`, ddof = 0).
+    pub fn std(&self) -> f64 {
+        if self.count == 0 {
+            f64::NAN
+        } else {
+            (self.m2 / self.count as f64).sqrt()
+        }
+    }
+}
+
+/// The accumulated state of one column.
+#[derive(Debug, Clone)]
+pub struct ColumnState {
+    pub column_type: ColumnType,
+    /// Every value offered, missing ones included.
+    pub rows: u64,
+    /// Missing values, NaN and ±inf (Evidently drops those before testing).
+    pub missing: u64,
+    /// Values of the wrong kind (text in a numerical column).
+    pub type_mismatches: u64,
+    pub moments: Moments,
+    pub sample: Reservoir,
+    pub categories: CategoryCounts,
+    /// Exact counts on the reference's fixed bins (`bin_edges.len() + 1`
+    /// slots: below the first edge, between edges, above the last).
+    pub bin_counts: Vec<u64>,
+    /// Finite values outside the reference's [min, max] (windows only).
+    pub out_of_range: u64,
+    bin_edges: Vec<f64>,
+    reference_range: Option<(f64, f64)>,
+    max_categories: usize,
+}
+
+impl ColumnState {
+    /// An empty state; `bin_edges` are the reference's fixed inner edges
+    /// (empty while accumulating a reference).
+    pub fn new(column_type: ColumnType, limits: StateLimits, bin_edges: Vec<f64>, seed: u64) -> Self {
+        ColumnState {
+            column_type,
+            rows: 0,
+            missing: 0,
+            type_mismatches: 0,
+            moments: Moments::default(),
+            sample: Reservoir::new(limits.sample_size, seed),
+            categories: CategoryCounts::default(),
+            bin_counts: vec![0; bin_edges.len() + 1],
+            out_of_range: 0,
+            bin_edges,
+            reference_range: None,
+            max_categories: limits.max_categories,
+        }
+    }
+
+    /// Adds one value.
+    pub fn observe(&mut self, value: FeatureValue<'_>) {
+        self.rows += 1;
+        match self.column_type {
+            ColumnType::Numerical => self.observe_number(value),
+            ColumnType::Categorical => match category_key(value) {
+                Some(key) => self.categories.add(&key, self.max_categories),
+                None => self.missing += 1,
+            },
+        }
+    }
+
+    fn observe_number(&mut self, value: FeatureValue<'_>) {
+        let x = match value {
+            FeatureValue::Number(x) if x.is_finite() => x,
+            FeatureValue::Number(_) | FeatureValue::Missing => {
+                self.missing += 1;
+                return;
+            }
+            FeatureValue::Bool(b) => f64::from(u8::from(b)),
+            FeatureValue::Text(_) => {
+                self.type_mismatches += 1;
+                self.missing += 1;
+                return;
+            }
+        };
+        self.moments.add(x);
+        self.sample.add(x);
+        if let Some((low, high)) = self.reference_range {
+            self.out_of_range += u64::from(x < low || x > high);
+        }
+        if !self.bin_counts.is_empty() {
+            let slot = self.bin_edges.partition_point(|&e| e < x);
+            self.bin_counts[slot] += 1;
+        }
+    }
+
+    /// Values that took part in the statistics (not missing).
+    pub fn present(&self) -> u64 {
+        self.rows - self.missing
+    }
+
+    /// Starts a new window with the same bins and limits.
+    pub fn reset(&mut self) {
+        self.rows = 0;
+        self.missing = 0;
+        self.type_mismatches = 0;
+        self.moments = Moments::default();
+        self.sample.clear();
+        self.categories = CategoryCounts::default();
+        self.bin_counts.iter_mut().for_each(|c| *c = 0);
+        self.out_of_range = 0;
+    }
+
+    /// The fixed inner bin edges this state counts on.
+    pub fn bin_edges(&self) -> &[f64] {
+        &self.bin_edges
+    }
+}
+
+/// A finished reference column: the state, its sample sorted, and the bins
+/// every current window of this column counts on.
+#[derive(Debug, Clone)]
+pub struct ReferenceColumn {
+    pub name: String,
+    pub state: ColumnState,
+    /// The reference sample in ascending order.
+    pub sorted: Vec<f64>,
+    /// Inner edges of the fixed bins: the reference deciles (distinct).
+    pub bin_edges: Vec<f64>,
+}
+
+/// Number of equal-frequency bins fixed from a numerical reference.
+pub const FIXED_BINS: usize = 10;
+
+impl ReferenceColumn {
+    /// Freezes an accumulated reference: sorts its sample, fixes the decile
+    /// bin edges and counts the reference itself on them.
+    pub fn finish(name: impl Into<String>, mut state: ColumnState) -> Self {
+        let mut sorted = state.sample.values().to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let bin_edges = decile_edges(&sorted);
+        state.bin_counts = vec![0; bin_edges.len() + 1];
+        for &x in &sorted {
+            state.bin_counts[bin_edges.partition_point(|&e| e < x)] += 1;
+        }
+        state.bin_edges = bin_edges.clone();
+        ReferenceColumn {
+            name: name.into(),
+            state,
+            sorted,
+            bin_edges,
+        }
+    }
+
+    /// An empty current-window state that counts on this reference's bins.
+    pub fn new_window(&self, limits: StateLimits, seed: u64) -> ColumnState {
+        let mut window = ColumnState::new(self.state.column_type, limits, self.bin_edges.clone(), seed);
+        let moments = self.state.moments;
+        window.reference_range = (moments.count > 0).then_some((moments.min, moments.max));
+        window
+    }
+}
+
+/// Distinct interior decile values of a sorted sample (bins are
+/// `(-inf, e0], (e0, e1], …, (e_last, inf)`).
+fn decile_edges(sorted: &[f64]) -> Vec<f64> {
+    if sorted.is_empty() {
+        return Vec::new();
+    }
+    let mut edges: Vec<f64> = (1..FIXED_BINS)
+        .map(|k| sorted[(k * (sorted.len() - 1)) / FIXED_BINS])
+        .collect();
+    edges.dedup();
+    edges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservoir_is_complete_until_full_then_bounded() {
+        let mut state = ColumnState::new(
+            ColumnType::Numerical,
+            StateLimits {
+                sample_size: 100,
+                max_categories: 10,
+            },
+            Vec::new(),
+            7,
+        );
+        for i in 0..100 {
+            state.observe(FeatureValue::Number(i as f64));
+        }
+        assert!(state.sample.is_complete());
+        for i in 100..10_000 {
+            state.observe(FeatureValue::Number(i as f64));
+        }
+        assert!(!state.sample.is_complete());
+        assert_eq!(state.sample.values().len(), 100);
+        assert_eq!(state.moments.count, 10_000);
+        // A uniform sample of 0..10000 has a mean near 5000.
+        let mean = state.sample.values().iter().sum::<f64>() / 100.0;
+        assert!((mean - 5000.0).abs() < 1200.0, "{mean}");
+    }
+
+    #[test]
+    fn missing_and_mismatched_values_are_counted_not_used() {
+        let mut state = ColumnState::new(ColumnType::Numerical, StateLimits::EXACT, Vec::new(), 1);
+        for v in [
+            FeatureValue::Number(1.0),
+            FeatureValue::Number(f64::NAN),
+            FeatureValue::Number(f64::INFINITY),
+            FeatureValue::Missing,
+            FeatureValue::Text("x"),
+        ] {
+            state.observe(v);
+        }
+        assert_eq!((state.rows, state.missing, state.type_mismatches), (5, 4, 1));
+        assert_eq!(state.sample.values(), &[1.0]);
+    }
+
+    #[test]
+    fn windows_count_exactly_on_reference_deciles() {
+        let mut reference = ColumnState::new(ColumnType::Numerical, StateLimits::EXACT, Vec::new(), 1);
+        for i in 0..1000 {
+            reference.observe(FeatureValue::Number(i as f64));
+        }
+        let reference = ReferenceColumn::finish("x", reference);
+        assert_eq!(reference.bin_edges.len(), 9);
+        assert_eq!(reference.state.bin_counts.iter().sum::<u64>(), 1000);
+        let mut window = reference.new_window(StateLimits::STREAMING, 2);
+        for _ in 0..5 {
+            window.observe(FeatureValue::Number(-1.0));
+        }
+        window.observe(FeatureValue::Number(5000.0));
+        assert_eq!(window.bin_counts[0], 5);
+        assert_eq!(window.bin_counts[9], 1);
+        assert_eq!(window.out_of_range, 6);
+    }
+
+    #[test]
+    fn categories_overflow_past_the_limit() {
+        let limits = StateLimits {
+            sample_size: 10,
+            max_categories: 2,
+        };
+        let mut state = ColumnState::new(ColumnType::Categorical, limits, Vec::new(), 1);
+        for v in ["a", "b", "c", "a", "d"] {
+            state.observe(FeatureValue::Text(v));
+        }
+        assert_eq!(state.categories.get("a"), 2);
+        assert_eq!(state.categories.overflow, 2);
+        assert_eq!(state.categories.total(), 5);
+    }
+}

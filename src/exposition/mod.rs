@@ -1,0 +1,164 @@
+//! Parsing of scraped metric bodies: the Prometheus text format 0.0.4 and
+//! OpenMetrics 1.0 text, with the acceptance rules of Prometheus's
+//! `model/textparse` (the 2.42 release that Debian ships and that Sightline is
+//! compared against, plus the quoted UTF-8 names that Prometheus 3 accepts).
+//!
+//! Owns turning bytes into [`Entry`] values; knows nothing of HTTP, targets,
+//! relabelling or storage (the scrape loop in `crate::scrape` does those).
+//!
+//! Hand-written rather than a crate: no maintained crate parses both formats
+//! without copying every name and value, and none reproduces Prometheus's
+//! exact choices (which comment lines are allowed, where blanks may appear,
+//! Go's float syntax, `# EOF` rules, exemplar placement). A scrape body is
+//! parsed once per target per interval, so this is a hot path: names and
+//! values borrow from the body, and label values are only copied when they
+//! hold escapes.
+//!
+//! Differences from Prometheus worth knowing:
+//! - escapes inside quoted *names* (`{"a\"b"}`) are refused, because names
+//!   borrow from the body;
+//! - duplicate label names are refused here (Prometheus refuses them later,
+//!   when appending), with the same reason text.
+
+mod cursor;
+mod float;
+mod openmetrics;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
+use cursor::Cursor;
+use std::borrow::Cow;
+use std::fmt;
+
+/// Which grammar a body is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    PrometheusText,
+    OpenMetrics,
+}
+
+impl Format {
+    /// Chooses the parser from a response's `Content-Type`, as Prometheus
+    /// does: `application/openmetrics-text` means OpenMetrics; anything else,
+    /// missing or malformed, falls back to the Prometheus text format.
+    pub fn from_content_type(content_type: Option<&str>) -> Format {
+        let Some(value) = content_type else {
+            return Format::PrometheusText;
+        };
+        let media_type = value.split(';').next().unwrap_or("").trim();
+        if media_type.eq_ignore_ascii_case("application/openmetrics-text") {
+            Format::OpenMetrics
+        } else {
+            Format::PrometheusText
+        }
+    }
+}
+
+/// A metric family's `# TYPE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricType {
+    Counter,
+    Gauge,
+    Histogram,
+    GaugeHistogram,
+    Summary,
+    Info,
+    StateSet,
+    Unknown,
+}
+
+impl MetricType {
+    /// The name `/api/v1/metadata` uses (Prometheus's `model.MetricType`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::GaugeHistogram => "gaugehistogram",
+            MetricType::Summary => "summary",
+            MetricType::Info => "info",
+            MetricType::StateSet => "stateset",
+            MetricType::Unknown => "unknown",
+        }
+    }
+}
+
+/// One meaningful line of a body. Plain comments and blank lines (text
+/// format only) produce no entry.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Entry<'a> {
+    Sample(Sample<'a>),
+    Help { family: &'a str, text: Cow<'a, str> },
+    Type { family: &'a str, kind: MetricType },
+    Unit { family: &'a str, unit: &'a str },
+}
+
+/// One sample line. `labels` keeps the body's order and excludes the metric
+/// name; `timestamp_ms` is converted to milliseconds for both formats.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample<'a> {
+    pub name: &'a str,
+    pub labels: Vec<(&'a str, Cow<'a, str>)>,
+    pub value: f64,
+    pub timestamp_ms: Option<i64>,
+}
+
+/// Why a body was refused, and on which line (1-based).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub reason: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Iterates over a body's entries. After the first error it yields nothing
+/// more: like Prometheus, a malformed body fails the whole scrape.
+pub struct Parser<'a> {
+    cursor: Cursor<'a>,
+    format: Format,
+    finished: bool,
+}
+
+impl<'a> Parser<'a> {
+    pub fn new(body: &'a [u8], format: Format) -> Parser<'a> {
+        Parser {
+            cursor: Cursor::new(body),
+            format,
+            finished: false,
+        }
+    }
+}
+
+impl<'a> Iterator for Parser<'a> {
+    type Item = Result<Entry<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        let parsed = match self.format {
+            Format::PrometheusText => text::next_entry(&mut self.cursor),
+            Format::OpenMetrics => openmetrics::next_entry(&mut self.cursor),
+        };
+        match parsed {
+            Ok(Some(entry)) => Some(Ok(entry)),
+            Ok(None) => {
+                self.finished = true;
+                None
+            }
+            Err(error) => {
+                self.finished = true;
+                Some(Err(error))
+            }
+        }
+    }
+}

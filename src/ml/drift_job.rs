@@ -1,0 +1,418 @@
+//! A model's drift job: its reference, the tumbling current window fed by
+//! every prediction (sampled or not), the end-of-window runs, their series
+//! and stored reports.
+//!
+//! Owns turning uploads (CSV as `drift::table` reads it, NDJSON or JSON rows)
+//! and logged predictions into a `drift::ReferenceProfile`, the window's
+//! streaming state (`drift::CurrentWindow`: exact bin counts, bounded
+//! reservoirs), and the `feature_drift_*` and `dataset_drift_*` series. The
+//! statistics are `crate::drift`'s; this file only schedules and records.
+//! References and reports live in the `ml_drift` aux tree, so both survive
+//! restarts (the reference is kept as uploaded and rebuilt at start).
+
+use crate::config::models::{DriftJobConfig, FeatureKind};
+use crate::drift::{
+    self, ColumnState, ColumnType, CurrentWindow, DatasetDrift, ReferenceProfile, StateLimits,
+};
+use crate::ml::counters::series;
+use crate::ml::event::FeatureValue;
+use crate::storage::{Label, SeriesSamples};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// How an uploaded reference is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceFormat {
+    Csv,
+    /// NDJSON or a JSON array of rows (`{feature: value}` or `{"features": {...}}`).
+    Json,
+}
+
+impl ReferenceFormat {
+    pub fn tag(self) -> u8 {
+        match self {
+            ReferenceFormat::Csv => b'c',
+            ReferenceFormat::Json => b'j',
+        }
+    }
+
+    pub fn from_tag(tag: u8) -> Option<ReferenceFormat> {
+        match tag {
+            b'c' => Some(ReferenceFormat::Csv),
+            b'j' => Some(ReferenceFormat::Json),
+            _ => None,
+        }
+    }
+}
+
+/// A built reference and how many rows it holds.
+pub struct Reference {
+    pub profile: ReferenceProfile,
+    pub rows: u64,
+}
+
+/// Builds a reference from uploaded bytes; `kinds` gives declared or inferred
+/// feature types for JSON rows (CSV columns are typed as Evidently types them).
+pub fn build_reference(
+    format: ReferenceFormat,
+    bytes: &[u8],
+    kinds: &BTreeMap<String, FeatureKind>,
+) -> Result<Reference, String> {
+    match format {
+        ReferenceFormat::Csv => {
+            let (schema, states) = drift::table::read_reference(bytes, StateLimits::EXACT)
+                .map_err(|e| format!("reference CSV: {e}"))?;
+            let rows = states.first().map_or(0, |s| s.rows);
+            let names = schema.columns.into_iter().map(|c| c.name);
+            Ok(Reference {
+                profile: ReferenceProfile::from_states(names.zip(states)),
+                rows,
+            })
+        }
+        ReferenceFormat::Json => {
+            let text = std::str::from_utf8(bytes).map_err(|e| format!("reference is not UTF-8: {e}"))?;
+            let items = crate::ml::body::split_items(text, false).map_err(|e| e.to_string())?;
+            let rows = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| parse_row(item).map_err(|e| format!("reference row {i}: {e}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(reference_from_rows(&rows, kinds))
+        }
+    }
+}
+
+/// One JSON reference row: a flat object, or a prediction-shaped one with `features`.
+fn parse_row(text: &str) -> Result<BTreeMap<String, FeatureValue>, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let object = match value.get("features") {
+        Some(features) => features.clone(),
+        None => value,
+    };
+    serde_json::from_value(object).map_err(|e| e.to_string())
+}
+
+/// A reference from rows of feature values (an upload or logged predictions).
+pub fn reference_from_rows(
+    rows: &[BTreeMap<String, FeatureValue>],
+    kinds: &BTreeMap<String, FeatureKind>,
+) -> Reference {
+    let mut names: Vec<&String> = rows.iter().flat_map(|r| r.keys()).collect();
+    names.sort();
+    names.dedup();
+    let states = names.iter().enumerate().map(|(i, name)| {
+        let column_type = match kinds.get(*name) {
+            Some(FeatureKind::Numeric) => ColumnType::Numerical,
+            Some(FeatureKind::Categorical) => ColumnType::Categorical,
+            None => inferred_type(rows, name),
+        };
+        let mut state = ColumnState::new(column_type, StateLimits::EXACT, Vec::new(), i as u64 + 1);
+        for row in rows {
+            state.observe(
+                row.get(*name)
+                    .map_or(drift::FeatureValue::Missing, as_drift_value),
+            );
+        }
+        ((*name).clone(), state)
+    });
+    let states: Vec<(String, ColumnState)> = states.collect();
+    Reference {
+        profile: ReferenceProfile::from_states(states),
+        rows: rows.len() as u64,
+    }
+}
+
+fn inferred_type(rows: &[BTreeMap<String, FeatureValue>], name: &str) -> ColumnType {
+    let first = rows
+        .iter()
+        .filter_map(|r| r.get(name))
+        .find(|v| !matches!(v, FeatureValue::Missing));
+    match first {
+        Some(FeatureValue::Number(_)) => ColumnType::Numerical,
+        _ => ColumnType::Categorical,
+    }
+}
+
+pub fn as_drift_value(value: &FeatureValue) -> drift::FeatureValue<'_> {
+    match value {
+        FeatureValue::Number(n) => drift::FeatureValue::Number(*n),
+        FeatureValue::Text(s) => drift::FeatureValue::Text(s),
+        FeatureValue::Bool(b) => drift::FeatureValue::Bool(*b),
+        FeatureValue::Missing => drift::FeatureValue::Missing,
+    }
+}
+
+/// The running job of one model.
+pub struct DriftJob {
+    pub reference: Arc<Reference>,
+    window: CurrentWindow,
+    window_started_ms: i64,
+    window_events: u64,
+    windows_run: u64,
+}
+
+/// A window taken out for evaluation, with where it came from.
+pub struct ClosedWindow {
+    pub window: CurrentWindow,
+    pub started_ms: i64,
+    pub ended_ms: i64,
+    pub events: u64,
+}
+
+impl DriftJob {
+    pub fn new(reference: Arc<Reference>, now_ms: i64) -> DriftJob {
+        let window = reference.profile.new_window(StateLimits::STREAMING, 1);
+        DriftJob {
+            reference,
+            window,
+            window_started_ms: now_ms,
+            window_events: 0,
+            windows_run: 0,
+        }
+    }
+
+    /// Adds one prediction's features to the window (absent ones as missing).
+    pub fn observe(&mut self, features: &BTreeMap<String, FeatureValue>) {
+        for (index, column) in self.reference.profile.columns.iter().enumerate() {
+            let value = features
+                .get(&column.name)
+                .map_or(drift::FeatureValue::Missing, as_drift_value);
+            self.window.observe(index, value);
+        }
+        self.window_events += 1;
+    }
+
+    /// Whether the tumbling window has ended.
+    pub fn due(&self, config: &DriftJobConfig, now_ms: i64) -> bool {
+        match config.window_duration {
+            Some(d) => {
+                let length = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+                self.window_events > 0 && now_ms.saturating_sub(self.window_started_ms) >= length
+            }
+            None => self.window_events >= config.window_events,
+        }
+    }
+
+    /// Ends the window and starts the next one.
+    pub fn close_window(&mut self, now_ms: i64) -> ClosedWindow {
+        self.windows_run += 1;
+        let fresh = self
+            .reference
+            .profile
+            .new_window(StateLimits::STREAMING, self.windows_run + 1);
+        let closed = ClosedWindow {
+            window: std::mem::replace(&mut self.window, fresh),
+            started_ms: self.window_started_ms,
+            ended_ms: now_ms,
+            events: self.window_events,
+        };
+        self.window_started_ms = now_ms;
+        self.window_events = 0;
+        closed
+    }
+
+    /// A copy of the open window (an on-demand run leaves it open).
+    pub fn snapshot(&self, now_ms: i64) -> ClosedWindow {
+        ClosedWindow {
+            window: self.window.clone(),
+            started_ms: self.window_started_ms,
+            ended_ms: now_ms,
+            events: self.window_events,
+        }
+    }
+}
+
+/// Series of one run: per feature score, p-value (tests only) and decision,
+/// and the dataset's share and decision.
+pub fn drift_series(model: &str, drift: &DatasetDrift, t: i64) -> Vec<SeriesSamples> {
+    let mut out = Vec::new();
+    let model_label = Label {
+        name: "model".into(),
+        value: model.to_string(),
+    };
+    for column in &drift.columns {
+        let base = [
+            Label {
+                name: "feature".into(),
+                value: column.name.clone(),
+            },
+            Label {
+                name: "method".into(),
+                value: column.primary.method.as_str().to_string(),
+            },
+            model_label.clone(),
+        ];
+        out.push(series(
+            "feature_drift_score",
+            &base,
+            None,
+            t,
+            column.primary.score,
+        ));
+        if let Some(p) = column.primary.p_value {
+            out.push(series("feature_drift_p_value", &base, None, t, p));
+        }
+        out.push(series(
+            "feature_drift_detected",
+            &base,
+            None,
+            t,
+            f64::from(u8::from(column.drift_detected)),
+        ));
+    }
+    let base = [model_label];
+    out.push(series(
+        "dataset_drift_share",
+        &base,
+        None,
+        t,
+        drift.share_of_drifted_columns,
+    ));
+    out.push(series(
+        "dataset_drift_detected",
+        &base,
+        None,
+        t,
+        f64::from(u8::from(drift.dataset_drift)),
+    ));
+    out.push(series(
+        "dataset_drift_drifted_columns",
+        &base,
+        None,
+        t,
+        drift.drifted_columns as f64,
+    ));
+    out
+}
+
+/// The stored report of one run.
+pub fn report_json(
+    model: &str,
+    reference_rows: u64,
+    window: &ClosedWindow,
+    drift: &DatasetDrift,
+) -> serde_json::Value {
+    serde_json::json!({
+        "model": model,
+        "generatedAt": rfc3339(window.ended_ms),
+        "window": {
+            "start": rfc3339(window.started_ms),
+            "end": rfc3339(window.ended_ms),
+            "events": window.events,
+        },
+        "referenceRows": reference_rows,
+        "drift": drift,
+    })
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+/// A self-contained HTML page of a stored report: one row per feature.
+pub fn report_html(report: &serde_json::Value) -> String {
+    let text = |v: &serde_json::Value| html_escape(&v.as_str().map_or_else(|| v.to_string(), String::from));
+    let drift = &report["drift"];
+    let mut rows = String::new();
+    for column in drift["columns"].as_array().into_iter().flatten() {
+        let detected = column["driftDetected"].as_bool().unwrap_or(false);
+        rows.push_str(&format!(
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            if detected { "drift" } else { "ok" },
+            text(&column["name"]),
+            text(&column["columnType"]),
+            text(&column["method"]),
+            text(&column["statistic"]),
+            text(&column["pValue"]),
+            text(&column["threshold"]),
+            if detected { "drift" } else { "no drift" },
+        ));
+    }
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Drift report: {model}</title><style>\
+         body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}\
+         tr.drift{{background:#fdd}}</style></head><body><h1>Drift report: {model}</h1>\
+         <p>Window {start} to {end} ({events} events) against {reference} reference rows; preset {preset}.</p>\
+         <p>Drifted columns: {drifted} (share {share}); dataset drift: {dataset}.</p>\
+         <table><tr><th>feature</th><th>type</th><th>method</th><th>statistic</th><th>p-value</th><th>threshold</th><th>decision</th></tr>\n{rows}</table></body></html>\n",
+        model = text(&report["model"]),
+        start = text(&report["window"]["start"]),
+        end = text(&report["window"]["end"]),
+        events = text(&report["window"]["events"]),
+        reference = text(&report["referenceRows"]),
+        preset = text(&drift["preset"]),
+        drifted = text(&drift["driftedColumns"]),
+        share = text(&drift["shareOfDriftedColumns"]),
+        dataset = text(&drift["datasetDrift"]),
+    )
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drift::Preset;
+
+    fn row(x: f64, c: &str) -> BTreeMap<String, FeatureValue> {
+        BTreeMap::from([
+            ("x".to_string(), FeatureValue::Number(x)),
+            ("c".to_string(), FeatureValue::Text(c.to_string())),
+        ])
+    }
+
+    #[test]
+    fn a_shifted_window_drifts_and_a_same_one_does_not() {
+        let rows: Vec<_> = (0..500)
+            .map(|i| row(f64::from(i % 100), if i % 2 == 0 { "a" } else { "b" }))
+            .collect();
+        let reference = reference_from_rows(&rows, &BTreeMap::new());
+        assert_eq!(reference.rows, 500);
+        let mut job = DriftJob::new(Arc::new(reference), 0);
+        for i in 0..500 {
+            job.observe(&row(f64::from(i % 100), if i % 2 == 0 { "a" } else { "b" }));
+        }
+        let config = DriftJobConfig {
+            window_events: 500,
+            ..DriftJobConfig::default()
+        };
+        assert!(job.due(&config, 1));
+        let same = job.close_window(1);
+        let drift = same.window.evaluate(&job.reference.profile, Preset::Evidently);
+        assert!(!drift.dataset_drift, "{drift:?}");
+        for i in 0..500 {
+            job.observe(&row(f64::from(i % 100) + 80.0, "a"));
+        }
+        let shifted = job.close_window(2);
+        let drift = shifted.window.evaluate(&job.reference.profile, Preset::Evidently);
+        assert_eq!(drift.drifted_columns, 2);
+        let series = drift_series("m", &drift, 2);
+        let detected = series
+            .iter()
+            .filter(|s| s.labels.metric_name() == "feature_drift_detected");
+        assert!(detected.clone().count() == 2 && detected.clone().all(|s| s.samples[0].v == 1.0));
+        let report = report_json("m", 500, &shifted, &drift);
+        assert!(report_html(&report).contains("<td>x</td>"));
+    }
+
+    #[test]
+    fn csv_and_json_references_build_and_ragged_csv_is_refused() {
+        let csv = build_reference(ReferenceFormat::Csv, b"x,c\n1.5,a\n2.5,b\n", &BTreeMap::new());
+        assert_eq!(csv.map(|r| r.rows).ok(), Some(2));
+        let ragged = build_reference(ReferenceFormat::Csv, b"x,c\n1.5,a\n2.5\n", &BTreeMap::new());
+        assert!(ragged.err().unwrap_or_default().contains("line 3"));
+        let json = build_reference(
+            ReferenceFormat::Json,
+            b"{\"x\":1,\"c\":\"a\"}\n{\"features\":{\"x\":2,\"c\":\"b\"}}\n",
+            &BTreeMap::new(),
+        );
+        assert_eq!(json.map(|r| r.profile.columns.len()).ok(), Some(2));
+    }
+}

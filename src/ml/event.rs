@@ -1,0 +1,327 @@
+//! Prediction and feedback events as clients send them, and the checks each
+//! one passes before it counts.
+//!
+//! Owns the wire shape (field names exactly as the events API documents them,
+//! unknown fields refused) and the per-item reasons a batch answer reports.
+//! It knows nothing of models' state: checks that need a model's schema live
+//! in `registry`.
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+
+/// A feature value: number, string, bool or null.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureValue {
+    Number(f64),
+    Text(String),
+    Bool(bool),
+    Missing,
+}
+
+impl<'de> Deserialize<'de> for FeatureValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        match value {
+            serde_json::Value::Null => Ok(FeatureValue::Missing),
+            serde_json::Value::Bool(b) => Ok(FeatureValue::Bool(b)),
+            serde_json::Value::String(s) => Ok(FeatureValue::Text(s)),
+            serde_json::Value::Number(n) => n
+                .as_f64()
+                .map(FeatureValue::Number)
+                .ok_or_else(|| D::Error::custom("feature number out of range")),
+            other => Err(D::Error::custom(format!(
+                "a feature must be a number, string, bool or null, not {}",
+                json_kind(&other)
+            ))),
+        }
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+        _ => "a scalar",
+    }
+}
+
+/// What a model predicted: a class label or a number.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Label(String),
+    Number(f64),
+}
+
+impl Outcome {
+    /// The class label this outcome names (numbers spelled as JSON spells them).
+    pub fn as_label(&self) -> String {
+        match self {
+            Outcome::Label(s) => s.clone(),
+            Outcome::Number(n) => number_label(*n),
+        }
+    }
+}
+
+/// `1.0` → `"1"`, `0.5` → `"0.5"`: a numeric class label as it is usually written.
+pub fn number_label(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+impl<'de> Deserialize<'de> for Outcome {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(s) => Ok(Outcome::Label(s)),
+            serde_json::Value::Bool(b) => Ok(Outcome::Label(b.to_string())),
+            serde_json::Value::Number(n) => match n.as_f64() {
+                Some(v) if v.is_finite() => Ok(Outcome::Number(v)),
+                _ => Err(D::Error::custom("number out of range")),
+            },
+            _ => Err(D::Error::custom(
+                "expected a class label (string or bool) or a number",
+            )),
+        }
+    }
+}
+
+/// An event time: RFC 3339 text or Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventTime(pub i64);
+
+impl<'de> Deserialize<'de> for EventTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(&s)
+                .map(|t| EventTime(t.timestamp_millis()))
+                .map_err(|e| D::Error::custom(format!("timestamp {s:?} is not RFC 3339: {e}"))),
+            serde_json::Value::Number(n) => match n.as_f64() {
+                Some(secs) if secs.is_finite() && secs.abs() < 1e11 => {
+                    Ok(EventTime((secs * 1000.0).round() as i64))
+                }
+                _ => Err(D::Error::custom("timestamp out of range")),
+            },
+            _ => Err(D::Error::custom(
+                "timestamp must be RFC 3339 text or Unix seconds",
+            )),
+        }
+    }
+}
+
+/// `error`: `true`, or a message saying why the request failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure(pub Option<String>);
+
+impl<'de> Deserialize<'de> for Failure {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::Bool(true) => Ok(Failure(Some(String::new()))),
+            serde_json::Value::Bool(false) | serde_json::Value::Null => Ok(Failure(None)),
+            serde_json::Value::String(s) => Ok(Failure(Some(s))),
+            _ => Err(D::Error::custom("error must be a bool or a message")),
+        }
+    }
+}
+
+/// One prediction event.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prediction {
+    pub model: String,
+    pub model_version: String,
+    pub request_id: String,
+    #[serde(default)]
+    pub timestamp: Option<EventTime>,
+    #[serde(default)]
+    pub features: BTreeMap<String, FeatureValue>,
+    pub prediction: Outcome,
+    #[serde(default)]
+    pub probabilities: Option<BTreeMap<String, f64>>,
+    #[serde(default)]
+    pub score: Option<f64>,
+    #[serde(default)]
+    pub latency_ms: Option<f64>,
+    #[serde(default)]
+    pub segment: BTreeMap<String, String>,
+    #[serde(default)]
+    pub error: Option<Failure>,
+}
+
+impl Prediction {
+    /// Checks that need no model state; the reason names the field at fault.
+    pub fn check(&self) -> Result<(), String> {
+        check_ids(&self.model, &self.request_id)?;
+        if self.model_version.is_empty() {
+            return Err("model_version is empty".into());
+        }
+        if let Some((name, _)) = self
+            .features
+            .iter()
+            .find(|(_, v)| matches!(v, FeatureValue::Number(n) if !n.is_finite()))
+        {
+            return Err(format!("feature {name:?} is not a finite number"));
+        }
+        if let Some(probabilities) = &self.probabilities {
+            check_probabilities(probabilities)?;
+        }
+        if let Some(score) = self.score {
+            if !(0.0..=1.0).contains(&score) {
+                return Err(format!("score {score} is not a probability in [0, 1]"));
+            }
+        }
+        if let Some(latency) = self.latency_ms {
+            if !latency.is_finite() || latency < 0.0 {
+                return Err(format!("latency_ms {latency} is not a non-negative number"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the request behind this prediction failed.
+    pub fn failed(&self) -> bool {
+        matches!(&self.error, Some(Failure(Some(_))))
+    }
+}
+
+fn check_ids(model: &str, request_id: &str) -> Result<(), String> {
+    if model.is_empty() {
+        return Err("model is empty".into());
+    }
+    if request_id.is_empty() {
+        return Err("request_id is empty".into());
+    }
+    if model.contains('\0') || request_id.contains('\0') {
+        return Err("model and request_id must not contain NUL".into());
+    }
+    Ok(())
+}
+
+fn check_probabilities(probabilities: &BTreeMap<String, f64>) -> Result<(), String> {
+    if let Some((class, p)) = probabilities.iter().find(|(_, p)| !(0.0..=1.0).contains(*p)) {
+        return Err(format!("probability {p} of class {class:?} is not in [0, 1]"));
+    }
+    let sum: f64 = probabilities.values().sum();
+    if !probabilities.is_empty() && (sum - 1.0).abs() > 1e-3 {
+        return Err(format!("probabilities sum to {sum}, not 1"));
+    }
+    Ok(())
+}
+
+/// One feedback event: the true outcome of an earlier (or later) prediction.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Feedback {
+    pub model: String,
+    pub request_id: String,
+    pub ground_truth: Outcome,
+    #[serde(default)]
+    pub timestamp: Option<EventTime>,
+}
+
+impl Feedback {
+    pub fn check(&self) -> Result<(), String> {
+        check_ids(&self.model, &self.request_id)
+    }
+}
+
+/// Parses one item, turning serde's message into a per-item reason.
+/// Reasons for items that are not JSON at all start with [`MALFORMED`].
+pub fn parse_item<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, String> {
+    serde_json::from_str(text).map_err(|e| {
+        let reason = strip_position(&e.to_string());
+        match e.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                let hint = if text.contains("NaN") || text.contains("Infinity") {
+                    " (NaN and infinite numbers are not allowed)"
+                } else {
+                    ""
+                };
+                format!("{MALFORMED}{reason}{hint}")
+            }
+            _ => reason,
+        }
+    })
+}
+
+/// How the reason of an item that is not JSON starts.
+pub const MALFORMED: &str = "malformed JSON: ";
+
+/// serde_json appends " at line L column C"; within one item the field name says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prediction(json: &str) -> Result<Prediction, String> {
+        parse_item::<Prediction>(json).and_then(|p| p.check().map(|()| p))
+    }
+
+    const OK: &str = r#"{"model":"m","model_version":"1","request_id":"r","prediction":"a"}"#;
+
+    #[test]
+    fn a_minimal_prediction_parses() {
+        let p = prediction(OK).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.prediction, Outcome::Label("a".into()));
+    }
+
+    #[test]
+    fn bad_items_name_their_fault() {
+        let cases = [
+            (
+                r#"{"model":"m","model_version":"1","request_id":"r","prediction":"a","x":1}"#,
+                "unknown field `x`",
+            ),
+            (
+                r#"{"model":"m","model_version":"1","prediction":"a"}"#,
+                "missing field `request_id`",
+            ),
+            (
+                r#"{"model":"m","model_version":"1","request_id":"r","prediction":"a","features":{"f":[1]}}"#,
+                "a feature must be a number, string, bool or null, not an array",
+            ),
+            (
+                r#"{"model":"m","model_version":"1","request_id":"","prediction":"a"}"#,
+                "request_id is empty",
+            ),
+            (
+                r#"{"model":"m","model_version":"1","request_id":"r","prediction":"a","score":1.5}"#,
+                "score 1.5 is not a probability in [0, 1]",
+            ),
+            (
+                r#"{"model":"m","model_version":"1","request_id":"r","prediction":"a","timestamp":"yesterday"}"#,
+                "is not RFC 3339",
+            ),
+            (
+                r#"{"model":"m","model_version":1,"request_id":"r","prediction":"a"}"#,
+                "invalid type: integer `1`",
+            ),
+        ];
+        for (json, reason) in cases {
+            let err = prediction(json).err().unwrap_or_default();
+            assert!(err.contains(reason), "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn timestamps_take_rfc3339_or_unix_seconds() {
+        let t: EventTime = serde_json::from_str("\"2024-01-02T03:04:05.5Z\"").unwrap_or(EventTime(0));
+        assert_eq!(t.0, 1_704_164_645_500);
+        let t: EventTime = serde_json::from_str("1704164645.5").unwrap_or(EventTime(0));
+        assert_eq!(t.0, 1_704_164_645_500);
+    }
+
+    #[test]
+    fn numeric_labels_print_like_integers() {
+        assert_eq!(number_label(1.0), "1");
+        assert_eq!(number_label(0.25), "0.25");
+    }
+}

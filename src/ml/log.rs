@@ -1,0 +1,409 @@
+//! The prediction log: sampled predictions kept in sled with their own
+//! retention, searchable and exportable.
+//!
+//! Owns two aux trees of the storage's database: `ml_log` (key: model, NUL,
+//! timestamp as sign-flipped big-endian i64, request id → the item as JSON),
+//! so one model's items are one time-ordered key range, and `ml_log_ids`
+//! (model, NUL, request id → `ml_log` key) to find an item when its feedback
+//! arrives. The sampling decision is `sample`'s; searches go newest first.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One logged prediction, as `GET /api/v1/predictions` returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogItem {
+    pub request_id: String,
+    pub model: String,
+    pub model_version: String,
+    /// RFC 3339 with milliseconds.
+    pub timestamp: String,
+    #[serde(skip)]
+    pub timestamp_ms: i64,
+    pub features: BTreeMap<String, serde_json::Value>,
+    pub prediction: serde_json::Value,
+    pub probabilities: Option<BTreeMap<String, f64>>,
+    pub score: Option<f64>,
+    pub latency_ms: Option<f64>,
+    pub segment: BTreeMap<String, String>,
+    pub error: Option<String>,
+    pub ground_truth: Option<serde_json::Value>,
+    pub confidence: Option<f64>,
+    pub misclassified: Option<bool>,
+}
+
+/// Why an item was logged; the policy of `sampling:`.
+pub struct SampleInputs<'a> {
+    pub request_id: &'a str,
+    pub failed: bool,
+    pub confidence: Option<f64>,
+}
+
+/// Whether a prediction goes into the log when it arrives.
+pub fn sample(config: &crate::config::models::ModelConfig, inputs: &SampleInputs<'_>) -> bool {
+    let sampling = &config.sampling;
+    if inputs.failed && sampling.log_errors {
+        return true;
+    }
+    let low = inputs
+        .confidence
+        .is_some_and(|c| c < config.thresholds.low_confidence);
+    if low && sampling.log_low_confidence {
+        return true;
+    }
+    (request_hash(inputs.request_id) as f64) < sampling.rate * (u64::MAX as f64)
+}
+
+/// FNV-1a, then SplitMix64's finaliser so the high bits mix well for ids that
+/// differ only at the end: the same request id is always sampled the same way,
+/// across restarts.
+fn request_hash(request_id: &str) -> u64 {
+    let h = request_id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// What a search asks for.
+#[derive(Debug, Default, Clone)]
+pub struct LogQuery {
+    pub model: Option<String>,
+    pub version: Option<String>,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub request_id: Option<String>,
+    pub segment: BTreeMap<String, String>,
+    pub misclassified: Option<bool>,
+    pub min_confidence: Option<f64>,
+    pub max_confidence: Option<f64>,
+    pub limit: usize,
+    /// Resume strictly before this key (from the previous page).
+    pub page_token: Option<Vec<u8>>,
+}
+
+/// One page of results, newest first.
+pub struct LogPage {
+    pub items: Vec<LogItem>,
+    /// Present when more items may follow.
+    pub next_page_token: Option<Vec<u8>>,
+}
+
+/// Handle on the two trees.
+#[derive(Clone)]
+pub struct PredictionLog {
+    items: sled::Tree,
+    ids: sled::Tree,
+}
+
+fn flip(t: i64) -> [u8; 8] {
+    ((t as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn unflip(bytes: &[u8]) -> Option<i64> {
+    let raw: [u8; 8] = bytes.try_into().ok()?;
+    Some((u64::from_be_bytes(raw) ^ (1 << 63)) as i64)
+}
+
+fn item_key(model: &str, t: i64, request_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(model.len() + request_id.len() + 9);
+    key.extend_from_slice(model.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&flip(t));
+    key.extend_from_slice(request_id.as_bytes());
+    key
+}
+
+fn id_key(model: &str, request_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(model.len() + request_id.len() + 1);
+    key.extend_from_slice(model.as_bytes());
+    key.push(0);
+    key.extend_from_slice(request_id.as_bytes());
+    key
+}
+
+/// Time of an item key (after the model's NUL).
+fn key_time(key: &[u8]) -> Option<i64> {
+    let nul = key.iter().position(|&b| b == 0)?;
+    unflip(key.get(nul + 1..nul + 9)?)
+}
+
+impl PredictionLog {
+    pub fn open(storage: &crate::storage::Storage) -> Result<PredictionLog, crate::storage::StorageError> {
+        Ok(PredictionLog {
+            items: storage.aux_tree("ml_log")?,
+            ids: storage.aux_tree("ml_log_ids")?,
+        })
+    }
+
+    /// Stores `items` (one sled batch per tree).
+    pub fn insert(&self, items: &[LogItem]) -> sled::Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut item_batch = sled::Batch::default();
+        let mut id_batch = sled::Batch::default();
+        for item in items {
+            let key = item_key(&item.model, item.timestamp_ms, &item.request_id);
+            let value = serde_json::to_vec(item).unwrap_or_default();
+            id_batch.insert(id_key(&item.model, &item.request_id), key.clone());
+            item_batch.insert(key, value);
+        }
+        self.items.apply_batch(item_batch)?;
+        self.ids.apply_batch(id_batch)
+    }
+
+    /// Adds the ground truth to a logged item; `false` when it is not logged.
+    pub fn set_ground_truth(
+        &self,
+        model: &str,
+        request_id: &str,
+        truth: serde_json::Value,
+        misclassified: Option<bool>,
+    ) -> sled::Result<bool> {
+        let Some(key) = self.ids.get(id_key(model, request_id))? else {
+            return Ok(false);
+        };
+        let Some(bytes) = self.items.get(&key)? else {
+            return Ok(false);
+        };
+        let Some(mut item) = decode(&key, &bytes) else {
+            return Ok(false);
+        };
+        item.ground_truth = Some(truth);
+        item.misclassified = misclassified;
+        self.items
+            .insert(key, serde_json::to_vec(&item).unwrap_or_default())?;
+        Ok(true)
+    }
+
+    /// Deletes `model`'s items older than `cutoff_ms`; returns how many.
+    pub fn apply_retention(&self, model: &str, cutoff_ms: i64) -> sled::Result<usize> {
+        let start = item_key(model, i64::MIN, "");
+        let end = item_key(model, cutoff_ms, "");
+        let mut removed = 0;
+        for entry in self.items.range(start..end) {
+            let (key, bytes) = entry?;
+            if let Some(item) = decode(&key, &bytes) {
+                self.ids.remove(id_key(&item.model, &item.request_id))?;
+            }
+            self.items.remove(key)?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    /// Items matching `query`, newest first.
+    pub fn search(&self, query: &LogQuery) -> sled::Result<LogPage> {
+        if let (Some(model), Some(request_id)) = (&query.model, &query.request_id) {
+            return self.find_one(model, request_id, query);
+        }
+        let (low, high) = self.key_bounds(query);
+        let mut items = Vec::new();
+        let mut last_key = None;
+        for entry in self.items.range(low..high).rev() {
+            let (key, bytes) = entry?;
+            if items.len() == query.limit {
+                return Ok(LogPage {
+                    items,
+                    next_page_token: last_key,
+                });
+            }
+            let in_time = key_time(&key).is_some_and(|t| in_range(t, query));
+            match decode(&key, &bytes) {
+                Some(item) if in_time && matches(&item, query) => {
+                    last_key = Some(key.to_vec());
+                    items.push(item);
+                }
+                _ => {}
+            }
+        }
+        Ok(LogPage {
+            items,
+            next_page_token: None,
+        })
+    }
+
+    fn find_one(&self, model: &str, request_id: &str, query: &LogQuery) -> sled::Result<LogPage> {
+        let mut items = Vec::new();
+        if let Some(key) = self.ids.get(id_key(model, request_id))? {
+            if let Some(item) = self.items.get(&key)?.and_then(|bytes| decode(&key, &bytes)) {
+                if matches(&item, query) && in_range(item.timestamp_ms, query) {
+                    items.push(item);
+                }
+            }
+        }
+        Ok(LogPage {
+            items,
+            next_page_token: None,
+        })
+    }
+
+    /// The key range to scan: one model's time range, or everything.
+    fn key_bounds(&self, query: &LogQuery) -> (Vec<u8>, Vec<u8>) {
+        let (low, mut high) = match &query.model {
+            Some(model) => (
+                item_key(model, query.start_ms.unwrap_or(i64::MIN), ""),
+                item_key(model, query.end_ms.map_or(i64::MAX, |e| e.saturating_add(1)), ""),
+            ),
+            None => (Vec::new(), vec![0xff; 9]),
+        };
+        if let Some(token) = &query.page_token {
+            if *token < high {
+                high = token.clone();
+            }
+        }
+        (low, high)
+    }
+}
+
+fn decode(key: &[u8], bytes: &[u8]) -> Option<LogItem> {
+    let mut item: LogItem = serde_json::from_slice(bytes).ok()?;
+    item.timestamp_ms = key_time(key)?;
+    Some(item)
+}
+
+fn in_range(t: i64, query: &LogQuery) -> bool {
+    query.start_ms.is_none_or(|s| t >= s) && query.end_ms.is_none_or(|e| t <= e)
+}
+
+fn matches(item: &LogItem, query: &LogQuery) -> bool {
+    let confidence_ok = |bound: Option<f64>, ok: fn(f64, f64) -> bool| match bound {
+        None => true,
+        Some(b) => item.confidence.is_some_and(|c| ok(c, b)),
+    };
+    query.model.as_ref().is_none_or(|m| *m == item.model)
+        && query.version.as_ref().is_none_or(|v| *v == item.model_version)
+        && query.request_id.as_ref().is_none_or(|r| *r == item.request_id)
+        && query.segment.iter().all(|(k, v)| item.segment.get(k) == Some(v))
+        && query.misclassified.is_none_or(|m| item.misclassified == Some(m))
+        && confidence_ok(query.min_confidence, |c, b| c >= b)
+        && confidence_ok(query.max_confidence, |c, b| c <= b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::models::ModelConfig;
+
+    fn item(model: &str, t: i64, id: &str, confidence: f64) -> LogItem {
+        LogItem {
+            request_id: id.into(),
+            model: model.into(),
+            model_version: "v1".into(),
+            timestamp: String::new(),
+            timestamp_ms: t,
+            features: BTreeMap::new(),
+            prediction: serde_json::json!("a"),
+            probabilities: None,
+            score: None,
+            latency_ms: None,
+            segment: BTreeMap::from([(
+                "tier".to_string(),
+                if t % 2 == 0 { "gold" } else { "free" }.to_string(),
+            )]),
+            error: None,
+            ground_truth: None,
+            confidence: Some(confidence),
+            misclassified: None,
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, PredictionLog) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let storage = crate::storage::Storage::open(dir.path(), crate::storage::StorageOptions::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let log = PredictionLog::open(&storage).unwrap_or_else(|e| panic!("{e}"));
+        (dir, log)
+    }
+
+    #[test]
+    fn search_pages_newest_first_with_filters() {
+        let (_dir, log) = open();
+        let items: Vec<LogItem> = (0..10)
+            .map(|t| item("m", t, &format!("r{t}"), t as f64 / 10.0))
+            .collect();
+        log.insert(&items).unwrap_or_else(|e| panic!("{e}"));
+        log.insert(&[item("other", 5, "x", 0.5)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut query = LogQuery {
+            model: Some("m".into()),
+            limit: 3,
+            ..LogQuery::default()
+        };
+        let page = log.search(&query).unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<_> = page.items.iter().map(|i| i.request_id.as_str()).collect();
+        assert_eq!(ids, ["r9", "r8", "r7"]);
+        query.page_token = page.next_page_token;
+        let page = log.search(&query).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(page.items[0].request_id, "r6");
+        let filtered = LogQuery {
+            model: Some("m".into()),
+            segment: BTreeMap::from([("tier".into(), "gold".into())]),
+            min_confidence: Some(0.35),
+            start_ms: Some(1),
+            end_ms: Some(8),
+            limit: 100,
+            ..LogQuery::default()
+        };
+        let page = log.search(&filtered).unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<_> = page.items.iter().map(|i| i.request_id.as_str()).collect();
+        assert_eq!(ids, ["r8", "r6", "r4"]);
+        assert!(page.next_page_token.is_none());
+    }
+
+    #[test]
+    fn ground_truth_updates_and_retention_removes() {
+        let (_dir, log) = open();
+        log.insert(&[item("m", 100, "a", 0.9), item("m", 200, "b", 0.9)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let updated = log.set_ground_truth("m", "a", serde_json::json!("b"), Some(true));
+        assert_eq!(updated, Ok(true));
+        let query = LogQuery {
+            misclassified: Some(true),
+            limit: 10,
+            ..LogQuery::default()
+        };
+        let page = log.search(&query).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(log.apply_retention("m", 150), Ok(1));
+        let by_id = LogQuery {
+            model: Some("m".into()),
+            request_id: Some("a".into()),
+            limit: 10,
+            ..LogQuery::default()
+        };
+        assert!(log.search(&by_id).map(|p| p.items.is_empty()).unwrap_or(false));
+    }
+
+    #[test]
+    fn sampling_always_keeps_errors_and_low_confidence() {
+        let mut config = ModelConfig::inferred("m");
+        config.sampling.rate = 0.0;
+        let inputs = |failed, confidence| SampleInputs {
+            request_id: "r",
+            failed,
+            confidence,
+        };
+        assert!(sample(&config, &inputs(true, None)));
+        assert!(sample(&config, &inputs(false, Some(0.55))));
+        assert!(!sample(&config, &inputs(false, Some(0.95))));
+        config.sampling.rate = 1.0;
+        assert!(sample(&config, &inputs(false, Some(0.95))));
+        let kept = (0..10_000)
+            .filter(|i| {
+                config.sampling.rate = 0.1;
+                sample(
+                    &config,
+                    &SampleInputs {
+                        request_id: &format!("req-{i}"),
+                        failed: false,
+                        confidence: None,
+                    },
+                )
+            })
+            .count();
+        assert!((800..1200).contains(&kept), "{kept}");
+    }
+}

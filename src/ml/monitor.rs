@@ -1,0 +1,1144 @@
+//! The ML monitor: takes checked events, updates every model's state, joins
+//! feedback, logs sampled predictions, and on each tick appends the derived
+//! series to storage in one batch.
+//!
+//! Owns the in-memory state of all models (behind one mutex: events of a
+//! request are applied together, and sled writes of the request happen under
+//! it so two requests cannot both accept one `request_id`) and its
+//! persistence in the `ml_models` aux tree (schema and counters as JSON,
+//! written at each flush), so counters stay monotonic across restarts.
+
+use crate::config::models::{FeatureKind, ModelConfig, ModelTask};
+use crate::ml::counters::{series, GroupCounters};
+use crate::ml::data_quality::DataQuality;
+use crate::ml::drift_job::{
+    build_reference, drift_series, report_json, ClosedWindow, DriftJob, Reference, ReferenceFormat,
+};
+use crate::ml::event::{FeatureValue, Feedback, Outcome, Prediction};
+use crate::ml::join::{Expired, JoinBatch, JoinStore, PendingFeedback, PendingPrediction};
+use crate::ml::log::{self, LogItem, PredictionLog, SampleInputs};
+use crate::ml::model::{class_order, ModelSchema, Schema};
+use crate::ml::quality::{Classes, Labelled, QualityWindow, ScoreOf};
+use crate::storage::{Appender, Label, SeriesSamples, Storage};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// Every series is re-appended at least this often, so idle models stay visible
+/// to PromQL's 5-minute lookback.
+const REFRESH_EVERY_MS: i64 = 15_000;
+
+/// The answer to one events batch.
+#[derive(Debug, Default, Serialize)]
+pub struct BatchAnswer {
+    pub accepted: usize,
+    pub rejected: Vec<Rejection>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Rejection {
+    pub index: usize,
+    pub reason: String,
+}
+
+/// A failure of the server's own storage (HTTP 500), not of the request.
+#[derive(Debug, thiserror::Error)]
+#[error("ML state storage failed: {0}")]
+pub struct MonitorError(String);
+
+impl From<sled::Error> for MonitorError {
+    fn from(e: sled::Error) -> Self {
+        MonitorError(e.to_string())
+    }
+}
+
+impl From<crate::storage::StorageError> for MonitorError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        MonitorError(e.to_string())
+    }
+}
+
+/// One version × segment combination of a model.
+struct Group {
+    base: Vec<Label>,
+    counters: GroupCounters,
+    quality: QualityWindow,
+    /// Quality samples last computed (re-appended while nothing changes).
+    quality_cache: Vec<SeriesSamples>,
+    dirty: bool,
+}
+
+/// Everything known about one model.
+struct ModelState {
+    schema: ModelSchema,
+    groups: HashMap<String, Group>,
+    data_quality: DataQuality,
+    feedback_pending: u64,
+    feedback_expired: u64,
+    drift: Option<DriftJob>,
+    dirty: bool,
+}
+
+/// What is persisted per model.
+#[derive(Serialize, Deserialize)]
+struct StoredModel {
+    schema: Schema,
+    groups: Vec<StoredGroup>,
+    feedback_expired: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredGroup {
+    version: String,
+    segment: BTreeMap<String, String>,
+    counters: GroupCounters,
+}
+
+struct State {
+    models: BTreeMap<String, ModelState>,
+    last_flush_ms: i64,
+    last_refresh_ms: i64,
+}
+
+/// Shared handle; cheap to clone.
+#[derive(Clone)]
+pub struct MlMonitor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    storage: Storage,
+    join: JoinStore,
+    log: PredictionLog,
+    models_tree: sled::Tree,
+    drift_tree: sled::Tree,
+    declared: HashMap<String, ModelConfig>,
+    state: Mutex<State>,
+}
+
+impl MlMonitor {
+    /// Opens the monitor's trees and restores persisted models.
+    pub fn open(storage: Storage, configs: &[ModelConfig]) -> Result<MlMonitor, MonitorError> {
+        let declared: HashMap<String, ModelConfig> =
+            configs.iter().map(|c| (c.name.clone(), c.clone())).collect();
+        let models_tree = storage.aux_tree("ml_models")?;
+        let drift_tree = storage.aux_tree("ml_drift")?;
+        let join = JoinStore::open(&storage)?;
+        let log = PredictionLog::open(&storage)?;
+        let mut models = BTreeMap::new();
+        for config in configs {
+            models.insert(
+                config.name.clone(),
+                ModelState::new(ModelSchema::new(config.clone(), true)),
+            );
+        }
+        for entry in models_tree.iter() {
+            let (key, bytes) = entry?;
+            let name = String::from_utf8_lossy(&key).to_string();
+            match serde_json::from_slice::<StoredModel>(&bytes) {
+                Ok(stored) => {
+                    let (config, is_declared) = match declared.get(&name) {
+                        Some(c) => (c.clone(), true),
+                        None => (ModelConfig::inferred(&name), false),
+                    };
+                    models.insert(name, ModelState::restore(config, is_declared, stored));
+                }
+                Err(e) => tracing::error!(model = %name, "skipping unreadable ML model state: {e}"),
+            }
+        }
+        restore_references(&drift_tree, &mut models)?;
+        for (model, count) in join.pending_feedback_counts()? {
+            if let Some(state) = models.get_mut(&model) {
+                state.feedback_pending = count;
+            }
+        }
+        let state = State {
+            models,
+            last_flush_ms: 0,
+            last_refresh_ms: 0,
+        };
+        Ok(MlMonitor {
+            inner: Arc::new(Inner {
+                storage,
+                join,
+                log,
+                models_tree,
+                drift_tree,
+                declared,
+                state: Mutex::new(state),
+            }),
+        })
+    }
+
+    pub fn log(&self) -> &PredictionLog {
+        &self.inner.log
+    }
+
+    /// Applies a batch of predictions (already parsed; `Err` items carry their reason).
+    pub fn ingest_predictions(
+        &self,
+        items: Vec<Result<Prediction, String>>,
+        now_ms: i64,
+    ) -> Result<BatchAnswer, MonitorError> {
+        let mut answer = BatchAnswer::default();
+        let mut state = self.inner.state.lock();
+        let mut writes = Writes::default();
+        let mut in_batch = HashSet::new();
+        for (index, item) in items.into_iter().enumerate() {
+            let outcome = item
+                .and_then(|p| p.check().map(|()| p))
+                .and_then(|p| self.accept_prediction(&mut state, p, now_ms, &mut in_batch, &mut writes));
+            answer.record(index, outcome);
+        }
+        self.inner.join.apply(writes.join)?;
+        self.inner.log.insert(&writes.log)?;
+        for (model, request_id, truth, misclassified) in writes.log_truths {
+            self.inner
+                .log
+                .set_ground_truth(&model, &request_id, truth, misclassified)?;
+        }
+        Ok(answer)
+    }
+
+    /// Applies a batch of feedback.
+    pub fn ingest_feedback(
+        &self,
+        items: Vec<Result<Feedback, String>>,
+        now_ms: i64,
+    ) -> Result<BatchAnswer, MonitorError> {
+        let mut answer = BatchAnswer::default();
+        let mut state = self.inner.state.lock();
+        let mut writes = Writes::default();
+        let mut in_batch = HashSet::new();
+        for (index, item) in items.into_iter().enumerate() {
+            let outcome = item
+                .and_then(|f| f.check().map(|()| f))
+                .and_then(|f| self.accept_feedback(&mut state, f, now_ms, &mut in_batch, &mut writes));
+            answer.record(index, outcome);
+        }
+        self.inner.join.apply(writes.join)?;
+        self.inner.log.insert(&writes.log)?;
+        for (model, request_id, truth, misclassified) in writes.log_truths {
+            self.inner
+                .log
+                .set_ground_truth(&model, &request_id, truth, misclassified)?;
+        }
+        Ok(answer)
+    }
+
+    fn accept_prediction(
+        &self,
+        state: &mut State,
+        p: Prediction,
+        now_ms: i64,
+        in_batch: &mut HashSet<(String, String)>,
+        writes: &mut Writes,
+    ) -> Result<(), String> {
+        let duplicate = |in_batch: &HashSet<(String, String)>| {
+            in_batch.contains(&(p.model.clone(), p.request_id.clone()))
+                || self
+                    .inner
+                    .join
+                    .has_prediction(&p.model, &p.request_id)
+                    .unwrap_or(false)
+        };
+        if duplicate(in_batch) {
+            return Err(format!(
+                "duplicate request_id {:?} for model {:?}",
+                p.request_id, p.model
+            ));
+        }
+        let model = self.model_mut(state, &p.model);
+        model.schema.admit(&p)?;
+        in_batch.insert((p.model.clone(), p.request_id.clone()));
+        let at_ms = p.timestamp.map_or(now_ms, |t| t.0);
+        model.schema.observe(&p, at_ms);
+        model.count_prediction(&p);
+        let mut record = model.pending_record(&p, at_ms, now_ms);
+        if record.logged {
+            writes.log.push(record_item(&p, at_ms, &record));
+        }
+        let pending = self.inner.join.feedback(&p.model, &p.request_id).unwrap_or(None);
+        if let Some(feedback) = pending {
+            writes.join.remove_feedback(&p.model, &p.request_id, &feedback);
+            model.feedback_pending = model.feedback_pending.saturating_sub(1);
+            if let Err(reason) =
+                model.join(&mut record, &feedback.ground_truth, feedback.timestamp_ms, now_ms)
+            {
+                tracing::debug!(model = %p.model, request_id = %p.request_id, "pending feedback dropped: {reason}");
+            }
+            let classification = model.schema.task() == Some(ModelTask::Classification);
+            writes.after_join(
+                &p.model,
+                &p.request_id,
+                &mut record,
+                &feedback.ground_truth,
+                classification,
+            );
+        }
+        writes.join.put_prediction(&p.model, &p.request_id, &record, true);
+        Ok(())
+    }
+
+    fn accept_feedback(
+        &self,
+        state: &mut State,
+        f: Feedback,
+        now_ms: i64,
+        in_batch: &mut HashSet<(String, String)>,
+        writes: &mut Writes,
+    ) -> Result<(), String> {
+        let duplicate_reason = || {
+            format!(
+                "duplicate feedback for request_id {:?} of model {:?}",
+                f.request_id, f.model
+            )
+        };
+        let id = (f.model.clone(), f.request_id.clone());
+        if in_batch.contains(&id) {
+            return Err(duplicate_reason());
+        }
+        self.apply_feedback(state, &f, now_ms, writes)?;
+        in_batch.insert(id);
+        Ok(())
+    }
+
+    /// Joins `f` to its prediction, or keeps it pending.
+    fn apply_feedback(
+        &self,
+        state: &mut State,
+        f: &Feedback,
+        now_ms: i64,
+        writes: &mut Writes,
+    ) -> Result<(), String> {
+        let duplicate_reason = || {
+            format!(
+                "duplicate feedback for request_id {:?} of model {:?}",
+                f.request_id, f.model
+            )
+        };
+        let truth = outcome_json(&f.ground_truth);
+        let at_ms = f.timestamp.map_or(now_ms, |t| t.0);
+        let model = self.model_mut(state, &f.model);
+        model.check_truth(&f.ground_truth)?;
+        let join = &self.inner.join;
+        match join
+            .prediction(&f.model, &f.request_id)
+            .map_err(|e| e.to_string())?
+        {
+            Some(record) if record.labelled => Err(duplicate_reason()),
+            Some(mut record) => {
+                model.join(&mut record, &truth, at_ms, now_ms)?;
+                let classification = model.schema.task() == Some(ModelTask::Classification);
+                writes.after_join(&f.model, &f.request_id, &mut record, &truth, classification);
+                writes
+                    .join
+                    .put_prediction(&f.model, &f.request_id, &record, false);
+                Ok(())
+            }
+            None if join
+                .feedback(&f.model, &f.request_id)
+                .map_err(|e| e.to_string())?
+                .is_some() =>
+            {
+                Err(duplicate_reason())
+            }
+            None => {
+                let pending = PendingFeedback {
+                    ground_truth: truth,
+                    timestamp_ms: at_ms,
+                    expires_ms: now_ms.saturating_add(ttl_ms(&model.schema.config)),
+                };
+                writes.join.put_feedback(&f.model, &f.request_id, &pending);
+                model.feedback_pending += 1;
+                model.dirty = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn model_mut<'a>(&self, state: &'a mut State, name: &str) -> &'a mut ModelState {
+        state.models.entry(name.to_string()).or_insert_with(|| {
+            let config = self
+                .inner
+                .declared
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| ModelConfig::inferred(name));
+            let declared = self.inner.declared.contains_key(name);
+            ModelState::new(ModelSchema::new(config, declared))
+        })
+    }
+
+    /// Appends every changed series (and, every 15 s, all of them) in one batch,
+    /// then persists the changed models.
+    pub fn flush(&self, now_ms: i64) -> Result<usize, MonitorError> {
+        let (samples, stored, due) = {
+            let mut state = self.inner.state.lock();
+            let t = now_ms.max(state.last_flush_ms + 1);
+            let refresh = t - state.last_refresh_ms >= REFRESH_EVERY_MS;
+            if refresh {
+                state.last_refresh_ms = t;
+            }
+            state.last_flush_ms = t;
+            let mut samples = Vec::new();
+            let mut stored = Vec::new();
+            for (name, model) in &mut state.models {
+                if model.dirty || refresh {
+                    model.samples(name, t, refresh, &mut samples);
+                }
+                if model.dirty {
+                    stored.push((name.clone(), model.stored()));
+                }
+                model.dirty = false;
+            }
+            let due = due_windows(&mut state, t);
+            (samples, stored, due)
+        };
+        let appended = samples.len();
+        if !samples.is_empty() {
+            self.inner
+                .storage
+                .append(samples)
+                .map_err(|e| MonitorError(format!("appending ML series: {e}")))?;
+        }
+        for (name, model) in stored {
+            self.inner
+                .models_tree
+                .insert(name.as_bytes(), serde_json::to_vec(&model).unwrap_or_default())?;
+        }
+        for (model, run) in due {
+            self.record_drift(&model, &run)?;
+        }
+        Ok(appended)
+    }
+
+    /// Sets `model`'s drift reference from an upload; returns a summary.
+    pub fn set_reference(
+        &self,
+        model: &str,
+        format: ReferenceFormat,
+        bytes: &[u8],
+        now_ms: i64,
+    ) -> Result<serde_json::Value, ReferenceError> {
+        let kinds = self.feature_kinds(model).ok_or(ReferenceError::UnknownModel)?;
+        let reference = build_reference(format, bytes, &kinds).map_err(ReferenceError::Invalid)?;
+        let mut stored = vec![format.tag()];
+        stored.extend_from_slice(bytes);
+        self.inner
+            .drift_tree
+            .insert(reference_key(model), stored)
+            .map_err(|e| ReferenceError::Storage(e.to_string()))?;
+        Ok(self.install_reference(model, reference, now_ms))
+    }
+
+    /// Sets `model`'s drift reference from its logged predictions in `[start_ms, end_ms]`.
+    pub fn set_reference_from_log(
+        &self,
+        model: &str,
+        start_ms: i64,
+        end_ms: i64,
+        now_ms: i64,
+    ) -> Result<serde_json::Value, ReferenceError> {
+        let query = crate::ml::log::LogQuery {
+            model: Some(model.to_string()),
+            start_ms: Some(start_ms),
+            end_ms: Some(end_ms),
+            limit: MAX_LOGGED_REFERENCE_ROWS,
+            ..Default::default()
+        };
+        let page = self
+            .inner
+            .log
+            .search(&query)
+            .map_err(|e| ReferenceError::Storage(e.to_string()))?;
+        if page.items.is_empty() {
+            return Err(ReferenceError::Invalid(format!(
+                "no logged predictions of model {model:?} between start and end"
+            )));
+        }
+        let mut ndjson = Vec::new();
+        for item in &page.items {
+            if serde_json::to_writer(&mut ndjson, &item.features).is_ok() {
+                ndjson.push(b'\n');
+            }
+        }
+        self.set_reference(model, ReferenceFormat::Json, &ndjson, now_ms)
+    }
+
+    fn feature_kinds(&self, model: &str) -> Option<BTreeMap<String, FeatureKind>> {
+        let state = self.inner.state.lock();
+        let m = state.models.get(model)?;
+        Some(
+            m.schema
+                .features()
+                .iter()
+                .map(|f| (f.name.clone(), f.kind))
+                .collect(),
+        )
+    }
+
+    fn install_reference(&self, model: &str, reference: Reference, now_ms: i64) -> serde_json::Value {
+        let summary = serde_json::json!({
+            "model": model,
+            "rows": reference.rows,
+            "features": reference.profile.columns.iter().map(|c| serde_json::json!({
+                "name": c.name,
+                "type": c.state.column_type,
+            })).collect::<Vec<_>>(),
+        });
+        let mut state = self.inner.state.lock();
+        if let Some(m) = state.models.get_mut(model) {
+            m.drift = Some(DriftJob::new(Arc::new(reference), now_ms));
+        }
+        summary
+    }
+
+    /// Runs `model`'s drift job now on its open window (which stays open).
+    pub fn run_drift(&self, model: &str, now_ms: i64) -> Result<serde_json::Value, ReferenceError> {
+        let run = {
+            let mut state = self.inner.state.lock();
+            let t = now_ms.max(state.last_flush_ms + 1);
+            state.last_flush_ms = t;
+            let m = state.models.get(model).ok_or(ReferenceError::UnknownModel)?;
+            let job = m.drift.as_ref().ok_or(ReferenceError::NoReference)?;
+            DriftRun {
+                reference: job.reference.clone(),
+                window: job.snapshot(t),
+                preset: m.schema.config.drift.preset,
+            }
+        };
+        self.record_drift(model, &run)
+            .map_err(|e| ReferenceError::Storage(e.to_string()))
+    }
+
+    /// Evaluates one window, appends its series and stores its report.
+    fn record_drift(&self, model: &str, run: &DriftRun) -> Result<serde_json::Value, MonitorError> {
+        let drift = run.window.window.evaluate(&run.reference.profile, run.preset);
+        let t = run.window.ended_ms;
+        self.inner
+            .storage
+            .append(drift_series(model, &drift, t))
+            .map_err(|e| MonitorError(format!("appending drift series: {e}")))?;
+        let report = report_json(model, run.reference.rows, &run.window, &drift);
+        let mut key = report_prefix(model);
+        key.extend_from_slice(&((t as u64) ^ (1 << 63)).to_be_bytes());
+        self.inner
+            .drift_tree
+            .insert(key, serde_json::to_vec(&report).unwrap_or_default())?;
+        Ok(report)
+    }
+
+    /// The newest stored drift report of `model`.
+    pub fn latest_report(&self, model: &str) -> Result<Option<serde_json::Value>, MonitorError> {
+        let newest = self
+            .inner
+            .drift_tree
+            .scan_prefix(report_prefix(model))
+            .next_back()
+            .transpose()?;
+        Ok(newest.and_then(|(_, bytes)| serde_json::from_slice(&bytes).ok()))
+    }
+
+    pub fn has_model(&self, model: &str) -> bool {
+        self.inner.state.lock().models.contains_key(model)
+    }
+
+    /// Ends pending joins past their TTL and logged predictions past their retention.
+    pub fn expire(&self, now_ms: i64) -> Result<(), MonitorError> {
+        let expired = self.inner.join.expire(now_ms)?;
+        let retention: Vec<(String, i64)> = {
+            let mut state = self.inner.state.lock();
+            for item in expired {
+                if let Expired::Feedback { model } = item {
+                    if let Some(m) = state.models.get_mut(&model) {
+                        m.feedback_pending = m.feedback_pending.saturating_sub(1);
+                        m.feedback_expired += 1;
+                        m.dirty = true;
+                    }
+                }
+            }
+            state
+                .models
+                .iter()
+                .map(|(name, m)| (name.clone(), ms(m.schema.config.sampling.retention.as_millis())))
+                .collect()
+        };
+        for (model, keep_ms) in retention {
+            self.inner
+                .log
+                .apply_retention(&model, now_ms.saturating_sub(keep_ms))?;
+        }
+        Ok(())
+    }
+
+    /// The `GET /api/v1/models` view of every model.
+    pub fn describe_all(&self) -> Vec<serde_json::Value> {
+        let state = self.inner.state.lock();
+        state.models.iter().map(|(name, m)| m.describe(name)).collect()
+    }
+
+    /// The view of one model.
+    pub fn describe(&self, name: &str) -> Option<serde_json::Value> {
+        let state = self.inner.state.lock();
+        state.models.get(name).map(|m| m.describe(name))
+    }
+}
+
+/// Most logged predictions a reference taken from the log holds.
+const MAX_LOGGED_REFERENCE_ROWS: usize = 1_000_000;
+
+/// Why a reference or drift run was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReferenceError {
+    #[error("no such model")]
+    UnknownModel,
+    #[error("the model has no drift reference yet")]
+    NoReference,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("ML state storage failed: {0}")]
+    Storage(String),
+}
+
+/// A window to evaluate with what it is compared against.
+struct DriftRun {
+    reference: Arc<Reference>,
+    window: ClosedWindow,
+    preset: crate::drift::Preset,
+}
+
+/// Closes every window that has ended.
+fn due_windows(state: &mut State, t: i64) -> Vec<(String, DriftRun)> {
+    let mut due = Vec::new();
+    for (name, model) in &mut state.models {
+        let config = &model.schema.config.drift;
+        if let Some(job) = model.drift.as_mut().filter(|job| job.due(config, t)) {
+            due.push((
+                name.clone(),
+                DriftRun {
+                    reference: job.reference.clone(),
+                    window: job.close_window(t),
+                    preset: config.preset,
+                },
+            ));
+        }
+    }
+    due
+}
+
+fn reference_key(model: &str) -> Vec<u8> {
+    let mut key = b"r".to_vec();
+    key.extend_from_slice(model.as_bytes());
+    key
+}
+
+fn report_prefix(model: &str) -> Vec<u8> {
+    let mut key = b"p".to_vec();
+    key.extend_from_slice(model.as_bytes());
+    key.push(0);
+    key
+}
+
+/// Rebuilds the drift job of every model with a stored reference.
+fn restore_references(
+    tree: &sled::Tree,
+    models: &mut BTreeMap<String, ModelState>,
+) -> Result<(), MonitorError> {
+    for entry in tree.scan_prefix(b"r") {
+        let (key, bytes) = entry?;
+        let name = String::from_utf8_lossy(&key[1..]).to_string();
+        let Some(model) = models.get_mut(&name) else {
+            continue;
+        };
+        let format = bytes.first().and_then(|t| ReferenceFormat::from_tag(*t));
+        let kinds = model
+            .schema
+            .features()
+            .iter()
+            .map(|f| (f.name.clone(), f.kind))
+            .collect();
+        match format.map(|f| build_reference(f, &bytes[1..], &kinds)) {
+            Some(Ok(reference)) => {
+                model.drift = Some(DriftJob::new(Arc::new(reference), crate::storage::now_ms()))
+            }
+            Some(Err(e)) => tracing::error!(model = %name, "stored drift reference unusable: {e}"),
+            None => tracing::error!(model = %name, "stored drift reference has an unknown format"),
+        }
+    }
+    Ok(())
+}
+
+fn ms(millis: u64) -> i64 {
+    i64::try_from(millis).unwrap_or(i64::MAX)
+}
+
+fn ttl_ms(config: &ModelConfig) -> i64 {
+    ms(config.feedback_ttl.as_millis())
+}
+
+impl BatchAnswer {
+    fn record(&mut self, index: usize, outcome: Result<(), String>) {
+        match outcome {
+            Ok(()) => self.accepted += 1,
+            Err(reason) => self.rejected.push(Rejection { index, reason }),
+        }
+    }
+}
+
+/// Sled writes gathered while the state is updated.
+#[derive(Default)]
+struct Writes {
+    join: JoinBatch,
+    log: Vec<LogItem>,
+    /// Logged items whose ground truth arrived: model, request id, truth, misclassified.
+    log_truths: Vec<(String, String, serde_json::Value, Option<bool>)>,
+}
+
+impl Writes {
+    /// After a join: update the logged item, or log a misclassified one.
+    fn after_join(
+        &mut self,
+        model: &str,
+        request_id: &str,
+        record: &mut PendingPrediction,
+        truth: &serde_json::Value,
+        classification: bool,
+    ) {
+        let misclassified = classification
+            .then(|| classification_mismatch(&record.prediction, truth))
+            .flatten();
+        if record.logged {
+            self.log_truths.push((
+                model.to_string(),
+                request_id.to_string(),
+                truth.clone(),
+                misclassified,
+            ));
+        } else if misclassified == Some(true) {
+            if let Some(mut item) = record.item.take() {
+                item.ground_truth = Some(truth.clone());
+                item.misclassified = Some(true);
+                self.log.push(item);
+                record.logged = true;
+            }
+        }
+        record.item = None;
+    }
+}
+
+/// Whether a classification outcome differs from its truth (labels compared as text).
+fn classification_mismatch(prediction: &serde_json::Value, truth: &serde_json::Value) -> Option<bool> {
+    Some(label_text(prediction)? != label_text(truth)?)
+}
+
+fn label_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::Number(n) => n.as_f64().map(crate::ml::event::number_label),
+        _ => None,
+    }
+}
+
+fn outcome_json(outcome: &Outcome) -> serde_json::Value {
+    match outcome {
+        Outcome::Label(s) => serde_json::Value::String(s.clone()),
+        Outcome::Number(n) => number_json(*n),
+    }
+}
+
+/// A number as JSON, integral values without a fraction (`30`, not `30.0`).
+fn number_json(n: f64) -> serde_json::Value {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        return serde_json::Value::from(n as i64);
+    }
+    serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+fn feature_json(value: &FeatureValue) -> serde_json::Value {
+    match value {
+        FeatureValue::Number(n) => number_json(*n),
+        FeatureValue::Text(s) => serde_json::Value::String(s.clone()),
+        FeatureValue::Bool(b) => serde_json::Value::Bool(*b),
+        FeatureValue::Missing => serde_json::Value::Null,
+    }
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+/// The log item of a prediction.
+fn record_item(p: &Prediction, at_ms: i64, record: &PendingPrediction) -> LogItem {
+    LogItem {
+        request_id: p.request_id.clone(),
+        model: p.model.clone(),
+        model_version: p.model_version.clone(),
+        timestamp: rfc3339(at_ms),
+        timestamp_ms: at_ms,
+        features: p
+            .features
+            .iter()
+            .map(|(k, v)| (k.clone(), feature_json(v)))
+            .collect(),
+        prediction: record.prediction.clone(),
+        probabilities: p.probabilities.clone(),
+        score: p.score,
+        latency_ms: p.latency_ms,
+        segment: p.segment.clone(),
+        error: p.error.as_ref().and_then(|f| f.0.clone()),
+        ground_truth: None,
+        confidence: confidence(p),
+        misclassified: None,
+    }
+}
+
+/// Top-class probability, or the larger side of a binary `score`.
+fn confidence(p: &Prediction) -> Option<f64> {
+    if let Some(probabilities) = &p.probabilities {
+        return probabilities.values().copied().reduce(f64::max);
+    }
+    p.score.map(|s| s.max(1.0 - s))
+}
+
+/// The score histogrammed in `prediction_distribution`: `score`, else the
+/// greater class's probability of a binary model, else the top probability.
+fn distribution_score(p: &Prediction) -> Option<f64> {
+    if p.score.is_some() {
+        return p.score;
+    }
+    let probabilities = p.probabilities.as_ref()?;
+    if probabilities.len() == 2 {
+        return probabilities
+            .iter()
+            .max_by(|a, b| class_order(a.0, b.0))
+            .map(|(_, p)| *p);
+    }
+    probabilities.values().copied().reduce(f64::max)
+}
+
+impl ModelState {
+    fn new(schema: ModelSchema) -> ModelState {
+        ModelState {
+            schema,
+            groups: HashMap::new(),
+            data_quality: DataQuality::default(),
+            feedback_pending: 0,
+            feedback_expired: 0,
+            drift: None,
+            dirty: true,
+        }
+    }
+
+    fn restore(config: ModelConfig, declared: bool, stored: StoredModel) -> ModelState {
+        let mut model = ModelState::new(ModelSchema::restore(config, declared, stored.schema));
+        model.feedback_expired = stored.feedback_expired;
+        for group in stored.groups {
+            model.group_mut(&group.version, &group.segment).counters = group.counters;
+        }
+        model
+    }
+
+    fn stored(&self) -> StoredModel {
+        let model = self.schema.name();
+        StoredModel {
+            schema: self.schema.schema.clone(),
+            groups: self
+                .groups
+                .values()
+                .map(|g| StoredGroup {
+                    version: label_value(&g.base, "model_version"),
+                    segment: g
+                        .base
+                        .iter()
+                        .filter(|l| l.name != "model" && l.name != "model_version")
+                        .map(|l| (l.name.clone(), l.value.clone()))
+                        .collect(),
+                    counters: g.counters.clone(),
+                })
+                .filter(|_| !model.is_empty())
+                .collect(),
+            feedback_expired: self.feedback_expired,
+        }
+    }
+
+    /// The group of `version` and the configured segment labels in `segment`.
+    fn group_mut(&mut self, version: &str, segment: &BTreeMap<String, String>) -> &mut Group {
+        let mut key = String::with_capacity(version.len() + 16);
+        key.push_str(version);
+        for name in &self.schema.config.segment_labels {
+            key.push('\u{1f}');
+            key.push_str(segment.get(name).map_or("", String::as_str));
+        }
+        let model = self.schema.name().to_string();
+        let segment_labels = &self.schema.config.segment_labels;
+        self.groups.entry(key).or_insert_with(|| {
+            let mut base = vec![
+                Label {
+                    name: "model".into(),
+                    value: model,
+                },
+                Label {
+                    name: "model_version".into(),
+                    value: version.to_string(),
+                },
+            ];
+            for name in segment_labels {
+                if let Some(value) = segment.get(name).filter(|v| !v.is_empty()) {
+                    base.push(Label {
+                        name: name.clone(),
+                        value: value.clone(),
+                    });
+                }
+            }
+            base.sort_by(|a, b| a.name.cmp(&b.name));
+            Group {
+                base,
+                counters: GroupCounters::default(),
+                quality: QualityWindow::default(),
+                quality_cache: Vec::new(),
+                dirty: true,
+            }
+        })
+    }
+
+    fn count_prediction(&mut self, p: &Prediction) {
+        let buckets = self.schema.config.latency_buckets.clone();
+        let group = self.group_mut(&p.model_version, &p.segment);
+        group
+            .counters
+            .count_prediction(&buckets, p.latency_ms, distribution_score(p), p.failed());
+        group.dirty = true;
+        let capacity = self.schema.config.windows.data_quality_events;
+        for index in 0..self.schema.features().len() {
+            let name = &self.schema.features()[index].name;
+            let check = self.schema.check_value(index, p.features.get(name));
+            self.data_quality.record(index, check, capacity);
+        }
+        if let Some(job) = &mut self.drift {
+            job.observe(&p.features);
+        }
+        self.dirty = true;
+    }
+
+    /// The join record of an accepted prediction; decides whether it is logged now.
+    fn pending_record(&self, p: &Prediction, at_ms: i64, now_ms: i64) -> PendingPrediction {
+        let config = &self.schema.config;
+        let inputs = SampleInputs {
+            request_id: &p.request_id,
+            failed: p.failed(),
+            confidence: confidence(p),
+        };
+        let logged = log::sample(config, &inputs);
+        let class_probability = p.probabilities.as_ref().and_then(|probabilities| {
+            probabilities
+                .iter()
+                .max_by(|a, b| class_order(a.0, b.0))
+                .map(|(class, p)| (class.clone(), *p))
+        });
+        let segment = config
+            .segment_labels
+            .iter()
+            .filter_map(|name| p.segment.get(name).map(|v| (name.clone(), v.clone())))
+            .collect();
+        let mut record = PendingPrediction {
+            version: p.model_version.clone(),
+            timestamp_ms: at_ms,
+            segment,
+            prediction: outcome_json(&p.prediction),
+            class_probability,
+            score: p.score,
+            expires_ms: now_ms.saturating_add(ttl_ms(config)),
+            logged,
+            labelled: false,
+            item: None,
+        };
+        if !logged
+            && config.sampling.log_misclassified
+            && self.schema.task() == Some(ModelTask::Classification)
+        {
+            record.item = Some(record_item(p, at_ms, &record));
+        }
+        record
+    }
+
+    /// Refuses a ground truth the model cannot score.
+    fn check_truth(&self, truth: &Outcome) -> Result<(), String> {
+        match (self.schema.task(), truth) {
+            (Some(ModelTask::Regression), Outcome::Label(l)) => Err(format!(
+                "model {:?} is a regression model; ground_truth {l:?} is not a number",
+                self.schema.name()
+            )),
+            (Some(ModelTask::Classification) | None, t) => self.schema.check_class(&t.as_label()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Scores `record` against `truth` into its group's counters and windows.
+    fn join(
+        &mut self,
+        record: &mut PendingPrediction,
+        truth: &serde_json::Value,
+        feedback_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), String> {
+        let labelled = self.labelled(record, truth)?;
+        let delay_seconds = (feedback_ms - record.timestamp_ms) as f64 / 1000.0;
+        let group = self.group_mut(&record.version, &record.segment);
+        group.counters.count_feedback(delay_seconds);
+        group.quality.push(now_ms, labelled);
+        group.dirty = true;
+        record.labelled = true;
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn labelled(
+        &mut self,
+        record: &PendingPrediction,
+        truth: &serde_json::Value,
+    ) -> Result<Labelled, String> {
+        if self.schema.task() == Some(ModelTask::Regression) {
+            let (Some(t), Some(p)) = (truth.as_f64(), record.prediction.as_f64()) else {
+                return Err("regression ground_truth and prediction must be numbers".into());
+            };
+            return Ok(Labelled::Value {
+                truth: t,
+                predicted: p,
+            });
+        }
+        let (Some(truth_label), Some(predicted_label)) = (label_text(truth), label_text(&record.prediction))
+        else {
+            return Err("ground_truth is not a class label".into());
+        };
+        self.schema.check_class(&truth_label)?;
+        let truth = self.schema.class_id(&truth_label);
+        let predicted = self.schema.class_id(&predicted_label);
+        let score = match (&record.class_probability, record.score) {
+            (Some((class, p)), _) => ScoreOf::Class(self.schema.class_id(class), *p),
+            (None, Some(s)) => ScoreOf::Greater(s),
+            (None, None) => ScoreOf::None,
+        };
+        Ok(Labelled::Class {
+            truth,
+            predicted,
+            score,
+        })
+    }
+
+    fn samples(&mut self, name: &str, t: i64, refresh: bool, out: &mut Vec<SeriesSamples>) {
+        let config = &self.schema.config;
+        let last_n = config.windows.last_labelled;
+        let windows: Vec<(String, i64)> = config
+            .windows
+            .time
+            .iter()
+            .map(|d| (d.to_string(), ms(d.as_millis())))
+            .collect();
+        let longest = windows.iter().map(|(_, l)| *l).max().unwrap_or(0);
+        let fixed = self.schema.configured_class_ids();
+        let classes = Classes {
+            names: &self.schema.schema.classes,
+            fixed: fixed.as_deref(),
+        };
+        for group in self.groups.values_mut() {
+            if !(group.dirty || refresh) {
+                continue;
+            }
+            group
+                .counters
+                .samples(&config.latency_buckets, &group.base, t, out);
+            if group.quality.dirty || refresh {
+                group.quality.trim(t, last_n, longest);
+                group.quality_cache.clear();
+                group.quality.samples(
+                    &classes,
+                    last_n,
+                    &windows,
+                    &group.base,
+                    t,
+                    &mut group.quality_cache,
+                );
+                group.quality.dirty = false;
+            }
+            out.extend(group.quality_cache.iter().map(|s| at_time(s, t)));
+            group.dirty = false;
+        }
+        let names: Vec<&str> = self.schema.features().iter().map(|f| f.name.as_str()).collect();
+        self.data_quality.samples(name, &names, t, out);
+        let model_label = [Label {
+            name: "model".into(),
+            value: name.to_string(),
+        }];
+        out.push(series(
+            "feedback_pending",
+            &model_label,
+            None,
+            t,
+            self.feedback_pending as f64,
+        ));
+        out.push(series(
+            "feedback_expired_total",
+            &model_label,
+            None,
+            t,
+            self.feedback_expired as f64,
+        ));
+    }
+
+    fn describe(&self, name: &str) -> serde_json::Value {
+        let schema = &self.schema.schema;
+        let (predictions, errors, feedback) = self.groups.values().fold((0, 0, 0), |(p, e, f), g| {
+            (
+                p + g.counters.predictions,
+                e + g.counters.errors,
+                f + g.counters.feedback,
+            )
+        });
+        serde_json::json!({
+            "name": name,
+            "task": self.schema.task().map(ModelTask::as_str),
+            "declared": self.schema.declared,
+            "versions": schema.versions,
+            "classes": schema.classes,
+            "features": schema.features.iter().map(|f| serde_json::json!({"name": f.name, "type": f.kind.as_str()})).collect::<Vec<_>>(),
+            "segments": segment_names(&self.schema),
+            "lastEventAt": schema.last_event_ms.map(rfc3339),
+            "counts": {
+                "predictions": predictions,
+                "errors": errors,
+                "feedback": feedback,
+                "feedbackPending": self.feedback_pending,
+                "feedbackExpired": self.feedback_expired,
+            },
+        })
+    }
+}
+
+fn segment_names(schema: &ModelSchema) -> Vec<String> {
+    let mut names: Vec<String> = schema.config.segment_labels.clone();
+    names.extend(schema.schema.segments.iter().cloned());
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn label_value(labels: &[Label], name: &str) -> String {
+    labels
+        .iter()
+        .find(|l| l.name == name)
+        .map(|l| l.value.clone())
+        .unwrap_or_default()
+}
+
+fn at_time(s: &SeriesSamples, t: i64) -> SeriesSamples {
+    let v = s.samples.first().map_or(f64::NAN, |x| x.v);
+    SeriesSamples {
+        labels: s.labels.clone(),
+        samples: vec![crate::storage::Sample { t, v }],
+    }
+}
