@@ -166,6 +166,108 @@ fn check_firing_payload(body: &Value, name: &str, base: &str) {
     assert!(fingerprint.len() == 16 && fingerprint.chars().all(|c| c.is_ascii_hexdigit()));
 }
 
+#[test]
+fn a_failing_receiver_is_retried_without_delaying_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let flaky = WebhookReceiver::failing_first(3);
+    let healthy = WebhookReceiver::start();
+    let yaml = format!(
+        "  route:\n    receiver: healthy\n    group_by: [alertname]\n    group_wait: 1s\n    group_interval: 20s\n    routes:\n      - matchers: [severity=critical]\n        receiver: flaky\n  receivers:\n    - name: healthy\n      webhook_configs: [{{url: '{}'}}]\n    - name: flaky\n      webhook_configs: [{{url: '{}'}}]\n",
+        healthy.url, flaky.url
+    );
+    let (config, port) = write_alerting_config(dir.path(), &yaml);
+    let server = Server::start(&dir.path().join("data"), &config, port);
+    let started = rfc3339_from_now(-30);
+    let ends = rfc3339_from_now(300);
+    post_alerts(
+        &server.base,
+        &json!([
+            alert_json(
+                &[("alertname", "TargetDown"), ("severity", "critical")],
+                &started,
+                &ends
+            ),
+            alert_json(
+                &[("alertname", "LowThroughput"), ("severity", "warning")],
+                &started,
+                &ends
+            ),
+        ]),
+    );
+    let sent = healthy.wait_for(1, Duration::from_secs(3));
+    assert_eq!(sent[0]["groupLabels"]["alertname"], "LowThroughput");
+    assert!(flaky.bodies().is_empty(), "the flaky receiver is still failing");
+    let delivered = flaky.wait_for(1, Duration::from_secs(15));
+    assert_eq!(delivered[0]["groupLabels"]["alertname"], "TargetDown");
+    assert_eq!(flaky.attempts(), 4, "three failures, then success");
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn slack_and_pagerduty_messages_with_a_key_from_the_environment() {
+    std::env::set_var("SIGHTLINE_E2E_PAGERDUTY_KEY", "pd-routing-key-42");
+    let dir = tempfile::tempdir().unwrap();
+    let slack = WebhookReceiver::start();
+    let pagerduty = WebhookReceiver::start();
+    let yaml = format!(
+        "  route: {{receiver: oncall, group_by: [alertname], group_wait: 1s}}\n  receivers:\n    - name: oncall\n      slack_configs: [{{api_url: '{}', channel: '#ml-alerts'}}]\n      pagerduty_configs: [{{routing_key: '${{SIGHTLINE_E2E_PAGERDUTY_KEY}}', url: '{}'}}]\n",
+        slack.url, pagerduty.url
+    );
+    let (config, port) = write_alerting_config(dir.path(), &yaml);
+    let server = Server::start(&dir.path().join("data"), &config, port);
+    let labels = [
+        ("alertname", "TargetDown"),
+        ("job", "model-server"),
+        ("severity", "critical"),
+    ];
+    post_alerts(
+        &server.base,
+        &json!([alert_json(
+            &labels,
+            &rfc3339_from_now(-30),
+            &rfc3339_from_now(300)
+        )]),
+    );
+
+    let message = &slack.wait_for(1, Duration::from_secs(20))[0];
+    assert_eq!(message["channel"], "#ml-alerts");
+    let attachment = &message["attachments"][0];
+    assert_eq!(attachment["color"], "danger", "critical is red");
+    assert_eq!(
+        attachment["title"],
+        "[FIRING:1] TargetDown (model-server critical)"
+    );
+
+    let event = &pagerduty.wait_for(1, Duration::from_secs(20))[0];
+    assert_eq!(event["routing_key"], "pd-routing-key-42");
+    assert_eq!(event["event_action"], "trigger");
+    let group_key = r#"{}:{alertname="TargetDown"}"#;
+    let digest: String = sha2::Digest::finalize(sha2::Digest::chain_update(
+        <sha2::Sha256 as sha2::Digest>::new(),
+        group_key.as_bytes(),
+    ))
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect();
+    assert_eq!(event["dedup_key"], digest.as_str());
+    assert_eq!(
+        event["payload"]["summary"],
+        "[FIRING:1] TargetDown (model-server critical)"
+    );
+    assert_eq!(event["payload"]["custom_details"]["num_firing"], "1");
+    let shown: Value = client()
+        .get(server.url("/api/v1/status/config"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(!shown["data"]["yaml"]
+        .as_str()
+        .unwrap()
+        .contains("SIGHTLINE_E2E_PAGERDUTY_KEY"));
+    assert!(server.terminate().success());
+}
+
 /// Runs `amtool` against `base`; panics with its output when it fails.
 fn amtool(base: &str, args: &[&str]) -> String {
     let out = Command::new("amtool")
@@ -330,5 +432,16 @@ fn silences_persist_and_bad_input_gets_alertmanager_answers() {
         .json()
         .unwrap();
     assert_eq!(receivers, json!([{"name": "hook"}]));
+    let shown: Value = client()
+        .get(server.url("/api/v1/status/config"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let yaml = shown["data"]["yaml"].as_str().unwrap();
+    assert!(
+        yaml.contains("- url: <secret>") && !yaml.contains("/hook"),
+        "webhook URL shown: {yaml}"
+    );
     assert!(server.terminate().success());
 }

@@ -139,3 +139,76 @@ fn sightline_alerts_arrive_at_the_real_alertmanager() {
     assert_eq!(notified[0]["status"], "firing");
     drop(runtime);
 }
+
+/// Keeps every group event it hears.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<sightline::alerts::GroupEvent>>);
+
+impl sightline::alerts::GroupObserver for Recorder {
+    fn group_notified(&self, event: &sightline::alerts::GroupEvent) {
+        self.0.lock().unwrap().push(event.clone());
+    }
+}
+
+impl Recorder {
+    fn wait_for(&self, count: usize) -> Vec<sightline::alerts::GroupEvent> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let events = self.0.lock().unwrap().clone();
+            if events.len() >= count {
+                return events;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {count} group events, got {events:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn webhook_only(receiver: &str, url: &str) -> sightline::config::Config {
+    let yaml = format!(
+        "alerting:\n  route: {{receiver: {receiver}, group_by: [alertname], group_wait: 1s}}\n  receivers:\n    - name: {receiver}\n      webhook_configs: [{{url: '{url}'}}]\n"
+    );
+    sightline::config::parse_str(&yaml, "sightline.yml").unwrap()
+}
+
+#[test]
+fn observers_hear_each_notification_and_apply_switches_receivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = WebhookReceiver::start();
+    let second = WebhookReceiver::start();
+    let storage = Storage::open(&dir.path().join("data"), StorageOptions::default()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let notifier = runtime
+        .block_on(async { Notifier::start(&storage, &webhook_only("first", &first.url), "http://s") })
+        .unwrap();
+    let recorder = std::sync::Arc::new(Recorder::default());
+    notifier.add_observer(recorder.clone());
+
+    notifier.send(vec![alert("ModelAccuracyDegraded")]);
+    let events = recorder.wait_for(1);
+    assert_eq!(events[0].receiver, "first");
+    assert_eq!(events[0].group_key, r#"{}:{alertname="ModelAccuracyDegraded"}"#);
+    assert!(events[0].firing);
+    assert_eq!(events[0].outcome, Ok(()));
+    assert_eq!(first.wait_for(1, Duration::from_secs(5)).len(), 1);
+
+    let broken = sightline::config::parse_str(
+        "alerting:\n  route: {receiver: x}\n  receivers:\n    - name: x\n      webhook_configs: [{url_file: /nonexistent/url}]\n",
+        "bad.yml",
+    )
+    .unwrap();
+    assert!(notifier.apply(&broken).unwrap_err().contains("/nonexistent/url"));
+
+    notifier.apply(&webhook_only("second", &second.url)).unwrap();
+    let events = recorder.wait_for(2);
+    assert_eq!(events[1].receiver, "second");
+    assert_eq!(
+        second.wait_for(1, Duration::from_secs(5))[0]["receiver"],
+        "second"
+    );
+    assert_eq!(first.bodies().len(), 1);
+    drop(runtime);
+}

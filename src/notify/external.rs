@@ -73,6 +73,7 @@ impl ExternalSender {
                 basic_auth: am.basic_auth.clone(),
                 authorization: am.authorization.clone(),
                 follow_redirects: am.follow_redirects,
+                tls_config: am.tls_config.clone(),
                 ..HttpConfig::default()
             };
             let timeout = Duration::from_millis(am.timeout.as_millis());

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::model::{label_set_text, LabelSet};
 use crate::config::alerting::Route as RouteConfig;
-use crate::storage::matcher::Matcher;
+use crate::storage::matcher::{MatchOp, Matcher};
 
 const DEFAULT_GROUP_WAIT: Duration = Duration::from_secs(30);
 const DEFAULT_GROUP_INTERVAL: Duration = Duration::from_secs(300);
@@ -57,7 +57,15 @@ impl Route {
     }
 
     fn compile_under(config: &RouteConfig, parent: &RouteOptions, parent_key: Option<&str>) -> Route {
-        let matchers = config.all_matchers();
+        let mut matchers = config.all_matchers();
+        // Alertmanager sorts a route's matchers (name, value, type) before keying it.
+        matchers.sort_by(|a, b| {
+            (a.name.as_str(), a.value.as_str(), op_rank(a.op)).cmp(&(
+                b.name.as_str(),
+                b.value.as_str(),
+                op_rank(b.op),
+            ))
+        });
         let texts: Vec<String> = matchers.iter().map(ToString::to_string).collect();
         let own = format!("{{{}}}", texts.join(","));
         let key = match parent_key {
@@ -120,6 +128,16 @@ impl Route {
     /// Alertmanager's group key: route key and group labels.
     pub fn group_key(&self, group_labels: &LabelSet) -> String {
         format!("{}:{}", self.key, label_set_text(group_labels))
+    }
+}
+
+/// Alertmanager's `MatchType` order.
+fn op_rank(op: MatchOp) -> u8 {
+    match op {
+        MatchOp::Equal => 0,
+        MatchOp::NotEqual => 1,
+        MatchOp::Regex => 2,
+        MatchOp::NotRegex => 3,
     }
 }
 
@@ -207,6 +225,10 @@ route:
         assert_eq!(route.options.repeat_interval, Duration::from_secs(3600));
         assert_eq!(route.options.group_interval, DEFAULT_GROUP_INTERVAL);
         assert_eq!(route.key, r#"{}/{team="ml"}/{model=~"fraud.*"}"#);
+        let sorted =
+            tree("route:\n  receiver: r\n  routes:\n    - {matchers: ['b=1', 'a!=2'], match: {a: '3'}}\n");
+        let child = sorted.matching(&labels(&[("a", "3"), ("b", "1")]))[0];
+        assert_eq!(child.key, r#"{}/{a!="2",a="3",b="1"}"#);
         let group = route.group_labels(&fraud);
         assert_eq!(
             route.group_key(&group),

@@ -8,34 +8,57 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Records every JSON body POSTed to it and answers 200.
+/// Records every JSON body POSTed to it and answers 200 (or 500 while it
+/// is told to fail).
 pub struct WebhookReceiver {
     pub url: String,
     bodies: Arc<Mutex<Vec<serde_json::Value>>>,
+    attempts: Arc<AtomicUsize>,
 }
 
 impl WebhookReceiver {
     pub fn start() -> WebhookReceiver {
+        WebhookReceiver::failing_first(0)
+    }
+
+    /// Answers the first `failures` requests with 500 and records nothing for them.
+    pub fn failing_first(failures: usize) -> WebhookReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
         let url = format!("http://{}/hook", listener.local_addr().expect("receiver address"));
         let bodies = Arc::new(Mutex::new(Vec::new()));
-        let sink = bodies.clone();
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let (sink, count) = (bodies.clone(), attempts.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                if let Some(body) = read_request_body(&stream) {
-                    if let Ok(json) = serde_json::from_slice(&body) {
-                        sink.lock().expect("receiver lock").push(json);
-                    }
+                let body = read_request_body(&stream);
+                let failing = count.fetch_add(1, Ordering::SeqCst) < failures;
+                let status = if failing {
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                };
+                if let (false, Some(Ok(json))) = (failing, body.map(|b| serde_json::from_slice(&b))) {
+                    sink.lock().expect("receiver lock").push(json);
                 }
                 let mut stream = stream;
-                let _ =
-                    stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = stream.write_all(reply.as_bytes());
             }
         });
-        WebhookReceiver { url, bodies }
+        WebhookReceiver {
+            url,
+            bodies,
+            attempts,
+        }
+    }
+
+    /// Requests received, failed ones included.
+    pub fn attempts(&self) -> usize {
+        self.attempts.load(Ordering::SeqCst)
     }
 
     pub fn bodies(&self) -> Vec<serde_json::Value> {
