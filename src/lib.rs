@@ -8,8 +8,10 @@
 pub mod alerts;
 pub mod api;
 pub mod config;
+pub mod dashboards;
 pub mod ingest;
 pub mod promql;
 pub mod server;
 pub mod storage;
 pub mod system;
+pub mod ui;

@@ -5,6 +5,7 @@
 //! problem reported as `file:line:column: message`. It must not act on the
 //! configuration: no I/O beyond reading the file, no sockets, no storage.
 
+mod dashboards;
 mod error;
 mod fields;
 mod paths;
@@ -17,6 +18,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use dashboards::DashboardsConfig;
 pub use error::{ConfigError, Position, Problem};
 pub use fields::Secret;
 pub use sections::{
@@ -55,6 +57,9 @@ pub struct Config {
     /// The HTTP listener (Sightline's own section).
     #[serde(default, deserialize_with = "fields::nullable")]
     pub server: ServerConfig,
+    /// Dashboards provisioned from a folder (Sightline's own section).
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub dashboards: DashboardsConfig,
 }
 
 /// Reads, parses and validates the configuration file at `path`.

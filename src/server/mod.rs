@@ -85,10 +85,13 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
             retention: config.storage.retention_time.to_string(),
         }),
     };
+    let dashboards = crate::dashboards::open(&storage, &config.dashboards)?;
     let housekeeping = spawn_housekeeping(storage.clone());
     let listener = TcpListener::bind(config.server.listen).await?;
     tracing::info!(listen = %config.server.listen, "serving");
-    let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()));
+    let app = api::router(state, byte_limit(config.server.max_request_body_size.bytes()))
+        .merge(crate::dashboards::router(dashboards))
+        .merge(crate::ui::router());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
