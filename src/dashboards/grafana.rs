@@ -58,37 +58,91 @@ pub fn import(input: Value) -> Result<Imported, String> {
     Ok(Imported { dashboard, warnings })
 }
 
-/// All panels in one grid, rows expanded, each converted to a type we draw.
+/// All panels in one grid, rows expanded into a title line and their panels,
+/// each converted to a type we draw, then packed upwards as Grafana's grid does.
 fn flatten_panels(root: &mut Map<String, Value>, warnings: &mut Vec<String>) -> Vec<Value> {
-    let mut flat = Vec::new();
+    let mut sections: Vec<Vec<Value>> = vec![Vec::new()];
     if let Some(Value::Array(rows)) = root.get("rows") {
-        flat = layout_legacy_rows(rows);
+        sections.extend(layout_legacy_rows(rows));
     }
     if let Some(Value::Array(panels)) = root.get("panels") {
         for panel in panels {
             if panel["type"] == "row" {
+                let mut section = row_title(panel, panel["gridPos"]["y"].as_u64().unwrap_or(0) as u32);
                 if let Some(Value::Array(children)) = panel.get("panels") {
-                    flat.extend(children.iter().cloned());
+                    section.extend(children.iter().cloned());
                 }
-            } else {
-                flat.push(panel.clone());
+                sections.push(section);
+            } else if let Some(last) = sections.last_mut() {
+                last.push(panel.clone());
             }
         }
     }
-    flat.into_iter().map(|p| convert_panel(p, warnings)).collect()
+    let converted = sections
+        .into_iter()
+        .map(|section| section.into_iter().map(|p| convert_panel(p, warnings)).collect())
+        .collect();
+    pack(converted)
 }
 
-/// Pre-v16 rows: panels sized by `span` (of 12) placed left to right, wrapping.
-fn layout_legacy_rows(rows: &[Value]) -> Vec<Value> {
+/// A row's title as a one-cell-high text panel, or nothing for an untitled row.
+fn row_title(row: &Value, y: u32) -> Vec<Value> {
+    let title = row["title"].as_str().unwrap_or("").trim();
+    if title.is_empty() || row["showTitle"] == false {
+        return Vec::new();
+    }
+    vec![
+        json!({"type": "text", "title": title, "gridPos": {"x": 0, "y": y, "w": 24, "h": 1},
+        "options": {"content": ""}}),
+    ]
+}
+
+/// Places sections one after another, each panel as high as its columns allow
+/// (react-grid-layout's vertical compaction, which Grafana uses), so removed row
+/// panels and collapsed rows leave no gaps or overlaps.
+fn pack(sections: Vec<Vec<Value>>) -> Vec<Value> {
+    let mut column_bottom = [0u32; 24];
     let mut placed = Vec::new();
+    for mut section in sections {
+        let floor = column_bottom.iter().copied().max().unwrap_or(0);
+        section.sort_by_key(|p| {
+            (
+                p["gridPos"]["y"].as_u64().unwrap_or(0),
+                p["gridPos"]["x"].as_u64().unwrap_or(0),
+            )
+        });
+        for mut panel in section {
+            let x = (panel["gridPos"]["x"].as_u64().unwrap_or(0) as usize).min(23);
+            let w = (panel["gridPos"]["w"].as_u64().unwrap_or(12) as usize).clamp(1, 24 - x);
+            let h = panel["gridPos"]["h"].as_u64().unwrap_or(8).max(1) as u32;
+            let columns = x..x + w;
+            let y = column_bottom[columns.clone()]
+                .iter()
+                .copied()
+                .max()
+                .unwrap_or(0)
+                .max(floor);
+            column_bottom[columns]
+                .iter_mut()
+                .for_each(|bottom| *bottom = y + h);
+            panel["gridPos"] = json!({"x": x, "y": y, "w": w, "h": h});
+            placed.push(panel);
+        }
+    }
+    placed
+}
+
+/// Pre-v16 rows: panels sized by `span` (of 12) placed left to right, wrapping,
+/// one section per row.
+fn layout_legacy_rows(rows: &[Value]) -> Vec<Vec<Value>> {
+    let mut sections = Vec::new();
     let mut y = 0u32;
     for row in rows {
         let height = row_height_cells(&row["height"]);
+        let mut section = row_title(row, y);
+        y += section.len() as u32;
         let mut x = 0u32;
-        let Some(panels) = row["panels"].as_array() else {
-            continue;
-        };
-        for panel in panels {
+        for panel in row["panels"].as_array().map(Vec::as_slice).unwrap_or_default() {
             let w = (panel["span"].as_f64().unwrap_or(12.0) * 2.0)
                 .round()
                 .clamp(1.0, 24.0) as u32;
@@ -101,12 +155,13 @@ fn layout_legacy_rows(rows: &[Value]) -> Vec<Value> {
             if let Some(map) = panel.as_object_mut() {
                 map.remove("span");
             }
-            placed.push(panel);
+            section.push(panel);
             x += w;
         }
         y += height;
+        sections.push(section);
     }
-    placed
+    sections
 }
 
 fn row_height_cells(height: &Value) -> u32 {
@@ -324,7 +379,7 @@ mod tests {
                     {"type": "graph", "title": "Latency", "span": 8, "stack": true,
                      "yaxes": [{"format": "s", "min": "0"}, {"format": "short"}],
                      "targets": [{"expr": "rate(x[5m])", "legendFormat": "{{model}}", "refId": "A"}]}]},
-                {"panels": [{"type": "heatmap", "title": "Heat", "span": 12}]}],
+                {"title": "More", "panels": [{"type": "heatmap", "title": "Heat", "span": 12}]}],
             "templating": {"list": [
                 {"type": "datasource", "name": "ds"},
                 {"type": "query", "name": "model", "query": {"query": "label_values(model)", "refId": "x"}}]}}});
@@ -332,7 +387,7 @@ mod tests {
         assert_eq!(dashboard.uid, "ml-model-performance");
         assert!(!dashboard.extra.contains_key("id"));
         let kinds: Vec<&str> = dashboard.panels.iter().map(|p| p.kind.as_str()).collect();
-        assert_eq!(kinds, ["stat", "timeseries", "text"]);
+        assert_eq!(kinds, ["stat", "timeseries", "text", "text"]);
         let stat = &dashboard.panels[0];
         assert_eq!(
             stat.grid_pos,
@@ -365,13 +420,23 @@ mod tests {
         );
         assert_eq!(graph.field_config["defaults"]["min"], 0.0);
         assert_eq!(graph.targets[0].legend_format, "{{model}}");
-        assert_eq!(dashboard.panels[2].grid_pos.y, 10);
+        assert_eq!(dashboard.panels[2].title, "More");
+        assert_eq!(
+            dashboard.panels[2].grid_pos,
+            GridPos {
+                x: 0,
+                y: 10,
+                w: 24,
+                h: 1
+            }
+        );
+        assert_eq!(dashboard.panels[3].grid_pos.y, 11);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert_eq!(dashboard.templating.list.len(), 1);
         assert_eq!(dashboard.templating.list[0].query, "label_values(model)");
         assert!(dashboard.violations().is_empty(), "{:?}", dashboard.violations());
         let ids: Vec<u64> = dashboard.panels.iter().map(|p| p.id).collect();
-        assert_eq!(ids, [1, 2, 3]);
+        assert_eq!(ids, [1, 2, 3, 4]);
     }
 
     #[test]
@@ -385,13 +450,36 @@ mod tests {
         assert!(warnings.is_empty());
         assert_eq!(dashboard.uid, "node-x");
         let kinds: Vec<&str> = dashboard.panels.iter().map(|p| p.kind.as_str()).collect();
-        assert_eq!(kinds, ["gauge", "gauge"]);
-        assert_eq!(dashboard.panels[1].field_config["defaults"]["max"], 100.0);
+        assert_eq!(kinds, ["text", "gauge", "gauge"]);
+        assert_eq!(dashboard.panels[0].title, "CPU");
+        assert_eq!(dashboard.panels[2].field_config["defaults"]["max"], 100.0);
+        assert_eq!(
+            dashboard.panels[2].grid_pos,
+            GridPos {
+                x: 6,
+                y: 1,
+                w: 6,
+                h: 6
+            }
+        );
     }
 
     #[test]
     fn non_objects_are_refused() {
         assert!(import(json!([1, 2])).is_err());
         assert!(import(json!({"title": "t", "panels": "nope"})).is_err());
+    }
+
+    #[test]
+    fn gaps_close_and_collapsed_rows_do_not_overlap() {
+        let grafana = json!({"title": "t", "panels": [
+            {"type": "stat", "gridPos": {"x": 0, "y": 4, "w": 12, "h": 4}},
+            {"type": "row", "title": "A", "collapsed": true, "gridPos": {"x": 0, "y": 8, "w": 24, "h": 1},
+             "panels": [{"type": "stat", "gridPos": {"x": 0, "y": 9, "w": 24, "h": 5}}]},
+            {"type": "row", "title": "B", "gridPos": {"x": 0, "y": 9, "w": 24, "h": 1}},
+            {"type": "stat", "gridPos": {"x": 12, "y": 10, "w": 12, "h": 3}}]});
+        let d = import(grafana).unwrap().dashboard;
+        let ys: Vec<(u32, u32)> = d.panels.iter().map(|p| (p.grid_pos.y, p.grid_pos.h)).collect();
+        assert_eq!(ys, [(0, 4), (4, 1), (5, 5), (10, 1), (11, 3)]);
     }
 }

@@ -86,7 +86,7 @@ export function PanelView({ panel, ctx }: { panel: Panel; ctx: PanelContext }) {
     gridRow: `${panel.gridPos.y + 1} / span ${panel.gridPos.h}`,
   };
   return (
-    <article class={`panel panel-${panel.type}`} style={style} data-panel-id={panel.id}>
+    <article class={`panel panel-${panel.type}${isRowTitle(panel) ? " row-title" : ""}`} style={style} data-panel-id={panel.id}>
       <header title={panel.description}>{panel.title || "\u00a0"}</header>
       {panel.type === "text" ? (
         <div class="panel-body text" data-state="ready" style={{ height: `${height}px` }}>
@@ -97,6 +97,11 @@ export function PanelView({ panel, ctx }: { panel: Panel; ctx: PanelContext }) {
       )}
     </article>
   );
+}
+
+/** A one-cell text panel without content: what an imported Grafana row's title becomes. */
+function isRowTitle(p: Panel): boolean {
+  return p.type === "text" && p.gridPos.h === 1 && !p.options?.content;
 }
 
 function QueryBody({ panel, ctx, height }: { panel: Panel; ctx: PanelContext; height: number }) {
