@@ -1,6 +1,7 @@
 // The UI's figures, measured in Chromium against a running Sightline seeded by
 // benches/ui_figures.rs:
 //   node tests/ui/figures.mjs <base url> <dashboard uid> <explore query> <from> <to> <step>
+//   (<from> and <to> in Unix seconds)
 // 1. Full load of the 12-panel dashboard until every panel has drawn (ms; median of runs).
 // 2. Hover over the Explore graph: time from a mousemove to the hover legend
 //    showing the new position (handler time and time to the next painted frame).
@@ -21,10 +22,15 @@ try {
     await page.goto("about:blank");
     const began = Date.now();
     await page.goto(`${base}/#/dashboards/${uid}?from=now-6h&to=now`);
-    await page.waitForFunction(() => {
-      const bodies = [...document.querySelectorAll(".panel-body")];
-      return bodies.length > 0 && bodies.every((b) => b.dataset.state === "ready" && b.querySelector(".chart")?.uplot);
-    }, null, { polling: "raf" });
+    await page
+      .waitForFunction(() => {
+        const bodies = [...document.querySelectorAll(".panel-body")];
+        return bodies.length > 0 && bodies.every((b) => b.dataset.state === "ready" && b.querySelector(".chart")?.uplot);
+      }, null, { polling: "raf" })
+      .catch(async (e) => {
+        const states = await page.$$eval(".panel-body", (bs) => bs.map((b) => `${b.dataset.state}: ${b.textContent.slice(0, 80)}`));
+        throw new Error(`${e.message}\npanels: ${JSON.stringify(states)}\nerrors: ${errors.join("; ")}`);
+      });
     loads.push(Date.now() - began);
     ({ panels, points } = await page.evaluate(() => {
       const charts = [...document.querySelectorAll(".chart")].map((c) => c.uplot);
@@ -38,7 +44,8 @@ try {
   const series = await page.evaluate(() => [...document.querySelectorAll(".chart")].reduce((n, c) => n + c.uplot.series.length - 1, 0));
   assert.equal(panels, 12);
 
-  await page.goto(`${base}/#/explore?q=${encodeURIComponent(query)}&from=${from}&to=${to}&step=${step}`);
+  const iso = (seconds) => new Date(Number(seconds) * 1000).toISOString();
+  await page.goto(`${base}/#/explore?q=${encodeURIComponent(query)}&from=${iso(from)}&to=${iso(to)}&step=${step}`);
   await page.waitForFunction(() => document.querySelector(".chart")?.uplot, null, { polling: "raf" });
   const hover = await page.evaluate(async () => {
     const el = document.querySelector(".chart");

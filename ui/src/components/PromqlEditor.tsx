@@ -80,11 +80,10 @@ export function PromqlEditor(props: { value: string; onChange: (v: string) => vo
     return () => clearTimeout(timer);
   }, [props.value]);
 
-  const complete = async (force = false) => {
+  const complete = async () => {
     const el = area.current;
     if (!el) return;
     const found = await suggestionsFor(el.value, el.selectionStart);
-    if (!force && found.items.length === 0) setItems([]);
     setItems(found.items);
     setPrefix(found.prefix);
     setActive(0);
@@ -127,7 +126,7 @@ export function PromqlEditor(props: { value: string; onChange: (v: string) => vo
     }
     if (e.key === " " && e.ctrlKey) {
       e.preventDefault();
-      complete(true);
+      complete();
     } else if (e.key === "Enter" && !e.shiftKey) {
       e.preventDefault();
       setItems([]);

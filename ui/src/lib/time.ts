@@ -31,7 +31,8 @@ export function formatDuration(seconds: number): string {
   return parts.join("") || "0s";
 }
 
-/** Unix seconds for `now`, `now-1h`, an RFC 3339 time or Unix milliseconds; null if none of those. */
+/** Unix seconds for `now`, `now-1h`, an RFC 3339 time, Unix seconds (as Prometheus takes them) or
+ * Unix milliseconds (12 digits or more, as Grafana writes them); null if none of those. */
 export function parseTime(text: string, now = Date.now() / 1000): number | null {
   const t = text.trim();
   if (t === "now") return now;
@@ -41,6 +42,7 @@ export function parseTime(text: string, now = Date.now() / 1000): number | null 
     return d == null ? null : now - d;
   }
   if (/^\d{12,}$/.test(t)) return Number(t) / 1000;
+  if (/^\d+(\.\d+)?$/.test(t)) return Number(t);
   const ms = Date.parse(t);
   return Number.isNaN(ms) ? null : ms / 1000;
 }

@@ -23,6 +23,9 @@ test("times and steps", () => {
   assert.equal(parseDuration("5x"), null);
   assert.equal(parseTime("now-1h", 10000), 6400);
   assert.equal(parseTime("2024-01-01T00:00:00Z"), 1704067200);
+  assert.equal(parseTime("1704067200"), 1704067200);
+  assert.equal(parseTime("1704067200.5"), 1704067200.5);
+  assert.equal(parseTime("1704067200000"), 1704067200);
   assert.equal(autoStep({ start: 0, end: 21600 }, 720), 60);
   assert.ok(autoStep({ start: 0, end: 86400 * 365 }, 4000) >= (86400 * 365) / 11000);
 });
