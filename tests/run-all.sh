@@ -49,6 +49,18 @@ command -v victoria-metrics >/dev/null || { echo "FATAL: victoria-metrics is sti
 # reference tests compare against; fails loudly if it cannot be built.
 bash tests/reference/setup-venv.sh
 
+# The UI's browser tests (tests/e2e_ui.rs) drive Debian's chromium with playwright-core;
+# the build itself needs Node.js and npm (build.rs builds ui/).
+if ! command -v chromium >/dev/null || ! command -v npm >/dev/null; then
+  echo "installing chromium, nodejs and npm for the UI build and browser tests" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+command -v chromium >/dev/null || { echo "FATAL: chromium is still missing" >&2; exit 1; }
+command -v npm >/dev/null || { echo "FATAL: npm is still missing (the UI build needs Node.js 20+)" >&2; exit 1; }
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 log=$(mktemp)

@@ -6,6 +6,7 @@
 //! configuration: no I/O beyond reading the file, no sockets, no storage.
 
 pub mod alerting;
+mod dashboards;
 mod error;
 mod fields;
 mod incidents;
@@ -22,6 +23,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use dashboards::DashboardsConfig;
 pub use error::{ConfigError, Position, Problem};
 pub use fields::Secret;
 pub use incidents::{ActionConfig, ActionTrigger, HttpCallConfig, IncidentsConfig};
@@ -73,6 +75,9 @@ pub struct Config {
     /// ML models to monitor (Sightline's own section); undeclared models register on first event.
     #[serde(default, deserialize_with = "fields::nullable")]
     pub models: Vec<models::ModelConfig>,
+    /// Dashboards provisioned from a folder (Sightline's own section).
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub dashboards: DashboardsConfig,
 }
 
 /// Reads, parses and validates the configuration file at `path`.

@@ -15,6 +15,7 @@ pub(crate) fn rebase(config: &mut Config, dir: &Path) {
         rebase_one(rule_file, dir);
     }
     rebase_optional(&mut config.global.query_log_file, dir);
+    rebase_optional(&mut config.dashboards.path, dir);
     for remote in &mut config.remote_write {
         rebase_remote_write(remote, dir);
     }

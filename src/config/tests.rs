@@ -306,7 +306,7 @@ fn unknown_keys_point_at_the_key() {
     assert_eq!(
         error("global: {}\nalertin:\n  alertmanagers: []\n"),
         "test.yml:2:1: unknown field `alertin`, expected one of global, scrape_configs, rule_files, \
-         remote_write, storage, server, alerting, incidents, models"
+         remote_write, storage, server, alerting, incidents, models, dashboards"
     );
     let message = error("scrape_configs:\n  - job_name: a\n    scrap_interval: 5s\n");
     assert!(

@@ -108,6 +108,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
             retention: config.storage.retention_time.to_string(),
         }),
     };
+    let dashboards = crate::dashboards::open(&storage, &config.dashboards)?;
     let housekeeping = spawn_housekeeping(storage.clone());
     let incidents_housekeeping = incidents.spawn_housekeeping();
     let ml_monitor = crate::ml::MlMonitor::open(storage.clone(), &config.models)?;
@@ -146,7 +147,10 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .merge(crate::rules::routes(rules.clone()))
         .merge(notifier.routes())
         .merge(incidents::routes(incidents.clone()))
-        .merge(reload.router());
+        .merge(crate::dashboards::router(dashboards))
+        .merge(reload.router())
+        // Last: the UI answers every path no other router claims.
+        .merge(crate::ui::router());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
