@@ -42,7 +42,7 @@ fn labels(i: usize) -> Labels {
 /// few distinct values for odd ones; 15 s spacing with a few ms of jitter.
 fn value(series: usize, step: usize) -> f64 {
     let noise = (series.wrapping_mul(2_654_435_761) ^ step.wrapping_mul(40_503)) % 7;
-    if series % 2 == 0 {
+    if series.is_multiple_of(2) {
         (step * 3 + noise) as f64
     } else {
         (noise % 3) as f64 * 0.5

@@ -8,10 +8,10 @@
 pub mod alerts;
 pub mod api;
 pub mod config;
+pub mod dashboards;
 pub mod drift;
 pub mod exposition;
 pub mod incidents;
-pub mod dashboards;
 pub mod ingest;
 pub mod ml;
 pub mod notify;

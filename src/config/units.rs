@@ -134,7 +134,7 @@ impl fmt::Display for PromDuration {
         let mut left = self.0;
         for (name, unit_ms) in DURATION_UNITS {
             let exact_only = unit_ms >= MS_PER_WEEK;
-            if exact_only && left % unit_ms != 0 {
+            if exact_only && !left.is_multiple_of(unit_ms) {
                 continue;
             }
             let count = left / unit_ms;
@@ -228,7 +228,7 @@ impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let exact = SIZE_UNITS
             .iter()
-            .find(|&&(_, shift)| self.0 != 0 && self.0 % (1 << shift) == 0);
+            .find(|&&(_, shift)| self.0 != 0 && self.0.is_multiple_of(1 << shift));
         match exact {
             Some(&(name, shift)) => write!(f, "{}{name}", self.0 >> shift),
             None => write!(f, "{}B", self.0),

@@ -377,7 +377,7 @@ fn hex(bytes: &[u8]) -> String {
 
 fn unhex(text: &str) -> Result<Vec<u8>, String> {
     let invalid = || format!("next_page_token {text:?} is not a token this server issued");
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(invalid());
     }
     (0..text.len())

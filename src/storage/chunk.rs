@@ -360,7 +360,7 @@ impl XorChunk {
     /// (at 2^7, 2^14, ... samples).
     fn set_sample_count(&mut self, count: usize) {
         let count = count as u64;
-        if count >= 1 << 7 && count.is_power_of_two() && count.trailing_zeros() % 7 == 0 {
+        if count >= 1 << 7 && count.is_power_of_two() && count.trailing_zeros().is_multiple_of(7) {
             self.bytes.insert(0, 0);
         }
         let mut rest = count;
