@@ -116,7 +116,12 @@ fn failing_targets_report_why_and_leave_the_others_alone() {
         job("oversize", "/big", "    body_size_limit: 1KB\n"),
         job("malformed", "/malformed", ""),
         job("limited", "/good", "    sample_limit: 2\n"),
-        job("loop", "/loop", ""),
+        // Eleven round trips: give them room on a loaded CI machine.
+        job(
+            "loop",
+            "/loop",
+            "    scrape_interval: 5s\n    scrape_timeout: 5s\n"
+        ),
     );
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = start_with(dir.path(), &yaml);
@@ -217,7 +222,16 @@ fn file_sd_changes_staleness_and_reloads() {
         "  - job_name: files\n    metrics_path: /good\n    file_sd_configs: [{{files: ['{}/*.json']}}]\n    relabel_configs:\n      - {{source_labels: [__meta_filepath], regex: '.*/(.*)', target_label: source}}\n",
         dir.path().display()
     );
-    let yaml = format!("global:\n  scrape_interval: 1s\nscrape_configs:\n{files_job}");
+    let groups = format!(
+        r#"[{{"targets": ["{}"], "labels": {{"via": "http"}}}}]"#,
+        targets.address
+    );
+    targets.set("/sd", Reply::Body("application/json", groups));
+    let http_job = format!(
+        "  - job_name: viahttp\n    metrics_path: /good\n    http_sd_configs: [{{url: 'http://{}/sd'}}]\n",
+        targets.address
+    );
+    let yaml = format!("global:\n  scrape_interval: 1s\nscrape_configs:\n{files_job}{http_job}");
     let (server, port) = start_with(dir.path(), &yaml);
     let base = server.base.clone();
     wait_for("file_sd target scraped", Duration::from_secs(15), || {
@@ -227,16 +241,20 @@ fn file_sd_changes_staleness_and_reloads() {
         )
         .is_empty()
     });
+    wait_for("http_sd target scraped", Duration::from_secs(15), || {
+        !instant(&base, "temperature{job=\"viahttp\", via=\"http\"}").is_empty()
+    });
     let seen_at = chrono::Utc::now().timestamp();
 
     std::fs::write(&sd_file, "[]").unwrap();
     wait_for("target removed", Duration::from_secs(15), || {
-        targets_by_pool(&base).is_empty()
+        !targets_by_pool(&base).contains_key("files")
     });
     // A staleness marker ends the series at once, rather than after 5 minutes of lookback.
     assert!(instant(&base, "temperature{job=\"files\"}").is_empty());
     assert!(instant(&base, "up{job=\"files\"}").is_empty());
-    let earlier = get_json(&format!("{base}/api/v1/query?query=temperature&time={seen_at}"));
+    let query = urlencode("temperature{job=\"files\"}");
+    let earlier = get_json(&format!("{base}/api/v1/query?query={query}&time={seen_at}"));
     assert_eq!(
         earlier["data"]["result"].as_array().map(Vec::len),
         Some(1),
