@@ -109,7 +109,7 @@ fn failing_targets_report_why_and_leave_the_others_alone() {
         format!("  - job_name: {name}\n    metrics_path: {path}\n    static_configs: [{{targets: ['{addr}'], labels: {{env: test}}}}]\n{extra}")
     };
     let yaml = format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\nscrape_configs:\n{}{}{}{}{}{}{}",
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\nscrape_configs:\n{}{}{}{}{}{}{}{}{}",
         job("good", "/good", ""),
         job("error500", "/500", ""),
         job("hang", "/hang", ""),
@@ -122,13 +122,15 @@ fn failing_targets_report_why_and_leave_the_others_alone() {
             "/loop",
             "    scrape_interval: 5s\n    scrape_timeout: 5s\n"
         ),
+        format!("  - job_name: capped\n    target_limit: 1\n    static_configs: [{{targets: ['{addr}', '127.0.0.1:1']}}]\n"),
+        format!("  - job_name: dropping\n    static_configs: [{{targets: ['{addr}']}}]\n    relabel_configs: [{{source_labels: [__address__], regex: '.*', action: drop}}]\n"),
     );
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = start_with(dir.path(), &yaml);
     let base = server.base.clone();
     wait_for("every target scraped", Duration::from_secs(15), || {
         let pools = targets_by_pool(&base);
-        pools.len() == 7 && pools.values().all(|t| t["health"] != "unknown")
+        pools.len() == 8 && pools.values().all(|t| t["health"] != "unknown")
     });
     let pools = targets_by_pool(&base);
     let error_of = |pool: &str| pools[pool]["lastError"].as_str().unwrap_or_default().to_string();
@@ -144,6 +146,7 @@ fn failing_targets_report_why_and_leave_the_others_alone() {
         ("malformed", "line 2"),
         ("limited", "sample limit exceeded"),
         ("loop", "redirect"),
+        ("capped", "target_limit exceeded (number of targets: 2, limit: 1)"),
     ];
     for (pool, reason) in expected_errors {
         assert_eq!(pools[pool]["health"], "down", "{pool}: {}", pools[pool]);
@@ -160,7 +163,7 @@ fn failing_targets_report_why_and_leave_the_others_alone() {
     assert_eq!(good["scrapeInterval"], "1s");
 
     let up = instant(&base, "up");
-    assert_eq!(up.len(), 7, "{up:?}");
+    assert_eq!(up.len(), 9, "{up:?}");
     for (labels, value) in &up {
         let expected = if labels["job"] == "good" { "1" } else { "0" };
         assert_eq!(value, expected, "{labels:?}");
@@ -198,6 +201,14 @@ fn failing_targets_report_why_and_leave_the_others_alone() {
     assert_eq!(rows.len(), 1, "{target_metadata}");
     assert_eq!(rows[0]["type"], "histogram");
     assert_eq!(rows[0]["target"]["job"], "good");
+    let dropped = get_json(&format!("{base}/api/v1/targets?state=dropped"));
+    assert_eq!(dropped["data"]["activeTargets"], serde_json::json!([]));
+    let dropped = dropped["data"]["droppedTargets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(dropped[0]["discoveredLabels"]["job"], "dropping");
     let filtered = get_json(&format!("{base}/api/v1/targets?state=active&scrapePool=hang"));
     assert_eq!(
         filtered["data"]["activeTargets"].as_array().map(Vec::len),
