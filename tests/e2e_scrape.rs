@@ -108,6 +108,8 @@ fn failing_targets_report_why_and_leave_the_others_alone() {
     let job = |name: &str, path: &str, extra: &str| {
         format!("  - job_name: {name}\n    metrics_path: {path}\n    static_configs: [{{targets: ['{addr}'], labels: {{env: test}}}}]\n{extra}")
     };
+    let capped = format!("  - job_name: capped\n    target_limit: 1\n    static_configs: [{{targets: ['{addr}', '127.0.0.1:1']}}]\n");
+    let dropping = format!("  - job_name: dropping\n    static_configs: [{{targets: ['{addr}']}}]\n    relabel_configs: [{{source_labels: [__address__], regex: '.*', action: drop}}]\n");
     let yaml = format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\nscrape_configs:\n{}{}{}{}{}{}{}{}{}",
         job("good", "/good", ""),
@@ -122,8 +124,8 @@ fn failing_targets_report_why_and_leave_the_others_alone() {
             "/loop",
             "    scrape_interval: 5s\n    scrape_timeout: 5s\n"
         ),
-        format!("  - job_name: capped\n    target_limit: 1\n    static_configs: [{{targets: ['{addr}', '127.0.0.1:1']}}]\n"),
-        format!("  - job_name: dropping\n    static_configs: [{{targets: ['{addr}']}}]\n    relabel_configs: [{{source_labels: [__address__], regex: '.*', action: drop}}]\n"),
+        capped,
+        dropping,
     );
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = start_with(dir.path(), &yaml);
