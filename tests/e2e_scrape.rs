@@ -297,6 +297,8 @@ fn file_sd_changes_staleness_and_reloads() {
         metrics.contains("sightline_config_last_reload_successful 0"),
         "{metrics}"
     );
+    let runtime = get_json(&format!("{base}/api/v1/status/runtimeinfo"));
+    assert_eq!(runtime["data"]["reloadConfigSuccess"], false, "{runtime}");
     std::fs::write(&sd_file, &listed).unwrap();
     wait_for(
         "running config kept after a bad reload",
