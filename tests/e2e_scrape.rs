@@ -108,22 +108,31 @@ fn failing_targets_report_why_and_leave_the_others_alone() {
     let job = |name: &str, path: &str, extra: &str| {
         format!("  - job_name: {name}\n    metrics_path: {path}\n    static_configs: [{{targets: ['{addr}'], labels: {{env: test}}}}]\n{extra}")
     };
+    let capped = format!("  - job_name: capped\n    target_limit: 1\n    static_configs: [{{targets: ['{addr}', '127.0.0.1:1']}}]\n");
+    let dropping = format!("  - job_name: dropping\n    static_configs: [{{targets: ['{addr}']}}]\n    relabel_configs: [{{source_labels: [__address__], regex: '.*', action: drop}}]\n");
     let yaml = format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\nscrape_configs:\n{}{}{}{}{}{}{}",
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\nscrape_configs:\n{}{}{}{}{}{}{}{}{}",
         job("good", "/good", ""),
         job("error500", "/500", ""),
         job("hang", "/hang", ""),
         job("oversize", "/big", "    body_size_limit: 1KB\n"),
         job("malformed", "/malformed", ""),
         job("limited", "/good", "    sample_limit: 2\n"),
-        job("loop", "/loop", ""),
+        // Eleven round trips: give them room on a loaded CI machine.
+        job(
+            "loop",
+            "/loop",
+            "    scrape_interval: 5s\n    scrape_timeout: 5s\n"
+        ),
+        capped,
+        dropping,
     );
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = start_with(dir.path(), &yaml);
     let base = server.base.clone();
     wait_for("every target scraped", Duration::from_secs(15), || {
         let pools = targets_by_pool(&base);
-        pools.len() == 7 && pools.values().all(|t| t["health"] != "unknown")
+        pools.len() == 8 && pools.values().all(|t| t["health"] != "unknown")
     });
     let pools = targets_by_pool(&base);
     let error_of = |pool: &str| pools[pool]["lastError"].as_str().unwrap_or_default().to_string();
@@ -139,6 +148,7 @@ fn failing_targets_report_why_and_leave_the_others_alone() {
         ("malformed", "line 2"),
         ("limited", "sample limit exceeded"),
         ("loop", "redirect"),
+        ("capped", "target_limit exceeded (number of targets: 2, limit: 1)"),
     ];
     for (pool, reason) in expected_errors {
         assert_eq!(pools[pool]["health"], "down", "{pool}: {}", pools[pool]);
@@ -155,7 +165,7 @@ fn failing_targets_report_why_and_leave_the_others_alone() {
     assert_eq!(good["scrapeInterval"], "1s");
 
     let up = instant(&base, "up");
-    assert_eq!(up.len(), 7, "{up:?}");
+    assert_eq!(up.len(), 9, "{up:?}");
     for (labels, value) in &up {
         let expected = if labels["job"] == "good" { "1" } else { "0" };
         assert_eq!(value, expected, "{labels:?}");
@@ -193,6 +203,14 @@ fn failing_targets_report_why_and_leave_the_others_alone() {
     assert_eq!(rows.len(), 1, "{target_metadata}");
     assert_eq!(rows[0]["type"], "histogram");
     assert_eq!(rows[0]["target"]["job"], "good");
+    let dropped = get_json(&format!("{base}/api/v1/targets?state=dropped"));
+    assert_eq!(dropped["data"]["activeTargets"], serde_json::json!([]));
+    let dropped = dropped["data"]["droppedTargets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(dropped[0]["discoveredLabels"]["job"], "dropping");
     let filtered = get_json(&format!("{base}/api/v1/targets?state=active&scrapePool=hang"));
     assert_eq!(
         filtered["data"]["activeTargets"].as_array().map(Vec::len),
@@ -217,7 +235,16 @@ fn file_sd_changes_staleness_and_reloads() {
         "  - job_name: files\n    metrics_path: /good\n    file_sd_configs: [{{files: ['{}/*.json']}}]\n    relabel_configs:\n      - {{source_labels: [__meta_filepath], regex: '.*/(.*)', target_label: source}}\n",
         dir.path().display()
     );
-    let yaml = format!("global:\n  scrape_interval: 1s\nscrape_configs:\n{files_job}");
+    let groups = format!(
+        r#"[{{"targets": ["{}"], "labels": {{"via": "http"}}}}]"#,
+        targets.address
+    );
+    targets.set("/sd", Reply::Body("application/json", groups));
+    let http_job = format!(
+        "  - job_name: viahttp\n    metrics_path: /good\n    http_sd_configs: [{{url: 'http://{}/sd'}}]\n",
+        targets.address
+    );
+    let yaml = format!("global:\n  scrape_interval: 1s\nscrape_configs:\n{files_job}{http_job}");
     let (server, port) = start_with(dir.path(), &yaml);
     let base = server.base.clone();
     wait_for("file_sd target scraped", Duration::from_secs(15), || {
@@ -227,16 +254,20 @@ fn file_sd_changes_staleness_and_reloads() {
         )
         .is_empty()
     });
+    wait_for("http_sd target scraped", Duration::from_secs(15), || {
+        !instant(&base, "temperature{job=\"viahttp\", via=\"http\"}").is_empty()
+    });
     let seen_at = chrono::Utc::now().timestamp();
 
     std::fs::write(&sd_file, "[]").unwrap();
     wait_for("target removed", Duration::from_secs(15), || {
-        targets_by_pool(&base).is_empty()
+        !targets_by_pool(&base).contains_key("files")
     });
     // A staleness marker ends the series at once, rather than after 5 minutes of lookback.
     assert!(instant(&base, "temperature{job=\"files\"}").is_empty());
     assert!(instant(&base, "up{job=\"files\"}").is_empty());
-    let earlier = get_json(&format!("{base}/api/v1/query?query=temperature&time={seen_at}"));
+    let query = urlencode("temperature{job=\"files\"}");
+    let earlier = get_json(&format!("{base}/api/v1/query?query={query}&time={seen_at}"));
     assert_eq!(
         earlier["data"]["result"].as_array().map(Vec::len),
         Some(1),
@@ -266,6 +297,8 @@ fn file_sd_changes_staleness_and_reloads() {
         metrics.contains("sightline_config_last_reload_successful 0"),
         "{metrics}"
     );
+    let runtime = get_json(&format!("{base}/api/v1/status/runtimeinfo"));
+    assert_eq!(runtime["data"]["reloadConfigSuccess"], false, "{runtime}");
     std::fs::write(&sd_file, &listed).unwrap();
     wait_for(
         "running config kept after a bad reload",

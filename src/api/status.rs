@@ -44,8 +44,8 @@ pub async fn runtimeinfo(State(state): State<AppState>) -> Response {
         json!({
             "startTime": info.start_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "CWD": cwd,
-            "reloadConfigSuccess": true,
-            "lastConfigTime": info.start_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "reloadConfigSuccess": state.metrics.config_last_reload_successful.get() == 1,
+            "lastConfigTime": last_config_time(&state).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "corruptionCount": counters.corrupt_chunks.load(std::sync::atomic::Ordering::Relaxed),
             "goroutineCount": 0,
             "GOMAXPROCS": std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -56,6 +56,14 @@ pub async fn runtimeinfo(State(state): State<AppState>) -> Response {
         }),
         Vec::new(),
     )
+}
+
+/// When the configuration was last loaded successfully (the start, until a reload succeeds).
+fn last_config_time(state: &AppState) -> chrono::DateTime<chrono::Utc> {
+    let seconds = state.metrics.config_last_reload_success_timestamp.get() as i64;
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .filter(|_| seconds > 0)
+        .unwrap_or(state.info.start_time)
 }
 
 pub async fn flags(State(state): State<AppState>) -> Response {
