@@ -12,7 +12,8 @@ use crate::config::models::{FeatureKind, ModelConfig, ModelTask};
 use crate::ml::counters::{series, GroupCounters};
 use crate::ml::data_quality::DataQuality;
 use crate::ml::drift_job::{
-    build_reference, drift_series, report_json, ClosedWindow, DriftJob, Reference, ReferenceFormat,
+    build_reference, drift_series, prediction_drift, report_json, ClosedWindow, DriftJob, Reference,
+    ReferenceFormat,
 };
 use crate::ml::event::{FeatureValue, Feedback, Outcome, Prediction};
 use crate::ml::join::{Expired, JoinBatch, JoinStore, PendingFeedback, PendingPrediction};
@@ -253,7 +254,11 @@ impl MlMonitor {
         model.schema.admit(&p)?;
         in_batch.insert((p.model.clone(), p.request_id.clone()));
         let at_ms = p.timestamp.map_or(now_ms, |t| t.0);
-        model.schema.observe(&p, at_ms);
+        if model.schema.observe(&p, at_ms) {
+            if let Some(job) = &model.drift {
+                model.schema.expect_from_reference(&job.reference.profile);
+            }
+        }
         model.count_prediction(&p);
         let mut record = model.pending_record(&p, at_ms, now_ms);
         if record.logged {
@@ -490,7 +495,9 @@ impl MlMonitor {
         });
         let mut state = self.inner.state.lock();
         if let Some(m) = state.models.get_mut(model) {
+            m.schema.expect_from_reference(&reference.profile);
             m.drift = Some(DriftJob::new(Arc::new(reference), now_ms));
+            m.dirty = true;
         }
         summary
     }
@@ -516,12 +523,19 @@ impl MlMonitor {
     /// Evaluates one window, appends its series and stores its report.
     fn record_drift(&self, model: &str, run: &DriftRun) -> Result<serde_json::Value, MonitorError> {
         let drift = run.window.window.evaluate(&run.reference.profile, run.preset);
+        let prediction = prediction_drift(&run.window);
         let t = run.window.ended_ms;
         self.inner
             .storage
-            .append(drift_series(model, &drift, t))
+            .append(drift_series(model, &drift, prediction.as_ref(), t))
             .map_err(|e| MonitorError(format!("appending drift series: {e}")))?;
-        let report = report_json(model, run.reference.rows, &run.window, &drift);
+        let report = report_json(
+            model,
+            run.reference.rows,
+            &run.window,
+            &drift,
+            prediction.as_ref(),
+        );
         let mut key = report_prefix(model);
         key.extend_from_slice(&((t as u64) ^ (1 << 63)).to_be_bytes());
         self.inner
@@ -661,7 +675,8 @@ fn restore_references(
             .collect();
         match format.map(|f| build_reference(f, &bytes[1..], &kinds)) {
             Some(Ok(reference)) => {
-                model.drift = Some(DriftJob::new(Arc::new(reference), crate::storage::now_ms()))
+                model.schema.expect_from_reference(&reference.profile);
+                model.drift = Some(DriftJob::new(Arc::new(reference), crate::storage::now_ms()));
             }
             Some(Err(e)) => tracing::error!(model = %name, "stored drift reference unusable: {e}"),
             None => tracing::error!(model = %name, "stored drift reference has an unknown format"),
@@ -920,7 +935,7 @@ impl ModelState {
             self.data_quality.record(index, check, capacity);
         }
         if let Some(job) = &mut self.drift {
-            job.observe(&p.features);
+            job.observe(&p.features, distribution_score(p));
         }
         self.dirty = true;
     }
