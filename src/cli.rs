@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check config`, `tsdb dump`, `tsdb stats`.
+//! The command line: `serve`, `check config`, `tsdb dump`, `tsdb stats`, `drift`.
 //! Parses arguments with clap and dispatches; holds no logic of its own.
 
 use clap::{Args, Parser, Subcommand};
@@ -29,6 +29,28 @@ pub enum Command {
     /// Inspect a stopped server's data directory.
     #[command(subcommand)]
     Tsdb(TsdbCommand),
+    /// Compare a current CSV with a reference CSV for data drift; exits 1
+    /// when dataset drift is found, 2 on error.
+    Drift(DriftArgs),
+}
+
+#[derive(Args)]
+pub struct DriftArgs {
+    /// Reference data set (CSV with a header row).
+    #[arg(long)]
+    pub reference: PathBuf,
+    /// Current data set (CSV with the reference's columns).
+    #[arg(long)]
+    pub current: PathBuf,
+    /// Method rules: `evidently` (Evidently 0.7's defaults) or `sound`.
+    #[arg(long, default_value = "evidently", value_parser = ["evidently", "sound"])]
+    pub preset: String,
+    /// Write the JSON report here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the self-contained HTML report here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Args)]

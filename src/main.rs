@@ -1,6 +1,7 @@
 //! The `sightline` binary: parses the command line and runs the chosen command.
 
 mod cli;
+mod drift_cli;
 mod query_cli;
 
 /// glibc's allocator spends a large share of ingest time in `malloc`
@@ -23,6 +24,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Drift(args) = &cli.command {
+        // Its own exit codes: 0 no drift, 1 dataset drift, 2 error.
+        return drift_cli::run(args);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -40,6 +45,7 @@ fn main() -> ExitCode {
             min_time,
             max_time,
         }) => tsdb_dump(&data_dir, &matchers, min_time.as_deref(), max_time.as_deref()),
+        Command::Drift(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

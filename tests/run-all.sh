@@ -20,6 +20,10 @@ if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
 fi
 command -v promtool >/dev/null || { echo "FATAL: promtool is still missing" >&2; exit 1; }
 
+# The pinned Python venv (SciPy, Evidently, scikit-learn) that the drift
+# reference tests compare against; fails loudly if it cannot be built.
+bash tests/reference/setup-venv.sh
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 log=$(mktemp)

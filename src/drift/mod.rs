@@ -17,11 +17,14 @@
 
 pub mod column;
 pub mod evaluate;
+pub mod html;
 pub mod kolmogorov;
 pub mod ks;
 pub mod profile;
+pub mod report;
 pub mod state;
 pub mod stattests;
+pub mod suite;
 pub mod table;
 
 pub use column::{ColumnType, FeatureValue};

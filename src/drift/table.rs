@@ -6,7 +6,11 @@
 //! per-cell strings are kept.
 
 use super::column::{cell_kind_of, infer_column_type, parse_cell, CellKind, ColumnType, KindTracker};
+use super::evaluate::Preset;
+use super::profile::{CurrentWindow, ReferenceProfile};
+use super::report::{build_report, DriftReport};
 use super::state::{ColumnState, StateLimits};
+use super::suite::{run_suite, SuiteTest};
 use std::collections::HashSet;
 
 /// A CSV that cannot be used, with the line it fails on.
@@ -153,6 +157,44 @@ pub fn read_reference(
     Ok((schema, states))
 }
 
+/// A reference profile from a CSV (schema inferred from it).
+pub fn reference_profile(
+    bytes: &[u8],
+    limits: StateLimits,
+) -> Result<(TableSchema, ReferenceProfile), TableError> {
+    let (schema, states) = read_reference(bytes, limits)?;
+    let named = schema.columns.iter().map(|c| c.name.clone()).zip(states);
+    Ok((schema.clone(), ReferenceProfile::from_states(named)))
+}
+
+/// A current window from a CSV read with the reference's schema.
+pub fn current_window(
+    bytes: &[u8],
+    schema: &TableSchema,
+    profile: &ReferenceProfile,
+    limits: StateLimits,
+) -> Result<CurrentWindow, TableError> {
+    let columns = read_states(bytes, schema, |i, _| {
+        profile.columns[i].new_window(limits, i as u64 + 101)
+    })?;
+    Ok(CurrentWindow { columns })
+}
+
+/// The whole batch comparison of two CSVs, as `sightline drift` runs it:
+/// nothing sampled, so every statistic is the batch one.
+pub fn compare_csv(
+    reference: &[u8],
+    current: &[u8],
+    preset: Preset,
+    tests: &[SuiteTest],
+) -> Result<DriftReport, TableError> {
+    let (schema, profile) = reference_profile(reference, StateLimits::EXACT)?;
+    let window = current_window(current, &schema, &profile, StateLimits::EXACT)?;
+    let drift = window.evaluate(&profile, preset);
+    let results = run_suite(tests, &profile, &window, &drift);
+    Ok(build_report(&profile, &window, &drift, results))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +211,16 @@ mod tests {
             types,
             vec![Numerical, Categorical, Numerical, Categorical, Categorical]
         );
+    }
+
+    #[test]
+    fn csv_comparison_finds_drift() {
+        let reference = b"x,c\n1.5,a\n2.5,b\n3.5,a\n4.5,b\n5.5,a\n6.5,b\n";
+        let current = b"x,c\n10.5,a\n20.5,a\n30.5,a\n40.5,a\n50.5,a\n60.5,a\n";
+        let report = compare_csv(reference, current, Preset::Evidently, &[]).unwrap();
+        assert_eq!(report.features.len(), 2);
+        assert!(report.features[0].drift_detected);
+        assert_eq!(report.reference_rows, 6);
     }
 
     #[test]
