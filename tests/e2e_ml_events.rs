@@ -524,7 +524,8 @@ fn joins_and_counters_survive_a_restart() {
 #[test]
 fn drift_job_compares_each_window_with_the_uploaded_reference() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(dir.path(), "    drift: {window_events: 200, preset: evidently}\n");
+    let drift_yaml = "    drift:\n      window_events: 200\n      preset: evidently\n      tests:\n        - {test: share_of_drifted_columns, lt: 0.3}\n        - {test: new_categories, column: plan}\n";
+    let server = start(dir.path(), drift_yaml);
     let mut csv = String::from("age,plan,tenure\n");
     for i in 0..400 {
         let plan = if i % 3 == 0 { "pro" } else { "free" };
@@ -602,7 +603,18 @@ fn drift_job_compares_each_window_with_the_uploaded_reference() {
     let (status, report) = get_json(&server, "/api/v1/models/churn/drift");
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["data"]["window"]["events"], 200);
-    assert_eq!(report["data"]["drift"]["driftedColumns"], 2);
+    assert_eq!(report["data"]["dataset"]["driftedColumns"], 2);
+    assert_eq!(report["data"]["tests"][0]["passed"], false, "{report}");
+    wait_for_value(
+        &server,
+        r#"ml_test_passed{model="churn",test="share_of_drifted_columns"}"#,
+        0.0,
+    );
+    wait_for_value(
+        &server,
+        r#"ml_test_passed{model="churn",test="new_categories:plan"}"#,
+        1.0,
+    );
     let html = client()
         .get(server.url("/api/v1/models/churn/drift?format=html"))
         .send()
@@ -611,7 +623,8 @@ fn drift_job_compares_each_window_with_the_uploaded_reference() {
         .to_str()
         .unwrap_or("")
         .starts_with("text/html"));
-    assert!(html.text().unwrap_or_default().contains("<td>age</td>"));
+    let page = html.text().unwrap_or_default();
+    assert!(page.contains("age") && page.contains("<svg"), "{page}");
     // On demand, over the (empty) new window: nothing to compare, so no column drifts.
     let (status, run) = post(
         &server,
@@ -625,7 +638,7 @@ fn drift_job_compares_each_window_with_the_uploaded_reference() {
 
     // The reference survives a restart.
     assert!(server.terminate().success());
-    let server = start(dir.path(), "    drift: {window_events: 200, preset: evidently}\n");
+    let server = start(dir.path(), drift_yaml);
     let (status, run) = post(
         &server,
         "/api/v1/models/churn/drift/run",

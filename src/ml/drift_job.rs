@@ -340,77 +340,59 @@ pub fn drift_series(
     out
 }
 
-/// The stored report of one run.
-pub fn report_json(
+/// The stored report of one run: the drift library's report (its tests
+/// included) with the window, the model and prediction drift added, and its
+/// HTML rendering.
+pub fn report_documents(
     model: &str,
-    reference_rows: u64,
-    window: &ClosedWindow,
+    reference: &Reference,
+    run: &ClosedWindow,
     drift: &DatasetDrift,
     prediction: Option<&drift::MethodScore>,
-) -> serde_json::Value {
-    serde_json::json!({
-        "model": model,
-        "generatedAt": rfc3339(window.ended_ms),
-        "window": {
-            "start": rfc3339(window.started_ms),
-            "end": rfc3339(window.ended_ms),
-            "events": window.events,
-        },
-        "referenceRows": reference_rows,
-        "drift": drift,
-        "predictionDrift": prediction,
-    })
+    tests: Vec<drift::suite::TestResult>,
+) -> (serde_json::Value, String) {
+    let report = drift::report::build_report(&reference.profile, &run.window, drift, tests);
+    let html = drift::html::render_html(&report);
+    let mut json = serde_json::to_value(&report).unwrap_or_default();
+    if let Some(object) = json.as_object_mut() {
+        object.insert("model".into(), model.into());
+        object.insert("generatedAt".into(), rfc3339(run.ended_ms).into());
+        object.insert(
+            "window".into(),
+            serde_json::json!({"start": rfc3339(run.started_ms), "end": rfc3339(run.ended_ms), "events": run.events}),
+        );
+        object.insert(
+            "predictionDrift".into(),
+            serde_json::to_value(prediction).unwrap_or_default(),
+        );
+    }
+    (json, html)
+}
+
+/// `ml_test_passed{model,test}` of each test result.
+pub fn test_series(model: &str, results: &[drift::suite::TestResult], t: i64) -> Vec<SeriesSamples> {
+    results
+        .iter()
+        .map(|r| {
+            let base = [
+                Label {
+                    name: "model".into(),
+                    value: model.to_string(),
+                },
+                Label {
+                    name: "test".into(),
+                    value: r.name.clone(),
+                },
+            ];
+            series("ml_test_passed", &base, None, t, f64::from(u8::from(r.passed)))
+        })
+        .collect()
 }
 
 fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_default()
-}
-
-/// A self-contained HTML page of a stored report: one row per feature.
-pub fn report_html(report: &serde_json::Value) -> String {
-    let text = |v: &serde_json::Value| html_escape(&v.as_str().map_or_else(|| v.to_string(), String::from));
-    let drift = &report["drift"];
-    let mut rows = String::new();
-    for column in drift["columns"].as_array().into_iter().flatten() {
-        let detected = column["driftDetected"].as_bool().unwrap_or(false);
-        rows.push_str(&format!(
-            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            if detected { "drift" } else { "ok" },
-            text(&column["name"]),
-            text(&column["columnType"]),
-            text(&column["method"]),
-            text(&column["statistic"]),
-            text(&column["pValue"]),
-            text(&column["threshold"]),
-            if detected { "drift" } else { "no drift" },
-        ));
-    }
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Drift report: {model}</title><style>\
-         body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}\
-         tr.drift{{background:#fdd}}</style></head><body><h1>Drift report: {model}</h1>\
-         <p>Window {start} to {end} ({events} events) against {reference} reference rows; preset {preset}.</p>\
-         <p>Drifted columns: {drifted} (share {share}); dataset drift: {dataset}.</p>\
-         <table><tr><th>feature</th><th>type</th><th>method</th><th>statistic</th><th>p-value</th><th>threshold</th><th>decision</th></tr>\n{rows}</table></body></html>\n",
-        model = text(&report["model"]),
-        start = text(&report["window"]["start"]),
-        end = text(&report["window"]["end"]),
-        events = text(&report["window"]["events"]),
-        reference = text(&report["referenceRows"]),
-        preset = text(&drift["preset"]),
-        drifted = text(&drift["driftedColumns"]),
-        share = text(&drift["shareOfDriftedColumns"]),
-        dataset = text(&drift["datasetDrift"]),
-    )
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -461,8 +443,12 @@ mod tests {
             .iter()
             .filter(|s| s.labels.metric_name() == "feature_drift_detected");
         assert!(detected.clone().count() == 2 && detected.clone().all(|s| s.samples[0].v == 1.0));
-        let report = report_json("m", 500, &shifted, &drift, prediction.as_ref());
-        assert!(report_html(&report).contains("<td>x</td>"));
+        let reference = job.reference.clone();
+        let (json, html) =
+            report_documents("m", &reference, &shifted, &drift, prediction.as_ref(), Vec::new());
+        assert_eq!(json["window"]["events"], 500);
+        assert_eq!(json["dataset"]["driftedColumns"], 2);
+        assert!(html.contains("<svg"), "{html}");
     }
 
     #[test]

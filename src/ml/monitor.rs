@@ -12,8 +12,8 @@ use crate::config::models::{FeatureKind, ModelConfig, ModelTask};
 use crate::ml::counters::{series, GroupCounters};
 use crate::ml::data_quality::DataQuality;
 use crate::ml::drift_job::{
-    build_reference, drift_series, prediction_drift, report_json, ClosedWindow, DriftJob, Reference,
-    ReferenceFormat,
+    build_reference, drift_series, prediction_drift, report_documents, test_series, ClosedWindow, DriftJob,
+    Reference, ReferenceFormat,
 };
 use crate::ml::event::{FeatureValue, Feedback, Outcome, Prediction};
 use crate::ml::join::{Expired, JoinBatch, JoinStore, PendingFeedback, PendingPrediction};
@@ -514,45 +514,58 @@ impl MlMonitor {
                 reference: job.reference.clone(),
                 window: job.snapshot(t),
                 preset: m.schema.config.drift.preset,
+                tests: m.schema.config.drift.tests.clone(),
             }
         };
         self.record_drift(model, &run)
             .map_err(|e| ReferenceError::Storage(e.to_string()))
     }
 
-    /// Evaluates one window, appends its series and stores its report.
+    /// Evaluates one window and its tests, appends their series and stores the report.
     fn record_drift(&self, model: &str, run: &DriftRun) -> Result<serde_json::Value, MonitorError> {
         let drift = run.window.window.evaluate(&run.reference.profile, run.preset);
         let prediction = prediction_drift(&run.window);
+        let tests =
+            crate::drift::suite::run_suite(&run.tests, &run.reference.profile, &run.window.window, &drift);
         let t = run.window.ended_ms;
+        let mut samples = drift_series(model, &drift, prediction.as_ref(), t);
+        samples.extend(test_series(model, &tests, t));
         self.inner
             .storage
-            .append(drift_series(model, &drift, prediction.as_ref(), t))
+            .append(samples)
             .map_err(|e| MonitorError(format!("appending drift series: {e}")))?;
-        let report = report_json(
+        let (json, html) = report_documents(
             model,
-            run.reference.rows,
+            &run.reference,
             &run.window,
             &drift,
             prediction.as_ref(),
+            tests,
         );
-        let mut key = report_prefix(model);
-        key.extend_from_slice(&((t as u64) ^ (1 << 63)).to_be_bytes());
-        self.inner
-            .drift_tree
-            .insert(key, serde_json::to_vec(&report).unwrap_or_default())?;
-        Ok(report)
+        let time = ((t as u64) ^ (1 << 63)).to_be_bytes();
+        let mut batch = sled::Batch::default();
+        for (kind, bytes) in [
+            (REPORT_JSON, serde_json::to_vec(&json).unwrap_or_default()),
+            (REPORT_HTML, html.into_bytes()),
+        ] {
+            let mut key = report_prefix(kind, model);
+            key.extend_from_slice(&time);
+            batch.insert(key, bytes);
+        }
+        self.inner.drift_tree.apply_batch(batch)?;
+        Ok(json)
     }
 
-    /// The newest stored drift report of `model`.
-    pub fn latest_report(&self, model: &str) -> Result<Option<serde_json::Value>, MonitorError> {
+    /// The newest stored drift report of `model`: JSON, or HTML when `html`.
+    pub fn latest_report(&self, model: &str, html: bool) -> Result<Option<Vec<u8>>, MonitorError> {
+        let kind = if html { REPORT_HTML } else { REPORT_JSON };
         let newest = self
             .inner
             .drift_tree
-            .scan_prefix(report_prefix(model))
+            .scan_prefix(report_prefix(kind, model))
             .next_back()
             .transpose()?;
-        Ok(newest.and_then(|(_, bytes)| serde_json::from_slice(&bytes).ok()))
+        Ok(newest.map(|(_, bytes)| bytes.to_vec()))
     }
 
     pub fn has_model(&self, model: &str) -> bool {
@@ -621,6 +634,7 @@ struct DriftRun {
     reference: Arc<Reference>,
     window: ClosedWindow,
     preset: crate::drift::Preset,
+    tests: Vec<crate::drift::suite::SuiteTest>,
 }
 
 /// Closes every window that has ended.
@@ -635,6 +649,7 @@ fn due_windows(state: &mut State, t: i64) -> Vec<(String, DriftRun)> {
                     reference: job.reference.clone(),
                     window: job.close_window(t),
                     preset: config.preset,
+                    tests: config.tests.clone(),
                 },
             ));
         }
@@ -648,8 +663,12 @@ fn reference_key(model: &str) -> Vec<u8> {
     key
 }
 
-fn report_prefix(model: &str) -> Vec<u8> {
-    let mut key = b"p".to_vec();
+/// Key kinds of stored reports in the `ml_drift` tree.
+const REPORT_JSON: u8 = b'p';
+const REPORT_HTML: u8 = b'h';
+
+fn report_prefix(kind: u8, model: &str) -> Vec<u8> {
+    let mut key = vec![kind];
     key.extend_from_slice(model.as_bytes());
     key.push(0);
     key
