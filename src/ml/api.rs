@@ -441,6 +441,10 @@ mod tests {
             "/api/v1/feedback",
             "/api/v1/models",
             "/api/v1/models/{model}",
+            "/api/v1/models/{model}/reference",
+            "/api/v1/models/{model}/drift",
+            "/api/v1/models/{model}/drift/run",
+            "/api/v1/openapi.json",
         ] {
             assert!(doc["paths"][path].is_object(), "{path}");
         }
