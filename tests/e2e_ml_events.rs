@@ -524,14 +524,12 @@ fn joins_and_counters_survive_a_restart() {
 #[test]
 fn drift_job_compares_each_window_with_the_uploaded_reference() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(dir.path(), "    drift: {window_events: 200, preset: evidently}\n");
-    let mut csv = String::from("age,plan\n");
+    let drift_yaml = "    drift:\n      window_events: 200\n      preset: evidently\n      tests:\n        - {test: share_of_drifted_columns, lt: 0.3}\n        - {test: new_categories, column: plan}\n";
+    let server = start(dir.path(), drift_yaml);
+    let mut csv = String::from("age,plan,tenure\n");
     for i in 0..400 {
-        csv.push_str(&format!(
-            "{},{}\n",
-            20 + i % 50,
-            if i % 3 == 0 { "pro" } else { "free" }
-        ));
+        let plan = if i % 3 == 0 { "pro" } else { "free" };
+        csv.push_str(&format!("{},{plan},{}.5\n", 20 + i % 50, i % 50));
     }
     let (status, answer) = post(
         &server,
@@ -571,11 +569,12 @@ fn drift_job_compares_each_window_with_the_uploaded_reference() {
     );
     assert_eq!(status, 409);
 
-    // 200 predictions whose ages are 40 years older: the window closes and drifts on age only.
+    // 200 predictions with ages 40 years older and tenures 25 longer: the window closes and drifts on both.
     let batch: Vec<Value> = (0..200)
         .map(|i| {
             let mut p = prediction(&format!("d{i}"), "1", 0.9, "new");
-            p["features"] = json!({"age": 60 + i % 50, "plan": if i % 3 == 0 { "pro" } else { "free" }});
+            let plan = if i % 3 == 0 { "pro" } else { "free" };
+            p["features"] = json!({"age": 60 + i % 50, "plan": plan, "tenure": f64::from(25 + i % 50) + 0.5});
             p
         })
         .collect();
@@ -590,12 +589,32 @@ fn drift_job_compares_each_window_with_the_uploaded_reference() {
         r#"feature_drift_detected{model="churn",feature="plan"}"#,
         0.0,
     );
-    wait_for_value(&server, r#"dataset_drift_share{model="churn"}"#, 0.5);
+    wait_for_value(&server, r#"dataset_drift_share{model="churn"}"#, 2.0 / 3.0);
     wait_for_value(&server, r#"dataset_drift_detected{model="churn"}"#, 1.0);
+    // Undeclared ranges come from the reference: tenures above 49.5 are out of range;
+    // age keeps its declared 0..120.
+    let tenure = r#"feature_out_of_range_share{model="churn",feature="tenure"}"#;
+    wait_for_value(&server, tenure, 0.5);
+    wait_for_value(
+        &server,
+        r#"feature_out_of_range_share{model="churn",feature="age"}"#,
+        0.0,
+    );
     let (status, report) = get_json(&server, "/api/v1/models/churn/drift");
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["data"]["window"]["events"], 200);
-    assert_eq!(report["data"]["drift"]["driftedColumns"], 1);
+    assert_eq!(report["data"]["dataset"]["driftedColumns"], 2);
+    assert_eq!(report["data"]["tests"][0]["passed"], false, "{report}");
+    wait_for_value(
+        &server,
+        r#"ml_test_passed{model="churn",test="share_of_drifted_columns"}"#,
+        0.0,
+    );
+    wait_for_value(
+        &server,
+        r#"ml_test_passed{model="churn",test="new_categories:plan"}"#,
+        1.0,
+    );
     let html = client()
         .get(server.url("/api/v1/models/churn/drift?format=html"))
         .send()
@@ -604,7 +623,8 @@ fn drift_job_compares_each_window_with_the_uploaded_reference() {
         .to_str()
         .unwrap_or("")
         .starts_with("text/html"));
-    assert!(html.text().unwrap_or_default().contains("<td>age</td>"));
+    let page = html.text().unwrap_or_default();
+    assert!(page.contains("age") && page.contains("<svg"), "{page}");
     // On demand, over the (empty) new window: nothing to compare, so no column drifts.
     let (status, run) = post(
         &server,
@@ -618,7 +638,7 @@ fn drift_job_compares_each_window_with_the_uploaded_reference() {
 
     // The reference survives a restart.
     assert!(server.terminate().success());
-    let server = start(dir.path(), "    drift: {window_events: 200, preset: evidently}\n");
+    let server = start(dir.path(), drift_yaml);
     let (status, run) = post(
         &server,
         "/api/v1/models/churn/drift/run",

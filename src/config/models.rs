@@ -67,6 +67,9 @@ pub struct DriftJobConfig {
     /// Only `tumbling` is built; `sliding` is refused with a message.
     #[serde(default = "default_window_mode")]
     pub window_mode: String,
+    /// Evidently-style tests run on every window (`ml_test_passed{model,test}`).
+    #[serde(default, deserialize_with = "fields::nullable")]
+    pub tests: Vec<crate::drift::suite::SuiteTest>,
 }
 
 impl Default for DriftJobConfig {
@@ -76,6 +79,7 @@ impl Default for DriftJobConfig {
             window_events: default_window_events(),
             window_duration: None,
             window_mode: default_window_mode(),
+            tests: Vec::new(),
         }
     }
 }

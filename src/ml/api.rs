@@ -6,7 +6,7 @@
 //! 413 too large, 415 encoding, 500 storage).
 
 use crate::ml::body::{self, BodyError};
-use crate::ml::drift_job::{report_html, ReferenceFormat};
+use crate::ml::drift_job::ReferenceFormat;
 use crate::ml::event::{parse_item, Feedback, Prediction, MALFORMED};
 use crate::ml::log::{LogItem, LogQuery};
 use crate::ml::monitor::{BatchAnswer, MlMonitor, ReferenceError};
@@ -254,13 +254,18 @@ async fn get_drift(
     if !state.monitor.has_model(&model) {
         return error(StatusCode::NOT_FOUND, "not_found", format!("no model {model:?}"));
     }
-    match state.monitor.latest_report(&model) {
-        Ok(Some(report)) if html => (
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            report_html(&report),
-        )
-            .into_response(),
-        Ok(Some(report)) => success(report),
+    match state.monitor.latest_report(&model, html) {
+        Ok(Some(page)) if html => {
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+        }
+        Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
+            Ok(report) => success(report),
+            Err(e) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("stored report unreadable: {e}"),
+            ),
+        },
         Ok(None) => error(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -436,6 +441,10 @@ mod tests {
             "/api/v1/feedback",
             "/api/v1/models",
             "/api/v1/models/{model}",
+            "/api/v1/models/{model}/reference",
+            "/api/v1/models/{model}/drift",
+            "/api/v1/models/{model}/drift/run",
+            "/api/v1/openapi.json",
         ] {
             assert!(doc["paths"][path].is_object(), "{path}");
         }

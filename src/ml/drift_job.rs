@@ -12,7 +12,8 @@
 
 use crate::config::models::{DriftJobConfig, FeatureKind};
 use crate::drift::{
-    self, ColumnState, ColumnType, CurrentWindow, DatasetDrift, ReferenceProfile, StateLimits,
+    self, ColumnState, ColumnType, CurrentWindow, DatasetDrift, ReferenceColumn, ReferenceProfile,
+    StateLimits,
 };
 use crate::ml::counters::series;
 use crate::ml::event::FeatureValue;
@@ -146,6 +147,10 @@ pub fn as_drift_value(value: &FeatureValue) -> drift::FeatureValue<'_> {
 pub struct DriftJob {
     pub reference: Arc<Reference>,
     window: CurrentWindow,
+    /// Scores of the open window (prediction drift).
+    scores: ColumnState,
+    /// The first window's scores, which later windows' scores are compared with.
+    score_baseline: Option<Arc<ReferenceColumn>>,
     window_started_ms: i64,
     window_events: u64,
     windows_run: u64,
@@ -154,6 +159,8 @@ pub struct DriftJob {
 /// A window taken out for evaluation, with where it came from.
 pub struct ClosedWindow {
     pub window: CurrentWindow,
+    pub scores: ColumnState,
+    pub score_baseline: Option<Arc<ReferenceColumn>>,
     pub started_ms: i64,
     pub ended_ms: i64,
     pub events: u64,
@@ -165,14 +172,19 @@ impl DriftJob {
         DriftJob {
             reference,
             window,
+            scores: score_state(0),
+            score_baseline: None,
             window_started_ms: now_ms,
             window_events: 0,
             windows_run: 0,
         }
     }
 
-    /// Adds one prediction's features to the window (absent ones as missing).
-    pub fn observe(&mut self, features: &BTreeMap<String, FeatureValue>) {
+    /// Adds one prediction's features (absent ones as missing) and score to the window.
+    pub fn observe(&mut self, features: &BTreeMap<String, FeatureValue>, score: Option<f64>) {
+        if let Some(score) = score {
+            self.scores.observe(drift::FeatureValue::Number(score));
+        }
         for (index, column) in self.reference.profile.columns.iter().enumerate() {
             let value = features
                 .get(&column.name)
@@ -200,7 +212,14 @@ impl DriftJob {
             .reference
             .profile
             .new_window(StateLimits::STREAMING, self.windows_run + 1);
+        let scores = std::mem::replace(&mut self.scores, score_state(self.windows_run));
+        let score_baseline = self.score_baseline.clone();
+        if score_baseline.is_none() && scores.rows > 0 {
+            self.score_baseline = Some(Arc::new(ReferenceColumn::finish("prediction", scores.clone())));
+        }
         let closed = ClosedWindow {
+            scores,
+            score_baseline,
             window: std::mem::replace(&mut self.window, fresh),
             started_ms: self.window_started_ms,
             ended_ms: now_ms,
@@ -214,6 +233,8 @@ impl DriftJob {
     /// A copy of the open window (an on-demand run leaves it open).
     pub fn snapshot(&self, now_ms: i64) -> ClosedWindow {
         ClosedWindow {
+            scores: self.scores.clone(),
+            score_baseline: self.score_baseline.clone(),
             window: self.window.clone(),
             started_ms: self.window_started_ms,
             ended_ms: now_ms,
@@ -222,14 +243,48 @@ impl DriftJob {
     }
 }
 
+fn score_state(seed: u64) -> ColumnState {
+    ColumnState::new(ColumnType::Numerical, StateLimits::STREAMING, Vec::new(), seed)
+}
+
+/// The seed's prediction drift: two-sample KS of this window's scores
+/// against the first window's. `None` for the first window or without scores.
+pub fn prediction_drift(window: &ClosedWindow) -> Option<drift::MethodScore> {
+    let baseline = window.score_baseline.as_ref()?;
+    drift::evaluate::evaluate_with_method(baseline, &window.scores, drift::Method::Ks)
+}
+
 /// Series of one run: per feature score, p-value (tests only) and decision,
 /// and the dataset's share and decision.
-pub fn drift_series(model: &str, drift: &DatasetDrift, t: i64) -> Vec<SeriesSamples> {
+pub fn drift_series(
+    model: &str,
+    drift: &DatasetDrift,
+    prediction: Option<&drift::MethodScore>,
+    t: i64,
+) -> Vec<SeriesSamples> {
     let mut out = Vec::new();
     let model_label = Label {
         name: "model".into(),
         value: model.to_string(),
     };
+    if let Some(score) = prediction {
+        let base = [model_label.clone()];
+        out.push(series(
+            "prediction_drift_statistic",
+            &base,
+            None,
+            t,
+            score.statistic,
+        ));
+        out.push(series("prediction_drift_p_value", &base, None, t, score.score));
+        out.push(series(
+            "prediction_drift_detected",
+            &base,
+            None,
+            t,
+            f64::from(u8::from(score.detected)),
+        ));
+    }
     for column in &drift.columns {
         let base = [
             Label {
@@ -285,75 +340,59 @@ pub fn drift_series(model: &str, drift: &DatasetDrift, t: i64) -> Vec<SeriesSamp
     out
 }
 
-/// The stored report of one run.
-pub fn report_json(
+/// The stored report of one run: the drift library's report (its tests
+/// included) with the window, the model and prediction drift added, and its
+/// HTML rendering.
+pub fn report_documents(
     model: &str,
-    reference_rows: u64,
-    window: &ClosedWindow,
+    reference: &Reference,
+    run: &ClosedWindow,
     drift: &DatasetDrift,
-) -> serde_json::Value {
-    serde_json::json!({
-        "model": model,
-        "generatedAt": rfc3339(window.ended_ms),
-        "window": {
-            "start": rfc3339(window.started_ms),
-            "end": rfc3339(window.ended_ms),
-            "events": window.events,
-        },
-        "referenceRows": reference_rows,
-        "drift": drift,
-    })
+    prediction: Option<&drift::MethodScore>,
+    tests: Vec<drift::suite::TestResult>,
+) -> (serde_json::Value, String) {
+    let report = drift::report::build_report(&reference.profile, &run.window, drift, tests);
+    let html = drift::html::render_html(&report);
+    let mut json = serde_json::to_value(&report).unwrap_or_default();
+    if let Some(object) = json.as_object_mut() {
+        object.insert("model".into(), model.into());
+        object.insert("generatedAt".into(), rfc3339(run.ended_ms).into());
+        object.insert(
+            "window".into(),
+            serde_json::json!({"start": rfc3339(run.started_ms), "end": rfc3339(run.ended_ms), "events": run.events}),
+        );
+        object.insert(
+            "predictionDrift".into(),
+            serde_json::to_value(prediction).unwrap_or_default(),
+        );
+    }
+    (json, html)
+}
+
+/// `ml_test_passed{model,test}` of each test result.
+pub fn test_series(model: &str, results: &[drift::suite::TestResult], t: i64) -> Vec<SeriesSamples> {
+    results
+        .iter()
+        .map(|r| {
+            let base = [
+                Label {
+                    name: "model".into(),
+                    value: model.to_string(),
+                },
+                Label {
+                    name: "test".into(),
+                    value: r.name.clone(),
+                },
+            ];
+            series("ml_test_passed", &base, None, t, f64::from(u8::from(r.passed)))
+        })
+        .collect()
 }
 
 fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_default()
-}
-
-/// A self-contained HTML page of a stored report: one row per feature.
-pub fn report_html(report: &serde_json::Value) -> String {
-    let text = |v: &serde_json::Value| html_escape(&v.as_str().map_or_else(|| v.to_string(), String::from));
-    let drift = &report["drift"];
-    let mut rows = String::new();
-    for column in drift["columns"].as_array().into_iter().flatten() {
-        let detected = column["driftDetected"].as_bool().unwrap_or(false);
-        rows.push_str(&format!(
-            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            if detected { "drift" } else { "ok" },
-            text(&column["name"]),
-            text(&column["columnType"]),
-            text(&column["method"]),
-            text(&column["statistic"]),
-            text(&column["pValue"]),
-            text(&column["threshold"]),
-            if detected { "drift" } else { "no drift" },
-        ));
-    }
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Drift report: {model}</title><style>\
-         body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}\
-         tr.drift{{background:#fdd}}</style></head><body><h1>Drift report: {model}</h1>\
-         <p>Window {start} to {end} ({events} events) against {reference} reference rows; preset {preset}.</p>\
-         <p>Drifted columns: {drifted} (share {share}); dataset drift: {dataset}.</p>\
-         <table><tr><th>feature</th><th>type</th><th>method</th><th>statistic</th><th>p-value</th><th>threshold</th><th>decision</th></tr>\n{rows}</table></body></html>\n",
-        model = text(&report["model"]),
-        start = text(&report["window"]["start"]),
-        end = text(&report["window"]["end"]),
-        events = text(&report["window"]["events"]),
-        reference = text(&report["referenceRows"]),
-        preset = text(&drift["preset"]),
-        drifted = text(&drift["driftedColumns"]),
-        share = text(&drift["shareOfDriftedColumns"]),
-        dataset = text(&drift["datasetDrift"]),
-    )
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -377,7 +416,10 @@ mod tests {
         assert_eq!(reference.rows, 500);
         let mut job = DriftJob::new(Arc::new(reference), 0);
         for i in 0..500 {
-            job.observe(&row(f64::from(i % 100), if i % 2 == 0 { "a" } else { "b" }));
+            job.observe(
+                &row(f64::from(i % 100), if i % 2 == 0 { "a" } else { "b" }),
+                Some(0.3),
+            );
         }
         let config = DriftJobConfig {
             window_events: 500,
@@ -388,18 +430,25 @@ mod tests {
         let drift = same.window.evaluate(&job.reference.profile, Preset::Evidently);
         assert!(!drift.dataset_drift, "{drift:?}");
         for i in 0..500 {
-            job.observe(&row(f64::from(i % 100) + 80.0, "a"));
+            job.observe(&row(f64::from(i % 100) + 80.0, "a"), Some(0.9));
         }
         let shifted = job.close_window(2);
         let drift = shifted.window.evaluate(&job.reference.profile, Preset::Evidently);
         assert_eq!(drift.drifted_columns, 2);
-        let series = drift_series("m", &drift, 2);
+        assert!(prediction_drift(&same).is_none());
+        let prediction = prediction_drift(&shifted);
+        assert!(prediction.is_some_and(|p| p.detected), "{prediction:?}");
+        let series = drift_series("m", &drift, prediction.as_ref(), 2);
         let detected = series
             .iter()
             .filter(|s| s.labels.metric_name() == "feature_drift_detected");
         assert!(detected.clone().count() == 2 && detected.clone().all(|s| s.samples[0].v == 1.0));
-        let report = report_json("m", 500, &shifted, &drift);
-        assert!(report_html(&report).contains("<td>x</td>"));
+        let reference = job.reference.clone();
+        let (json, html) =
+            report_documents("m", &reference, &shifted, &drift, prediction.as_ref(), Vec::new());
+        assert_eq!(json["window"]["events"], 500);
+        assert_eq!(json["dataset"]["driftedColumns"], 2);
+        assert!(html.contains("<svg"), "{html}");
     }
 
     #[test]

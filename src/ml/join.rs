@@ -141,8 +141,8 @@ impl JoinStore {
         let mut expired = Vec::new();
         for entry in self.tree.range(vec![b'e']..end) {
             let (index_key, _) = entry?;
-            let entry_key = &index_key[9..];
-            let model = model_of(&entry_key[1..]).unwrap_or_default();
+            let entry_key = index_key.get(9..).unwrap_or_default();
+            let model = entry_key.get(1..).and_then(model_of).unwrap_or_default();
             let removed = self.tree.remove(entry_key)?.is_some();
             self.tree.remove(&index_key)?;
             match (removed, entry_key.first()) {

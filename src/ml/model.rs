@@ -212,8 +212,10 @@ impl ModelSchema {
         (!self.config.classes.is_empty()).then(|| (0..self.config.classes.len() as u32).collect())
     }
 
-    /// Records version, segment keys and first-seen feature types of an accepted prediction.
-    pub fn observe(&mut self, p: &Prediction, at_ms: i64) {
+    /// Records version, segment keys and first-seen feature types of an accepted
+    /// prediction; true when it added a feature.
+    pub fn observe(&mut self, p: &Prediction, at_ms: i64) -> bool {
+        let known = self.schema.features.len();
         if !self.schema.versions.contains(&p.model_version) {
             self.schema.versions.insert(p.model_version.clone());
         }
@@ -237,6 +239,38 @@ impl ModelSchema {
             }
         }
         self.schema.last_event_ms = Some(self.schema.last_event_ms.map_or(at_ms, |t| t.max(at_ms)));
+        self.schema.features.len() > known
+    }
+
+    /// Takes expected ranges and categories from a drift reference for features
+    /// whose declaration sets none, so data quality checks against the reference.
+    pub fn expect_from_reference(&mut self, reference: &crate::drift::ReferenceProfile) {
+        for column in &reference.columns {
+            let Some(&index) = self.feature_index.get(&column.name) else {
+                continue;
+            };
+            let declared = self.config.features.iter().find(|f| f.name == column.name);
+            let feature = &mut self.schema.features[index];
+            match feature.kind {
+                FeatureKind::Numeric if declared.is_none_or(|d| d.min.is_none() && d.max.is_none()) => {
+                    let moments = &column.state.moments;
+                    if moments.count > 0 {
+                        feature.min = Some(moments.min);
+                        feature.max = Some(moments.max);
+                    }
+                }
+                FeatureKind::Categorical if declared.is_none_or(|d| d.categories.is_empty()) => {
+                    feature.categories = column
+                        .state
+                        .categories
+                        .iter()
+                        .map(|(c, _)| c.to_string())
+                        .collect();
+                    feature.categories.sort();
+                }
+                _ => {}
+            }
+        }
     }
 
     pub fn features(&self) -> &[FeatureSchema] {

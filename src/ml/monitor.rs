@@ -12,7 +12,8 @@ use crate::config::models::{FeatureKind, ModelConfig, ModelTask};
 use crate::ml::counters::{series, GroupCounters};
 use crate::ml::data_quality::DataQuality;
 use crate::ml::drift_job::{
-    build_reference, drift_series, report_json, ClosedWindow, DriftJob, Reference, ReferenceFormat,
+    build_reference, drift_series, prediction_drift, report_documents, test_series, ClosedWindow, DriftJob,
+    Reference, ReferenceFormat,
 };
 use crate::ml::event::{FeatureValue, Feedback, Outcome, Prediction};
 use crate::ml::join::{Expired, JoinBatch, JoinStore, PendingFeedback, PendingPrediction};
@@ -253,7 +254,11 @@ impl MlMonitor {
         model.schema.admit(&p)?;
         in_batch.insert((p.model.clone(), p.request_id.clone()));
         let at_ms = p.timestamp.map_or(now_ms, |t| t.0);
-        model.schema.observe(&p, at_ms);
+        if model.schema.observe(&p, at_ms) {
+            if let Some(job) = &model.drift {
+                model.schema.expect_from_reference(&job.reference.profile);
+            }
+        }
         model.count_prediction(&p);
         let mut record = model.pending_record(&p, at_ms, now_ms);
         if record.logged {
@@ -490,7 +495,9 @@ impl MlMonitor {
         });
         let mut state = self.inner.state.lock();
         if let Some(m) = state.models.get_mut(model) {
+            m.schema.expect_from_reference(&reference.profile);
             m.drift = Some(DriftJob::new(Arc::new(reference), now_ms));
+            m.dirty = true;
         }
         summary
     }
@@ -507,38 +514,58 @@ impl MlMonitor {
                 reference: job.reference.clone(),
                 window: job.snapshot(t),
                 preset: m.schema.config.drift.preset,
+                tests: m.schema.config.drift.tests.clone(),
             }
         };
         self.record_drift(model, &run)
             .map_err(|e| ReferenceError::Storage(e.to_string()))
     }
 
-    /// Evaluates one window, appends its series and stores its report.
+    /// Evaluates one window and its tests, appends their series and stores the report.
     fn record_drift(&self, model: &str, run: &DriftRun) -> Result<serde_json::Value, MonitorError> {
         let drift = run.window.window.evaluate(&run.reference.profile, run.preset);
+        let prediction = prediction_drift(&run.window);
+        let tests =
+            crate::drift::suite::run_suite(&run.tests, &run.reference.profile, &run.window.window, &drift);
         let t = run.window.ended_ms;
+        let mut samples = drift_series(model, &drift, prediction.as_ref(), t);
+        samples.extend(test_series(model, &tests, t));
         self.inner
             .storage
-            .append(drift_series(model, &drift, t))
+            .append(samples)
             .map_err(|e| MonitorError(format!("appending drift series: {e}")))?;
-        let report = report_json(model, run.reference.rows, &run.window, &drift);
-        let mut key = report_prefix(model);
-        key.extend_from_slice(&((t as u64) ^ (1 << 63)).to_be_bytes());
-        self.inner
-            .drift_tree
-            .insert(key, serde_json::to_vec(&report).unwrap_or_default())?;
-        Ok(report)
+        let (json, html) = report_documents(
+            model,
+            &run.reference,
+            &run.window,
+            &drift,
+            prediction.as_ref(),
+            tests,
+        );
+        let time = ((t as u64) ^ (1 << 63)).to_be_bytes();
+        let mut batch = sled::Batch::default();
+        for (kind, bytes) in [
+            (REPORT_JSON, serde_json::to_vec(&json).unwrap_or_default()),
+            (REPORT_HTML, html.into_bytes()),
+        ] {
+            let mut key = report_prefix(kind, model);
+            key.extend_from_slice(&time);
+            batch.insert(key, bytes);
+        }
+        self.inner.drift_tree.apply_batch(batch)?;
+        Ok(json)
     }
 
-    /// The newest stored drift report of `model`.
-    pub fn latest_report(&self, model: &str) -> Result<Option<serde_json::Value>, MonitorError> {
+    /// The newest stored drift report of `model`: JSON, or HTML when `html`.
+    pub fn latest_report(&self, model: &str, html: bool) -> Result<Option<Vec<u8>>, MonitorError> {
+        let kind = if html { REPORT_HTML } else { REPORT_JSON };
         let newest = self
             .inner
             .drift_tree
-            .scan_prefix(report_prefix(model))
+            .scan_prefix(report_prefix(kind, model))
             .next_back()
             .transpose()?;
-        Ok(newest.and_then(|(_, bytes)| serde_json::from_slice(&bytes).ok()))
+        Ok(newest.map(|(_, bytes)| bytes.to_vec()))
     }
 
     pub fn has_model(&self, model: &str) -> bool {
@@ -607,6 +634,7 @@ struct DriftRun {
     reference: Arc<Reference>,
     window: ClosedWindow,
     preset: crate::drift::Preset,
+    tests: Vec<crate::drift::suite::SuiteTest>,
 }
 
 /// Closes every window that has ended.
@@ -621,6 +649,7 @@ fn due_windows(state: &mut State, t: i64) -> Vec<(String, DriftRun)> {
                     reference: job.reference.clone(),
                     window: job.close_window(t),
                     preset: config.preset,
+                    tests: config.tests.clone(),
                 },
             ));
         }
@@ -634,8 +663,12 @@ fn reference_key(model: &str) -> Vec<u8> {
     key
 }
 
-fn report_prefix(model: &str) -> Vec<u8> {
-    let mut key = b"p".to_vec();
+/// Key kinds of stored reports in the `ml_drift` tree.
+const REPORT_JSON: u8 = b'p';
+const REPORT_HTML: u8 = b'h';
+
+fn report_prefix(kind: u8, model: &str) -> Vec<u8> {
+    let mut key = vec![kind];
     key.extend_from_slice(model.as_bytes());
     key.push(0);
     key
@@ -661,7 +694,8 @@ fn restore_references(
             .collect();
         match format.map(|f| build_reference(f, &bytes[1..], &kinds)) {
             Some(Ok(reference)) => {
-                model.drift = Some(DriftJob::new(Arc::new(reference), crate::storage::now_ms()))
+                model.schema.expect_from_reference(&reference.profile);
+                model.drift = Some(DriftJob::new(Arc::new(reference), crate::storage::now_ms()));
             }
             Some(Err(e)) => tracing::error!(model = %name, "stored drift reference unusable: {e}"),
             None => tracing::error!(model = %name, "stored drift reference has an unknown format"),
@@ -920,7 +954,7 @@ impl ModelState {
             self.data_quality.record(index, check, capacity);
         }
         if let Some(job) = &mut self.drift {
-            job.observe(&p.features);
+            job.observe(&p.features, distribution_score(p));
         }
         self.dirty = true;
     }
