@@ -177,7 +177,6 @@ fn wait_for(server: &Server, path: &str, what: &str, done: impl Fn(&Value) -> bo
 /// Drives the whole cycle through the notifier. Needs the `notify` branch's
 /// `/api/v2/alerts` intake and `alerting:` section; enable after merging it.
 #[test]
-#[ignore = "needs the notify branch's /api/v2/alerts intake; remove this line once notify is merged"]
 fn a_firing_group_opens_an_incident_that_runs_actions_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let hook = receiver();
