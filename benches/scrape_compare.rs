@@ -145,6 +145,8 @@ fn start_scraping(spec: &Spec, yaml: &str) -> Result<Running> {
                 format!("-promscrape.config={}", config.display()),
                 format!("-storageDataPath={data}"),
                 format!("-httpListenAddr={listen}"),
+                // By default the last 30 s are hidden from queries; the sample count needs them.
+                "-search.latencyOffset=0s".into(),
             ]
         }
     };
