@@ -11,6 +11,7 @@ pub mod config;
 pub mod dashboards;
 pub mod drift;
 pub mod exposition;
+pub mod http_client;
 pub mod incidents;
 pub mod ingest;
 pub mod ml;

@@ -65,10 +65,8 @@ impl ExternalSender {
         alerting: &AlertingConfig,
         external_labels: &BTreeMap<String, String>,
     ) -> Result<(), String> {
-        relabel::check(&alerting.alert_relabel_configs)?;
         let mut targets = Vec::new();
         for (index, am) in alerting.alertmanagers.iter().enumerate() {
-            relabel::check(&am.alert_relabel_configs)?;
             let http_config = HttpConfig {
                 basic_auth: am.basic_auth.clone(),
                 authorization: am.authorization.clone(),

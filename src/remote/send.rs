@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::config::RemoteWriteConfig;
+use crate::http_client::{HttpClient, HttpSettings};
 
 /// Why a request failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,21 +22,19 @@ const ERROR_BODY_CHARS: usize = 256;
 
 pub struct Endpoint {
     config: RemoteWriteConfig,
-    client: reqwest::Client,
+    client: HttpClient,
 }
 
 impl Endpoint {
     pub fn new(config: RemoteWriteConfig) -> Result<Self, String> {
-        if config.url.starts_with("https://") {
-            return Err(format!(
-                "remote_write {}: https endpoints need TLS, which this build's HTTP client lacks",
-                config.url
-            ));
-        }
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from(config.remote_timeout))
-            .build()
-            .map_err(|e| format!("remote_write {}: cannot build HTTP client: {e}", config.url))?;
+        let client = HttpClient::new(HttpSettings {
+            basic_auth: config.basic_auth.clone(),
+            authorization: config.authorization.clone(),
+            tls: config.tls_config.clone(),
+            follow_redirects: true,
+            compression: false,
+        })
+        .map_err(|e| format!("remote_write {}: {e}", config.url))?;
         Ok(Endpoint { config, client })
     }
 
@@ -43,7 +42,9 @@ impl Endpoint {
     pub async fn post(&self, body: bytes::Bytes) -> Result<(), SendError> {
         let mut request = self
             .client
+            .client
             .post(&self.config.url)
+            .timeout(Duration::from(self.config.remote_timeout))
             .header("Content-Encoding", "snappy")
             .header("Content-Type", "application/x-protobuf")
             .header("User-Agent", concat!("Sightline/", env!("CARGO_PKG_VERSION")))
@@ -51,7 +52,7 @@ impl Endpoint {
         for (name, value) in &self.config.headers {
             request = request.header(name, value);
         }
-        request = self.authorize(request).map_err(SendError::Unrecoverable)?;
+        request = self.client.authorize(request).map_err(SendError::Unrecoverable)?;
         let response = request
             .body(body)
             .send()
@@ -70,37 +71,6 @@ impl Endpoint {
             Err(SendError::Unrecoverable(message))
         }
     }
-
-    /// Basic auth or `Authorization: <type> <credentials>`, reading secret files now.
-    fn authorize(&self, request: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, String> {
-        if let Some(auth) = &self.config.basic_auth {
-            let username = match &auth.username_file {
-                Some(file) => read_secret(file)?,
-                None => auth.username.clone(),
-            };
-            let password = match (&auth.password_file, &auth.password) {
-                (Some(file), _) => read_secret(file)?,
-                (None, Some(password)) => password.expose().to_string(),
-                (None, None) => String::new(),
-            };
-            return Ok(request.basic_auth(username, Some(password)));
-        }
-        if let Some(auth) = &self.config.authorization {
-            let credentials = match (&auth.credentials_file, &auth.credentials) {
-                (Some(file), _) => read_secret(file)?,
-                (None, Some(credentials)) => credentials.expose().to_string(),
-                (None, None) => String::new(),
-            };
-            return Ok(request.header("Authorization", format!("{} {credentials}", auth.r#type)));
-        }
-        Ok(request)
-    }
-}
-
-fn read_secret(file: &str) -> Result<String, String> {
-    std::fs::read_to_string(file)
-        .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
-        .map_err(|e| format!("cannot read {file}: {e}"))
 }
 
 /// The error and its causes; the URL is left out (it may hold a token).

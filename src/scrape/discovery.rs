@@ -15,9 +15,9 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::client::{HttpClient, HttpSettings};
 use super::target::{TargetGroup, ADDRESS};
 use crate::config::{FileSdConfig, HttpSdConfig, ScrapeConfig};
+use crate::http_client::{HttpClient, HttpSettings};
 
 /// How often file discovery looks for changed files.
 pub const FILE_POLL: Duration = Duration::from_secs(1);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 
-use super::client::HttpClient;
+use crate::http_client::HttpClient;
 
 /// What Prometheus 2.42 asks for: OpenMetrics first, then the text format.
 pub const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";

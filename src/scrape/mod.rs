@@ -13,7 +13,6 @@
 
 mod api;
 mod cache;
-mod client;
 mod discovery;
 mod fetch;
 mod pool;

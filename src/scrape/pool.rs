@@ -13,11 +13,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::cache::{Limits, SampleRules};
-use super::client::{HttpClient, HttpSettings};
 use super::discovery::{spawn_providers, static_groups, Update};
 use super::scrape_loop::{self, ActiveTarget, Health, LoopContext, TargetHealth};
 use super::target::{targets_of_group, Outcome, TargetGroup};
 use crate::config::ScrapeConfig;
+use crate::http_client::{HttpClient, HttpSettings};
 use crate::storage::{Appender, Labels};
 
 /// A running loop and how to stop it.

@@ -16,10 +16,10 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use super::cache::{Metadata, SampleRules, ScrapeBatch, SeriesCache};
-use super::client::HttpClient;
 use super::fetch::fetch;
 use super::target::Target;
 use crate::exposition::Format;
+use crate::http_client::HttpClient;
 use crate::storage::{now_ms, stale_nan, Appender, Labels, Sample, SeriesSamples, METRIC_NAME};
 
 /// Names of the series written for every scrape, in Prometheus's order.

@@ -18,7 +18,7 @@ use super::model::{fingerprint_text, go_time, go_zero_time, LabelSet};
 use super::template::TemplateSet;
 use crate::alerts::Alert;
 use crate::config::alerting::{HttpConfig, NotifyGlobal, Receiver as ReceiverConfig};
-use crate::config::{Secret, TlsConfig};
+use crate::config::Secret;
 
 pub use pagerduty::Pagerduty;
 pub use slack::Slack;
@@ -264,27 +264,6 @@ fn expand_env(text: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// `tls_config`: a CA to trust, a client certificate, or no verification at all.
-fn with_tls(mut builder: reqwest::ClientBuilder, tls: &TlsConfig) -> Result<reqwest::ClientBuilder, String> {
-    let read = |file: &str| std::fs::read(file).map_err(|err| format!("cannot read {file}: {err}"));
-    if let Some(ca_file) = &tls.ca_file {
-        let ca = reqwest::Certificate::from_pem(&read(ca_file)?)
-            .map_err(|err| format!("ca_file {ca_file}: {err}"))?;
-        builder = builder.add_root_certificate(ca);
-    }
-    if let (Some(cert_file), Some(key_file)) = (&tls.cert_file, &tls.key_file) {
-        let mut pem = read(cert_file)?;
-        pem.extend(read(key_file)?);
-        let identity =
-            reqwest::Identity::from_pem(&pem).map_err(|err| format!("cert_file/key_file: {err}"))?;
-        builder = builder.identity(identity);
-    }
-    if tls.server_name.is_some() {
-        return Err("tls_config.server_name is not supported by Sightline's HTTP client".to_string());
-    }
-    Ok(builder.danger_accept_invalid_certs(tls.insecure_skip_verify))
-}
-
 /// An HTTP client for one integration, with its `http_config` applied to each request.
 #[derive(Clone)]
 pub struct HttpSender {
@@ -306,7 +285,7 @@ impl HttpSender {
         if let Some(timeout) = timeout {
             builder = builder.timeout(timeout);
         }
-        builder = with_tls(builder, &config.tls_config)?;
+        builder = crate::http_client::with_tls(builder, &config.tls_config)?;
         if let Some(proxy) = &config.proxy_url {
             builder = builder.proxy(reqwest::Proxy::all(proxy).map_err(|err| format!("proxy_url: {err}"))?);
         }

@@ -1,4 +1,5 @@
-//! HTTP clients for scraping and HTTP service discovery.
+//! HTTP clients for everything Sightline calls out to: scrapes, HTTP service
+//! discovery, outgoing remote write and notification receivers.
 //!
 //! Owns turning a job's `basic_auth`, `authorization`, `tls_config`,
 //! `follow_redirects` and `enable_compression` into a pooled reqwest client
@@ -75,7 +76,10 @@ fn redirect_policy(follow: bool) -> reqwest::redirect::Policy {
     }
 }
 
-fn with_tls(mut builder: reqwest::ClientBuilder, tls: &TlsConfig) -> Result<reqwest::ClientBuilder, String> {
+pub fn with_tls(
+    mut builder: reqwest::ClientBuilder,
+    tls: &TlsConfig,
+) -> Result<reqwest::ClientBuilder, String> {
     if let Some(ca_file) = &tls.ca_file {
         let pem = read_file(ca_file, "ca_file")?;
         let certs = Certificate::from_pem_bundle(&pem)
@@ -91,7 +95,7 @@ fn with_tls(mut builder: reqwest::ClientBuilder, tls: &TlsConfig) -> Result<reqw
         builder = builder.identity(identity);
     }
     if tls.server_name.is_some() {
-        return Err("tls_config.server_name is not supported yet; scrape the name in the certificate".into());
+        return Err("tls_config.server_name is not supported yet; use the name in the certificate".into());
     }
     Ok(builder.tls_danger_accept_invalid_certs(tls.insecure_skip_verify))
 }
