@@ -180,8 +180,9 @@ async fn without_endpoints_the_listener_is_inactive_and_a_reload_starts_one() {
     assert!(writer.active());
     storage.append(batch("up", crate::storage::now_ms())).unwrap();
     wait_until("delivery after reload", || received.lock().series.len() == 1).await;
-    let https = config("https://vm.example/api/v1/write", "");
-    let err = writer.apply(&https).unwrap_err();
-    assert!(err.contains("TLS"), "{err}");
+    let mut bad = config("https://vm.example/api/v1/write", "");
+    bad.remote_write[0].tls_config.ca_file = Some("/nonexistent/ca.pem".to_string());
+    let err = writer.apply(&bad).unwrap_err();
+    assert!(err.contains("ca_file"), "{err}");
     assert!(writer.active(), "a failed reload keeps the running queues");
 }
