@@ -25,15 +25,20 @@ export interface ModelInfo {
   counts?: Record<string, number>;
 }
 
-/** Models from the ML API, or from the `model` label of `predictions_total` when that API is absent. */
+/**
+ * Models from the ML API, plus models whose series come from elsewhere (an
+ * exporter or remote_write sending `predictions_total` with a `model` label).
+ */
 export async function loadModels(): Promise<ModelInfo[]> {
+  let registered: ModelInfo[] = [];
   try {
-    return await api<ModelInfo[]>("/api/v1/models");
+    registered = await api<ModelInfo[]>("/api/v1/models");
   } catch (e) {
     if (!(e as ApiError).missing) throw e;
-    const names = await api<string[]>(`/api/v1/label/model/values?${qs({ "match[]": "predictions_total" })}`);
-    return names.map((name) => ({ name }));
   }
+  const names = await api<string[]>(`/api/v1/label/model/values?${qs({ "match[]": "predictions_total" })}`);
+  const known = new Set(registered.map((m) => m.name));
+  return [...registered, ...names.filter((name) => !known.has(name)).map((name) => ({ name }))];
 }
 
 export function NoModels() {
