@@ -1,9 +1,10 @@
 //! Sightline: one process that scrapes and stores metrics, answers PromQL,
 //! evaluates rules, routes alerts and monitors ML models.
 //!
-//! Data flows one way: producers (`ingest`, later `scrape`, `ml`, `system`)
-//! append to `storage`; consumers (`api`, later `promql`, `rules`, `notify`)
-//! read from it. See `docs/ARCHITECTURE.md`.
+//! Data flows one way: producers (`ingest`, `scrape`, `ml`, `rules`) append
+//! to `storage`; consumers (`api`, `promql`, `rules`, `remote`) read from it;
+//! alerts go `rules` → `notify` → `incidents` through the types in `alerts`.
+//! See `docs/ARCHITECTURE.md`.
 
 pub mod alerts;
 pub mod api;
