@@ -257,7 +257,8 @@ fn file_sd_changes_staleness_and_reloads() {
     wait_for("http_sd target scraped", Duration::from_secs(15), || {
         !instant(&base, "temperature{job=\"viahttp\", via=\"http\"}").is_empty()
     });
-    let seen_at = chrono::Utc::now().timestamp();
+    // Millisecond precision: a whole second could fall before the sample the waits above saw.
+    let seen_at = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
 
     std::fs::write(&sd_file, "[]").unwrap();
     wait_for("target removed", Duration::from_secs(15), || {
