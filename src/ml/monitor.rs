@@ -192,6 +192,13 @@ impl MlMonitor {
                 .and_then(|p| self.accept_prediction(&mut state, p, now_ms, &mut in_batch, &mut writes));
             answer.record(index, outcome);
         }
+        self.persist(writes)?;
+        Ok(answer)
+    }
+
+    /// Stores what one batch decided: join records, logged predictions, and
+    /// ground truth for predictions already in the log.
+    fn persist(&self, writes: Writes) -> Result<(), MonitorError> {
         self.inner.join.apply(writes.join)?;
         self.inner.log.insert(&writes.log)?;
         for (model, request_id, truth, misclassified) in writes.log_truths {
@@ -199,7 +206,7 @@ impl MlMonitor {
                 .log
                 .set_ground_truth(&model, &request_id, truth, misclassified)?;
         }
-        Ok(answer)
+        Ok(())
     }
 
     /// Applies a batch of feedback.
@@ -218,13 +225,7 @@ impl MlMonitor {
                 .and_then(|f| self.accept_feedback(&mut state, f, now_ms, &mut in_batch, &mut writes));
             answer.record(index, outcome);
         }
-        self.inner.join.apply(writes.join)?;
-        self.inner.log.insert(&writes.log)?;
-        for (model, request_id, truth, misclassified) in writes.log_truths {
-            self.inner
-                .log
-                .set_ground_truth(&model, &request_id, truth, misclassified)?;
-        }
+        self.persist(writes)?;
         Ok(answer)
     }
 
