@@ -69,10 +69,7 @@ fn main() -> ExitCode {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (mut config, config_yaml) = match &args.config {
-        Some(path) => (
-            config::load_file(path).map_err(|e| anyhow::anyhow!("{e}"))?,
-            std::fs::read_to_string(path)?,
-        ),
+        Some(path) => config::load_file_with_text(path).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => {
             let listen = args.listen.unwrap_or(Config::default().server.listen);
             let embedded = config::embedded(listen).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -7,14 +7,17 @@ use super::AppState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
+use parking_lot::RwLock;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 /// What the server was started with, for the status endpoints.
 #[derive(Debug, Clone)]
 pub struct ServerInfo {
     pub start_time: chrono::DateTime<chrono::Utc>,
-    /// The configuration as YAML (the file's text, or the built-in defaults).
-    pub config_yaml: String,
+    /// The running configuration as YAML (the file's text, or the built-in
+    /// defaults); a successful reload replaces it.
+    pub config_yaml: Arc<RwLock<String>>,
     /// Command-line flags and their effective values.
     pub flags: Vec<(String, String)>,
     pub retention: String,
@@ -77,7 +80,7 @@ pub async fn flags(State(state): State<AppState>) -> Response {
 }
 
 pub async fn config(State(state): State<AppState>) -> Response {
-    let yaml = crate::config::redact_secrets(&state.info.config_yaml);
+    let yaml = crate::config::redact_secrets(&state.info.config_yaml.read());
     success(json!({ "yaml": yaml }), Vec::new())
 }
 

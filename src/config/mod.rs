@@ -85,13 +85,18 @@ pub struct Config {
 /// As in Prometheus, relative file names in it (rule files, password and TLS files,
 /// the query log) are taken relative to the directory holding the file.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    load_file_with_text(path).map(|(config, _)| config)
+}
+
+/// [`load_file`], also returning the file's text as read (for `/api/v1/status/config`).
+pub fn load_file_with_text(path: &Path) -> Result<(Config, String), ConfigError> {
     let file_name = path.display().to_string();
     let yaml = std::fs::read_to_string(path)
         .map_err(|err| ConfigError::whole_file(&file_name, format!("cannot read configuration: {err}")))?;
     let mut config = parse_str(&yaml, &file_name)?;
     paths::rebase(&mut config, path.parent().unwrap_or(Path::new("")));
     load_alertmanager_file(&mut config)?;
-    Ok(config)
+    Ok((config, yaml))
 }
 
 /// Parses and validates `yaml`; `file_name` only labels the errors.

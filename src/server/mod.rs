@@ -92,6 +92,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     );
     notifier.add_observer(Arc::new(incidents.clone()));
     let rules = rule_manager(&config, &storage, notifier.clone(), config_file.is_none());
+    let applied_yaml = Arc::new(parking_lot::RwLock::new(config_yaml));
     let state = AppState {
         storage: storage.clone(),
         metrics: metrics.clone(),
@@ -103,7 +104,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         query_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_QUERIES)),
         info: Arc::new(ServerInfo {
             start_time: chrono::Utc::now(),
-            config_yaml,
+            config_yaml: applied_yaml.clone(),
             flags,
             retention: config.storage.retention_time.to_string(),
         }),
@@ -116,7 +117,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.server.listen).await?;
     tracing::info!(listen = %config.server.listen, "serving");
     let scrape = ScrapeManager::new(Arc::new(storage.clone()));
-    let reload = reload::ReloadHub::new(config_file, listen_override, metrics);
+    let reload = reload::ReloadHub::new(config_file, listen_override, metrics, applied_yaml);
     let scrape_for_reload = scrape.clone();
     reload.subscribe("scrape", Box::new(move |config| scrape_for_reload.apply(config)));
     let rules_for_reload = rules.clone();

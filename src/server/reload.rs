@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use crate::config::{self, Config};
 use crate::system::SelfMetrics;
@@ -33,6 +33,9 @@ pub struct ReloadHub {
     /// One reload at a time, so two signals cannot interleave their applies.
     running: tokio::sync::Mutex<()>,
     metrics: Arc<SelfMetrics>,
+    /// The text of the configuration last applied in full, shown by
+    /// `/api/v1/status/config`.
+    applied_yaml: Arc<RwLock<String>>,
 }
 
 impl ReloadHub {
@@ -40,6 +43,7 @@ impl ReloadHub {
         config_file: Option<PathBuf>,
         listen_override: Option<std::net::SocketAddr>,
         metrics: Arc<SelfMetrics>,
+        applied_yaml: Arc<RwLock<String>>,
     ) -> Arc<Self> {
         Arc::new(ReloadHub {
             config_file,
@@ -47,6 +51,7 @@ impl ReloadHub {
             subscribers: Mutex::new(Vec::new()),
             running: tokio::sync::Mutex::new(()),
             metrics,
+            applied_yaml,
         })
     }
 
@@ -79,14 +84,14 @@ impl ReloadHub {
             self.record(true);
             return Ok(());
         };
-        let loaded = config::load_file(path).map(|mut config| {
+        let loaded = config::load_file_with_text(path).map(|(mut config, yaml)| {
             if let Some(listen) = self.listen_override {
                 config.server.listen = listen;
             }
-            config
+            (config, yaml)
         });
         let result = match loaded {
-            Ok(config) => self.apply(&config),
+            Ok((config, yaml)) => self.apply(&config).map(|()| *self.applied_yaml.write() = yaml),
             Err(err) => {
                 self.record(false);
                 Err(err.to_string())
@@ -153,7 +158,7 @@ mod tests {
     use super::*;
 
     fn hub_for(file: Option<PathBuf>) -> Arc<ReloadHub> {
-        ReloadHub::new(file, None, Arc::new(SelfMetrics::new()))
+        ReloadHub::new(file, None, Arc::new(SelfMetrics::new()), Arc::default())
     }
 
     #[tokio::test]
@@ -177,6 +182,11 @@ mod tests {
         assert!(err.contains("c.yml:2:"), "{err}");
         assert_eq!(*seen.lock(), ["5s"]);
         assert_eq!(hub.metrics.config_last_reload_successful.get(), 0);
+        assert_eq!(
+            *hub.applied_yaml.read(),
+            "global:\n  scrape_interval: 5s\n",
+            "the status page keeps the last good file"
+        );
     }
 
     #[tokio::test]
