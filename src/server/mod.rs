@@ -69,8 +69,34 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         config_file,
         listen_override,
     } = options;
-    let data_dir = data_dir.as_path();
-    let opts = storage_options(&config);
+    let storage = open_storage(&data_dir, &config).await?;
+    let mut self_metrics = SelfMetrics::new();
+    let parts = Subsystems::start(&storage, &config, &mut self_metrics, config_file.is_none())?;
+    let metrics = Arc::new(self_metrics);
+    let applied_yaml = Arc::new(parking_lot::RwLock::new(config_yaml));
+    let state = api_state(&storage, &config, &metrics, applied_yaml.clone(), flags);
+    let reload = reload::ReloadHub::new(config_file, listen_override, metrics, applied_yaml);
+    parts.subscribe_to_reloads(&reload);
+    reload
+        .apply(&config)
+        .map_err(|err| anyhow::anyhow!("cannot apply configuration: {err}"))?;
+    reload.spawn_sighup();
+    let background = parts.spawn_background(&storage);
+    let listener = TcpListener::bind(config.server.listen).await?;
+    tracing::info!(listen = %config.server.listen, "serving");
+    let body_limit = byte_limit(config.server.max_request_body_size.bytes());
+    let app = parts.router(state, &reload, body_limit);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    parts.stop(background).await;
+    tracing::info!("shutting down: final checkpoint");
+    tokio::task::spawn_blocking(move || storage.close()).await??;
+    Ok(())
+}
+
+async fn open_storage(data_dir: &std::path::Path, config: &Config) -> anyhow::Result<Storage> {
+    let opts = storage_options(config);
     let dir = data_dir.to_path_buf();
     let started = std::time::Instant::now();
     let storage = tokio::task::spawn_blocking(move || Storage::open(&dir, opts)).await??;
@@ -80,20 +106,18 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         dir = %data_dir.display(),
         "storage ready"
     );
-    let mut self_metrics = SelfMetrics::new();
-    let remote =
-        RemoteWriter::start(&storage, &config, self_metrics.registry_mut()).map_err(anyhow::Error::msg)?;
-    let incidents = Incidents::open(&storage, &config.incidents)?;
-    incidents.register_metrics(self_metrics.registry_mut());
-    let metrics = Arc::new(self_metrics);
-    let notifier = Arc::new(
-        crate::notify::Notifier::start(&storage, &config, &external_url(&config))
-            .map_err(|err| anyhow::anyhow!("alerting: {err}"))?,
-    );
-    notifier.add_observer(Arc::new(incidents.clone()));
-    let rules = rule_manager(&config, &storage, notifier.clone(), config_file.is_none());
-    let applied_yaml = Arc::new(parking_lot::RwLock::new(config_yaml));
-    let state = AppState {
+    Ok(storage)
+}
+
+/// The query API's shared state.
+fn api_state(
+    storage: &Storage,
+    config: &Config,
+    metrics: &Arc<SelfMetrics>,
+    applied_yaml: Arc<parking_lot::RwLock<String>>,
+    flags: Vec<(String, String)>,
+) -> AppState {
+    AppState {
         storage: storage.clone(),
         metrics: metrics.clone(),
         write_limits: WriteLimits {
@@ -104,70 +128,108 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         query_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_QUERIES)),
         info: Arc::new(ServerInfo {
             start_time: chrono::Utc::now(),
-            config_yaml: applied_yaml.clone(),
+            config_yaml: applied_yaml,
             flags,
             retention: config.storage.retention_time.to_string(),
         }),
-    };
-    let dashboards = crate::dashboards::open(&storage, &config.dashboards)?;
-    let housekeeping = spawn_housekeeping(storage.clone());
-    let incidents_housekeeping = incidents.spawn_housekeeping();
-    let ml_monitor = crate::ml::MlMonitor::open(storage.clone(), &config.models)?;
-    let ml_ticker = crate::ml::spawn_ticker(ml_monitor.clone());
-    let listener = TcpListener::bind(config.server.listen).await?;
-    tracing::info!(listen = %config.server.listen, "serving");
-    let scrape = ScrapeManager::new(Arc::new(storage.clone()));
-    let reload = reload::ReloadHub::new(config_file, listen_override, metrics, applied_yaml);
-    let scrape_for_reload = scrape.clone();
-    reload.subscribe("scrape", Box::new(move |config| scrape_for_reload.apply(config)));
-    let rules_for_reload = rules.clone();
-    reload.subscribe("rules", Box::new(move |config| rules_for_reload.apply(config)));
-    let notifier_for_reload = notifier.clone();
-    reload.subscribe(
-        "alerting",
-        Box::new(move |config| notifier_for_reload.apply(config)),
-    );
-    let remote_for_reload = remote.clone();
-    reload.subscribe(
-        "remote_write",
-        Box::new(move |config| remote_for_reload.apply(config)),
-    );
-    let incidents_for_reload = incidents.clone();
-    reload.subscribe(
-        "incidents",
-        Box::new(move |config| incidents_for_reload.apply(config)),
-    );
-    reload
-        .apply(&config)
-        .map_err(|err| anyhow::anyhow!("cannot apply configuration: {err}"))?;
-    reload.spawn_sighup();
-    let body_limit = byte_limit(config.server.max_request_body_size.bytes());
-    let app = api::router(state, body_limit)
-        .merge(crate::ml::router(ml_monitor.clone(), body_limit))
-        .merge(crate::scrape::router(scrape.clone()))
-        .merge(crate::rules::routes(rules.clone()))
-        .merge(notifier.routes())
-        .merge(incidents::routes(incidents.clone()))
-        .merge(crate::dashboards::router(dashboards))
-        .merge(reload.router())
-        // Last: the UI answers every path no other router claims.
-        .merge(crate::ui::router());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    tracing::info!("stopping scrapes: staleness markers for every target");
-    scrape.stop().await;
-    housekeeping.abort();
-    rules.stop();
-    incidents_housekeeping.abort();
-    ml_ticker.abort();
-    if let Err(e) = ml_monitor.flush(crate::storage::now_ms()) {
-        tracing::error!("final ML flush failed: {e}");
     }
-    remote.shutdown().await;
-    tracing::info!("shutting down: final checkpoint");
-    tokio::task::spawn_blocking(move || storage.close()).await??;
-    Ok(())
+}
+
+/// Every subsystem that runs beside the query API, started from one configuration.
+struct Subsystems {
+    remote: RemoteWriter,
+    incidents: Incidents,
+    notifier: Arc<crate::notify::Notifier>,
+    rules: crate::rules::RuleManager,
+    ml: crate::ml::MlMonitor,
+    dashboards: crate::dashboards::DashboardsState,
+    scrape: Arc<ScrapeManager>,
+}
+
+/// Tasks that run until shutdown.
+struct Background {
+    housekeeping: tokio::task::JoinHandle<()>,
+    incidents: tokio::task::JoinHandle<()>,
+    ml_ticker: tokio::task::JoinHandle<()>,
+}
+
+impl Subsystems {
+    fn start(
+        storage: &Storage,
+        config: &Config,
+        self_metrics: &mut SelfMetrics,
+        embedded_defaults: bool,
+    ) -> anyhow::Result<Subsystems> {
+        let remote =
+            RemoteWriter::start(storage, config, self_metrics.registry_mut()).map_err(anyhow::Error::msg)?;
+        let incidents = Incidents::open(storage, &config.incidents)?;
+        incidents.register_metrics(self_metrics.registry_mut());
+        let notifier = Arc::new(
+            crate::notify::Notifier::start(storage, config, &external_url(config))
+                .map_err(|err| anyhow::anyhow!("alerting: {err}"))?,
+        );
+        notifier.add_observer(Arc::new(incidents.clone()));
+        let rules = rule_manager(config, storage, notifier.clone(), embedded_defaults);
+        Ok(Subsystems {
+            remote,
+            incidents,
+            notifier,
+            rules,
+            ml: crate::ml::MlMonitor::open(storage.clone(), &config.models)?,
+            dashboards: crate::dashboards::open(storage, &config.dashboards)?,
+            scrape: ScrapeManager::new(Arc::new(storage.clone())),
+        })
+    }
+
+    /// Each subsystem that follows the configuration file gets every reload.
+    fn subscribe_to_reloads(&self, reload: &reload::ReloadHub) {
+        let scrape = self.scrape.clone();
+        reload.subscribe("scrape", Box::new(move |config| scrape.apply(config)));
+        let rules = self.rules.clone();
+        reload.subscribe("rules", Box::new(move |config| rules.apply(config)));
+        let notifier = self.notifier.clone();
+        reload.subscribe("alerting", Box::new(move |config| notifier.apply(config)));
+        let remote = self.remote.clone();
+        reload.subscribe("remote_write", Box::new(move |config| remote.apply(config)));
+        let incidents = self.incidents.clone();
+        reload.subscribe("incidents", Box::new(move |config| incidents.apply(config)));
+    }
+
+    fn spawn_background(&self, storage: &Storage) -> Background {
+        Background {
+            housekeeping: spawn_housekeeping(storage.clone()),
+            incidents: self.incidents.spawn_housekeeping(),
+            ml_ticker: crate::ml::spawn_ticker(self.ml.clone()),
+        }
+    }
+
+    fn router(&self, state: AppState, reload: &Arc<reload::ReloadHub>, body_limit: usize) -> axum::Router {
+        api::router(state, body_limit)
+            .merge(crate::ml::router(self.ml.clone(), body_limit))
+            .merge(crate::scrape::router(self.scrape.clone()))
+            .merge(crate::rules::routes(self.rules.clone()))
+            .merge(self.notifier.routes())
+            .merge(incidents::routes(self.incidents.clone()))
+            .merge(crate::dashboards::router(self.dashboards.clone()))
+            .merge(reload.router())
+            // Last: the UI answers every path no other router claims.
+            .merge(crate::ui::router())
+    }
+
+    /// Staleness markers for every target, then the background tasks stop and
+    /// queued ML state and outgoing samples are flushed.
+    async fn stop(self, background: Background) {
+        tracing::info!("stopping scrapes: staleness markers for every target");
+        self.scrape.stop().await;
+        background.housekeeping.abort();
+        self.rules.stop();
+        background.incidents.abort();
+        background.ml_ticker.abort();
+        if let Err(e) = self.ml.flush(crate::storage::now_ms()) {
+            tracing::error!("final ML flush failed: {e}");
+        }
+        self.remote.shutdown().await;
+    }
 }
 
 /// Starts rule evaluation. Without `--config` (embedded defaults) the built-in
