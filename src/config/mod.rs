@@ -27,6 +27,7 @@ pub use dashboards::DashboardsConfig;
 pub use error::{ConfigError, Position, Problem};
 pub use fields::Secret;
 pub use incidents::{ActionConfig, ActionTrigger, HttpCallConfig, IncidentsConfig};
+pub(crate) use positions::Node as YamlNode;
 pub use redact::redact_secrets;
 pub use scrape::{embedded, embedded_yaml, FileSdConfig, HttpSdConfig};
 pub use sections::{

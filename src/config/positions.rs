@@ -2,6 +2,8 @@
 //!
 //! Semantic checks run on the typed config, which keeps no positions; they name the
 //! path of the offending value and this map turns it into a line and column.
+//! The position-keeping [`Node`] tree is also what the rule-file loader walks to
+//! name unknown keys.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,11 +14,40 @@ use serde_saphyr::Spanned;
 
 use super::error::Position;
 
-/// A YAML node's shape, with the position of every child; scalars are not kept.
-enum Node {
-    Map(Vec<(String, Spanned<Node>)>),
+/// A YAML node's shape, with the position of every key and child; scalars are not kept.
+pub(crate) enum Node {
+    Map(Vec<(Spanned<String>, Spanned<Node>)>),
     Seq(Vec<Spanned<Node>>),
     Scalar,
+}
+
+impl Node {
+    /// The document in `yaml`, or `None` when it is empty or does not parse.
+    pub(crate) fn parse(yaml: &str) -> Option<Spanned<Node>> {
+        serde_saphyr::from_str::<Option<Spanned<Node>>>(yaml)
+            .ok()
+            .flatten()
+    }
+
+    /// The value under `key` when this is a map that has it.
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
+        match self {
+            Node::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.value == key)
+                .map(|(_, v)| &v.value),
+            _ => None,
+        }
+    }
+
+    /// The items of the list under `key`; none when it is missing or not a list.
+    pub(crate) fn items<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a Node> {
+        let items: &[Spanned<Node>] = match self.get(key) {
+            Some(Node::Seq(items)) => items,
+            _ => &[],
+        };
+        items.iter().map(|item| &item.value)
+    }
 }
 
 struct NodeVisitor;
@@ -30,7 +61,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
         let mut entries = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
             entries.push((key, map.next_value()?));
         }
         Ok(Node::Map(entries))
@@ -71,6 +102,10 @@ impl<'de> Visitor<'de> for NodeVisitor {
     fn visit_none<E>(self) -> Result<Node, E> {
         Ok(Node::Scalar)
     }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
 }
 
 impl<'de> Deserialize<'de> for Node {
@@ -87,7 +122,7 @@ impl Positions {
     /// Maps the document in `yaml`; a document that cannot be mapped yields no positions.
     pub(crate) fn of(yaml: &str) -> Positions {
         let mut positions = Positions::default();
-        if let Ok(Some(root)) = serde_saphyr::from_str::<Option<Spanned<Node>>>(yaml) {
+        if let Some(root) = Node::parse(yaml) {
             positions.add(String::new(), &root);
         }
         positions
@@ -104,7 +139,7 @@ impl Positions {
         match &node.value {
             Node::Map(entries) => {
                 for (key, value) in entries {
-                    self.add(child_path(key), value);
+                    self.add(child_path(&key.value), value);
                 }
             }
             Node::Seq(items) => {
