@@ -656,7 +656,7 @@ fn ranges<'de, B: RangeBound, D: Deserializer<'de>>(deserializer: D) -> Result<R
 }
 
 /// A `matchers:` list: each string holds one matcher or a `{...}` list of them.
-fn matcher_lists<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Matcher>, D::Error> {
+pub(super) fn matcher_lists<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Matcher>, D::Error> {
     let texts = fields::nullable::<_, Vec<String>>(deserializer)?;
     let mut matchers = Vec::new();
     for text in &texts {
@@ -937,6 +937,13 @@ mod tests {
         assert!(parse_matchers("a").unwrap_err().contains("without an operator"));
         assert!(parse_matchers(r#"a="b"#).unwrap_err().contains("unterminated"));
         assert!(parse_matchers("a=~(").unwrap_err().contains("invalid regex"));
+    }
+
+    #[test]
+    fn matcher_regexes_are_anchored() {
+        let matcher = &parse_matchers("model=~fraud").unwrap()[0];
+        assert!(matcher.matches("fraud"));
+        assert!(!matcher.matches("fraud-v2"));
     }
 
     /// An Alertmanager configuration as teams write it, pasted under `alerting:`.

@@ -12,7 +12,6 @@ use serde::{Deserialize, Deserializer};
 
 use super::fields;
 use super::units::PromDuration;
-use crate::incidents::matchers::parse_matcher;
 use crate::incidents::template::BodyTemplate;
 use crate::storage::Matcher;
 
@@ -70,7 +69,7 @@ pub struct ActionConfig {
     pub on: ActionTrigger,
     /// Alertmanager matchers (`severity="critical"`, `model=~"fraud|churn"`) on
     /// the incident's group labels; all must match. None: every incident.
-    #[serde(default, deserialize_with = "matcher_list")]
+    #[serde(default, deserialize_with = "super::alerting::matcher_lists")]
     pub matchers: Vec<Matcher>,
     /// Record instead of calling, for this action alone.
     #[serde(default)]
@@ -128,14 +127,6 @@ fn http_method<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::
         )));
     }
     Ok(method)
-}
-
-fn matcher_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Matcher>, D::Error> {
-    let texts = fields::nullable::<_, Vec<String>>(deserializer)?;
-    texts
-        .iter()
-        .map(|text| parse_matcher(text).map_err(D::Error::custom))
-        .collect()
 }
 
 #[cfg(test)]

@@ -366,9 +366,9 @@ pub(crate) mod tests {
         let mut action = action("", "http://x/");
         assert!(selects(&action, ActionTrigger::Open, &incident));
         assert!(!selects(&action, ActionTrigger::Resolve, &incident));
-        action.matchers = vec![crate::incidents::matchers::parse_matcher("model=~fraud.*").unwrap()];
+        action.matchers = crate::config::alerting::parse_matchers("model=~fraud.*").unwrap();
         assert!(selects(&action, ActionTrigger::Open, &incident));
-        action.matchers = vec![crate::incidents::matchers::parse_matcher("team=ml").unwrap()];
+        action.matchers = crate::config::alerting::parse_matchers("team=ml").unwrap();
         assert!(!selects(&action, ActionTrigger::Open, &incident));
     }
 

@@ -14,7 +14,6 @@
 mod actions;
 mod api;
 mod lifecycle;
-pub mod matchers;
 mod model;
 mod store;
 pub mod template;
