@@ -692,7 +692,8 @@ pub fn parse_matchers(text: &str) -> Result<Vec<Matcher>, String> {
         if rest.is_empty() {
             return Ok(matchers);
         }
-        let (matcher, after) = parse_one_matcher(rest).map_err(|err| format!("{err} in {text:?}"))?;
+        let (matcher, after) =
+            parse_one_matcher(rest).map_err(|err| format!("bad matcher format: {text}: {err}"))?;
         matchers.push(matcher);
         rest = after.trim_start();
         if !rest.is_empty() && !rest.starts_with(',') {
