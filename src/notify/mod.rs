@@ -41,6 +41,7 @@ use external::ExternalSender;
 use inhibit::InhibitRule;
 use nflog::NotificationLog;
 use receivers::Receiver;
+use relabel::AlertRelabel;
 use route::Route;
 use silence::Silences;
 use store::{AlertStore, StoredAlert};
@@ -57,6 +58,8 @@ pub(crate) struct Runtime {
     time_intervals: HashMap<String, Vec<TimePeriod>>,
     resolve_timeout: chrono::Duration,
     external_url: String,
+    /// Applied to the rule engine's alerts before any Alertmanager sees them.
+    relabel: AlertRelabel,
 }
 
 impl Runtime {
@@ -80,6 +83,7 @@ impl Runtime {
             time_intervals,
             resolve_timeout: chrono::Duration::milliseconds(resolve_ms),
             external_url: external_url.trim_end_matches('/').to_string(),
+            relabel: AlertRelabel::new(config),
         })
     }
 }
@@ -131,9 +135,7 @@ impl Notifier {
             handle,
             started: Utc::now(),
         });
-        shared
-            .external
-            .apply(&config.alerting, &config.global.external_labels)?;
+        shared.external.apply(&config.alerting)?;
         shared.handle.spawn(shared.external.clone().run());
         shared.handle.spawn(maintain(shared.clone()));
         Ok(Notifier { shared })
@@ -144,9 +146,7 @@ impl Notifier {
     pub fn apply(&self, config: &Config) -> Result<(), String> {
         let external_url = self.shared.runtime().external_url.clone();
         let runtime = Runtime::build(config, &external_url)?;
-        self.shared
-            .external
-            .apply(&config.alerting, &config.global.external_labels)?;
+        self.shared.external.apply(&config.alerting)?;
         *self.shared.runtime.write() = Arc::new(runtime);
         self.shared.groups.stop_all();
         for stored in self.shared.store.all() {
@@ -167,7 +167,10 @@ impl Notifier {
 }
 
 impl AlertSink for Notifier {
+    /// As Prometheus hands alerts to its Alertmanagers: external labels and
+    /// `alert_relabel_configs` first, for ours and the external ones alike.
     fn send(&self, alerts: Vec<Alert>) {
+        let alerts = self.shared.runtime().relabel.apply(alerts);
         self.shared.external.enqueue(&alerts);
         receive(&self.shared, alerts.into_iter().map(|a| (a, true)));
     }
