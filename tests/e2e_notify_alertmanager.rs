@@ -4,7 +4,9 @@
 //! (`alerting.alertmanagers`), which lists them in its own `/api/v2/alerts`
 //! with rule, series and external labels, expanded annotations and
 //! Prometheus's `generatorURL`/`endsAt`, with `alert_relabel_configs`
-//! applied, routes them to its webhook, and sees them resolve.
+//! applied, routes them to its webhook, and sees them resolve. Sightline's
+//! own Alertmanager, given the same route, sends that webhook the same
+//! firing and resolved messages, field for field.
 //!
 //! Also, in-process: group observers (incidents) hear each notification,
 //! and `Notifier::apply` switches receivers.
@@ -137,8 +139,11 @@ fn rule_alerts_from_the_sightline_binary_arrive_at_the_real_alertmanager() {
     let am_webhook = WebhookReceiver::start();
     let am = Alertmanager::start(dir.path(), &am_webhook.url);
     let target = am.base.trim_start_matches("http://");
+    // Sightline's own Alertmanager gets the route and receiver the real one has.
+    let our_webhook = WebhookReceiver::start();
     let alerting = format!(
-        "  alertmanagers:\n    - static_configs: [{{targets: ['{target}']}}]\n  alert_relabel_configs:\n    - {{action: drop, source_labels: [alertname], regex: Noise}}\n"
+        "  alertmanagers:\n    - static_configs: [{{targets: ['{target}']}}]\n  alert_relabel_configs:\n    - {{action: drop, source_labels: [alertname], regex: Noise}}\n  route: {{receiver: hook, group_by: [alertname], group_wait: 1s, group_interval: 2s}}\n  receivers:\n    - name: hook\n      webhook_configs: [{{url: '{}'}}]\n",
+        our_webhook.url
     );
     let (config, port) = write_rules_config(dir.path(), RULES, &alerting);
     let server = Server::start(&dir.path().join("data"), &config, port);
@@ -202,7 +207,26 @@ fn rule_alerts_from_the_sightline_binary_arrive_at_the_real_alertmanager() {
         ends_at > recovered_at,
         "endsAt {ends_at} before the recovery at {recovered_at}"
     );
+
+    // Sightline's own Alertmanager said exactly what the real one said, field
+    // for field, apart from the URL each gives for itself.
+    let ours = our_webhook.wait_for(2, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(am_webhook.bodies().len(), 2, "{:#?}", am_webhook.bodies());
+    assert_eq!(our_webhook.bodies().len(), 2, "{:#?}", our_webhook.bodies());
+    assert_eq!(ours[0]["externalURL"], server.base);
+    for (theirs, ours) in notified.iter().zip(&ours) {
+        assert_eq!(without_external_url(ours), without_external_url(theirs));
+    }
     assert!(server.terminate().success());
+}
+
+fn without_external_url(body: &Value) -> Value {
+    let mut body = body.clone();
+    body.as_object_mut()
+        .expect("a webhook body is an object")
+        .remove("externalURL");
+    body
 }
 
 /// Keeps every group event it hears.
