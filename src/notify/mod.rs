@@ -6,8 +6,8 @@
 //! engine's alerts to external Alertmanagers when `alerting.alertmanagers`
 //! names some, and serves Alertmanager's v2 API (`api`).
 //!
-//! Owns everything under `alerting:` at run time and the `aux/silences` and
-//! `aux/nflog` trees. It must not evaluate rules, touch samples, or open
+//! Owns everything under `alerting:` at run time and the `aux/alerts`,
+//! `aux/silences` and `aux/nflog` trees. It must not evaluate rules, touch samples, or open
 //! incidents: it tells `GroupObserver`s what it sent and they decide.
 
 mod api;
@@ -126,7 +126,7 @@ impl Notifier {
         let handle = tokio::runtime::Handle::try_current().map_err(|err| err.to_string())?;
         let shared = Arc::new(Shared {
             runtime: RwLock::new(Arc::new(Runtime::build(config, external_url)?)),
-            store: AlertStore::default(),
+            store: AlertStore::open(tree("alerts")?),
             silences: Silences::open(tree("silences")?),
             nflog: NotificationLog::open(tree("nflog")?),
             groups: Groups::default(),
@@ -138,6 +138,11 @@ impl Notifier {
         shared.external.apply(&config.alerting)?;
         shared.handle.spawn(shared.external.clone().run());
         shared.handle.spawn(maintain(shared.clone()));
+        // Alerts held before a restart: firing ones are deduplicated by the
+        // notification log, resolved ones not yet notified are notified.
+        for stored in shared.store.all() {
+            dispatch::dispatch(&shared, &stored);
+        }
         Ok(Notifier { shared })
     }
 
