@@ -5,7 +5,9 @@
 //!   resolved webhook notification per group, in Alertmanager's version-4
 //!   payload (templated annotations, rule and external labels, Prometheus's
 //!   `startsAt`/`endsAt`/`generatorURL`), although Sightline restarts with
-//!   SIGTERM while the alerts fire (the notification log is persisted).
+//!   SIGTERM while the alerts fire (the notification log and the
+//!   notifier's alerts are persisted); an alert that resolved just before a
+//!   restart is notified as resolved after it.
 //! - The same guarantee for alerts posted to `/api/v2/alerts` by an external
 //!   Prometheus.
 //! - Debian's `amtool` queries, adds and expires silences through Sightline's
@@ -649,15 +651,44 @@ fn rule_alerts_notify_once_when_firing_and_once_when_resolved_across_a_restart()
         "ALERTS recorded both alerts pending: {stored_pending:#}"
     );
 
-    // SIGTERM while firing. The alerts go pending and fire again after the
+    let first_starts: BTreeMap<&str, Value> = expected_groups()
+        .iter()
+        .map(|e| {
+            (
+                e.name,
+                for_group(&bodies, e.name)[0]["alerts"][0]["startsAt"].clone(),
+            )
+        })
+        .collect();
+
+    // SIGTERM while firing. The rules go pending and fire again after the
     // restart (`for` < the 10 min grace period is not restored, as in
-    // Prometheus); the notification log persisted, so nobody is paged again.
+    // Prometheus); the notification log persisted, so nobody is paged again,
+    // and the notifier's stored alerts keep their first `startsAt`, as an
+    // Alertmanager that outlives a Prometheus restart keeps it.
     assert!(server.terminate().success());
     let server = Server::start(&data, &config, port);
     let refired = wait_for_rule_alerts(&base, "firing", &receiver, 2);
-    poll_json(&format!("{base}/api/v2/alerts"), Duration::from_secs(20), |v| {
-        v.as_array().is_some_and(|a| a.len() == 2)
-    });
+    for expected in expected_groups() {
+        assert!(
+            refired[expected.name] > firing[expected.name],
+            "{refired:?} {firing:?}"
+        );
+    }
+    let held = get_json(&format!("{base}/api/v2/alerts"));
+    let held_starts: BTreeMap<&str, i64> = held
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["labels"]["alertname"].as_str().unwrap(),
+                unix_ms(&a["startsAt"]),
+            )
+        })
+        .collect();
+    let first_start_ms: BTreeMap<&str, i64> = first_starts.iter().map(|(n, t)| (*n, unix_ms(t))).collect();
+    assert_eq!(held_starts, first_start_ms, "{held:#}");
     // group_wait (1 s) and two group intervals (2 s) pass without a page.
     std::thread::sleep(Duration::from_secs(6));
     assert_eq!(
@@ -685,7 +716,7 @@ fn rule_alerts_notify_once_when_firing_and_once_when_resolved_across_a_restart()
         check_rule_payload(resolved, &expected, "resolved", &base);
         assert_eq!(resolved["groupKey"], sent[0]["groupKey"]);
         let alert = &resolved["alerts"][0];
-        check_fired_at(alert, refired[expected.name]);
+        assert_eq!(alert["startsAt"], first_starts[expected.name]);
         let ends_at = unix_ms(&alert["endsAt"]);
         let since_start = ends_at - unix_ms(&alert["startsAt"]);
         assert!(
@@ -696,5 +727,45 @@ fn rule_alerts_notify_once_when_firing_and_once_when_resolved_across_a_restart()
     }
     let active = get_json(&format!("{base}/api/v1/alerts"));
     assert_eq!(active["data"]["alerts"], json!([]));
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn an_alert_resolved_just_before_a_restart_is_notified_as_resolved_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start();
+    // A long group interval holds the resolved notification back past the restart.
+    let alerting = format!(
+        "  route: {{receiver: hook, group_by: [alertname], group_wait: 1s, group_interval: 1m}}\n  receivers:\n    - name: hook\n      webhook_configs: [{{url: '{}'}}]\n",
+        receiver.url
+    );
+    let (config, port) = write_rules_config(dir.path(), ML_RULES, &alerting);
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &config, port);
+    let base = server.base.clone();
+    push_gauges(&base, &[(ACCURACY, 0.8)]);
+    let firing = receiver.wait_for(1, Duration::from_secs(20));
+    assert_eq!(firing[0]["status"], "firing");
+
+    // The rule resolves and hands the resolved alert over; the group would
+    // notify it only at its next interval, after the restart.
+    let recovered_at = sightline::storage::now_ms();
+    push_gauges(&base, &[(ACCURACY, 0.95)]);
+    poll_json(&format!("{base}/api/v1/alerts"), Duration::from_secs(20), |v| {
+        v["data"]["alerts"] == json!([])
+    });
+    assert!(server.terminate().success());
+    assert_eq!(receiver.bodies().len(), 1, "resolved before the restart");
+
+    let server = Server::start(&data, &config, port);
+    let bodies = receiver.wait_for(2, Duration::from_secs(20));
+    let resolved = &bodies[1];
+    assert_eq!(resolved["status"], "resolved");
+    assert_eq!(resolved["groupKey"], firing[0]["groupKey"]);
+    let alert = &resolved["alerts"][0];
+    assert_eq!(alert["startsAt"], firing[0]["alerts"][0]["startsAt"]);
+    assert!(unix_ms(&alert["endsAt"]) > recovered_at, "{alert:#}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(receiver.bodies().len(), 2, "{:#?}", receiver.bodies());
     assert!(server.terminate().success());
 }
