@@ -49,6 +49,10 @@ use template::TemplateSet;
 
 /// How often resolved alerts, expired silences and old log entries are dropped.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
+/// How long a resolved alert stays known (Alertmanager drops resolved alerts
+/// every `--alerts.gc-interval`, 30 m by default): long enough that one whose
+/// resolution a group has yet to notify is still there after a restart.
+const RESOLVED_KEPT: chrono::Duration = chrono::Duration::minutes(30);
 
 /// Everything built from the configuration; replaced whole on `apply`.
 pub(crate) struct Runtime {
@@ -116,7 +120,9 @@ pub struct Notifier {
 impl Notifier {
     /// Opens the persisted state in `storage` and starts the background tasks.
     /// Must be called inside a tokio runtime. `external_url` is how
-    /// notifications link back to Sightline.
+    /// notifications link back to Sightline. Alerts stored before a restart
+    /// wait for the first [`Notifier::apply`] (the server's start-up applies
+    /// the configuration once), so no group starts twice.
     pub fn start(storage: &Storage, config: &Config, external_url: &str) -> Result<Notifier, String> {
         let tree = |name: &str| {
             storage
@@ -138,16 +144,14 @@ impl Notifier {
         shared.external.apply(&config.alerting)?;
         shared.handle.spawn(shared.external.clone().run());
         shared.handle.spawn(maintain(shared.clone()));
-        // Alerts held before a restart: firing ones are deduplicated by the
-        // notification log, resolved ones not yet notified are notified.
-        for stored in shared.store.all() {
-            dispatch::dispatch(&shared, &stored);
-        }
         Ok(Notifier { shared })
     }
 
     /// Takes a new configuration: on success, groups restart from the alerts
-    /// held now (as Alertmanager's reload does); on error nothing changes.
+    /// held now (as Alertmanager's reload does), those stored before a
+    /// restart included: firing ones are deduplicated by the notification
+    /// log, resolved ones not yet notified are notified. On error nothing
+    /// changes.
     pub fn apply(&self, config: &Config) -> Result<(), String> {
         let external_url = self.shared.runtime().external_url.clone();
         let runtime = Runtime::build(config, &external_url)?;
@@ -198,7 +202,7 @@ async fn maintain(shared: Arc<Shared>) {
     loop {
         tick.tick().await;
         let now = Utc::now();
-        shared.store.forget_resolved_before(now);
+        shared.store.forget_resolved_before(now - RESOLVED_KEPT);
         shared.silences.collect_garbage(now);
         shared.nflog.collect_garbage(now);
     }
