@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-use super::model::{fingerprint, unix_millis};
+use super::model::{fingerprint, rfc3339_nanos};
 use crate::alerts::Alert;
 
 /// An alert plus what Alertmanager tracks beside it.
@@ -75,12 +75,12 @@ impl StoredAlert {
 struct PersistedAlert {
     labels: BTreeMap<String, String>,
     annotations: BTreeMap<String, String>,
-    #[serde(with = "unix_millis")]
+    #[serde(with = "rfc3339_nanos")]
     starts_at: DateTime<Utc>,
-    #[serde(with = "unix_millis")]
+    #[serde(with = "rfc3339_nanos")]
     ends_at: DateTime<Utc>,
     generator_url: String,
-    #[serde(with = "unix_millis")]
+    #[serde(with = "rfc3339_nanos")]
     updated_at: DateTime<Utc>,
     timeout: bool,
 }
@@ -248,9 +248,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let timeout = chrono::Duration::minutes(5);
         let db = sled::open(dir.path()).unwrap();
+        let mut precise = alert(100, 400);
+        precise.starts_at += chrono::Duration::nanoseconds(123_456_789);
         let kept = {
             let store = AlertStore::open(db.open_tree("alerts").unwrap());
-            store.put(StoredAlert::received(alert(100, 400), true, at(100), timeout))
+            store.put(StoredAlert::received(precise, true, at(100), timeout))
         };
         let store = AlertStore::open(db.open_tree("alerts").unwrap());
         assert_eq!(store.all(), vec![kept]);
