@@ -1,22 +1,29 @@
-//! End to end: the real `sightline` binary as an Alertmanager.
+//! End to end: the real `sightline` binary as Prometheus plus Alertmanager.
 //!
-//! - A local HTTP receiver gets exactly one firing and one resolved webhook
-//!   notification per group, in Alertmanager's version-4 payload, although
-//!   Sightline restarts while the alerts fire (the notification log is
-//!   persisted, so the restart does not page again).
+//! - Rule-driven: alerting rules fed by remote write go pending, then
+//!   firing, and a local HTTP receiver gets exactly one firing and one
+//!   resolved webhook notification per group, in Alertmanager's version-4
+//!   payload (templated annotations, rule and external labels, Prometheus's
+//!   `startsAt`/`endsAt`/`generatorURL`), although Sightline restarts with
+//!   SIGTERM while the alerts fire (the notification log and the
+//!   notifier's alerts are persisted); an alert that resolved just before a
+//!   restart is notified as resolved after it.
+//! - The same guarantee for alerts posted to `/api/v2/alerts` by an external
+//!   Prometheus.
 //! - Debian's `amtool` queries, adds and expires silences through Sightline's
 //!   Alertmanager v2 API, and `amtool alert query` sees silenced alerts.
 //! - Silences and alerts posted badly get Alertmanager's answers.
-//!
-//! Alerts are injected through `/api/v2/alerts` as an external Prometheus
-//! would post them; the rule-driven variant reuses `notify_support`.
 
 mod common;
 mod notify_support;
 
 use common::{client, Server};
-use notify_support::{alert_json, post_alerts, rfc3339_from_now, write_alerting_config, WebhookReceiver};
+use notify_support::{
+    alert_json, fingerprint, get_json, go_query_escape, poll_json, post_alerts, push_gauges,
+    rfc3339_from_now, unix_ms, write_alerting_config, write_rules_config, WebhookReceiver,
+};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
@@ -443,5 +450,322 @@ fn silences_persist_and_bad_input_gets_alertmanager_answers() {
         yaml.contains("- url: <secret>") && !yaml.contains("/hook"),
         "webhook URL shown: {yaml}"
     );
+    assert!(server.terminate().success());
+}
+
+/// Two alerting rules with `for`, rule labels and templated annotations.
+const ML_RULES: &str = r#"groups:
+  - name: ml-quality
+    interval: 1s
+    rules:
+      - alert: ModelAccuracyDegraded
+        expr: model_accuracy{model=~"fraud.*"} < 0.85
+        for: 4s
+        labels:
+          severity: warning
+          team: "ml-{{ $labels.model }}"
+        annotations:
+          summary: "accuracy of {{ $labels.model }} is {{ $value | humanizePercentage }}"
+          runbook: "https://{{ $externalLabels.site }}.example/runbooks/accuracy"
+      - alert: HighP95Latency
+        expr: prediction_latency_p95_seconds > 0.5
+        for: 4s
+        labels:
+          severity: critical
+        annotations:
+          summary: "p95 latency of {{ $labels.model }} is {{ $value | humanizeDuration }}"
+"#;
+
+const ACCURACY_EXPR: &str = r#"model_accuracy{model=~"fraud.*"} < 0.85"#;
+const LATENCY_EXPR: &str = "prediction_latency_p95_seconds > 0.5";
+const ACCURACY: &[(&str, &str)] = &[
+    ("__name__", "model_accuracy"),
+    ("job", "ml"),
+    ("model", "fraud-v2"),
+];
+const LATENCY: &[(&str, &str)] = &[
+    ("__name__", "prediction_latency_p95_seconds"),
+    ("job", "ml"),
+    ("model", "fraud-v2"),
+];
+
+/// What each group's notification must say, firing or resolved.
+struct Expected {
+    name: &'static str,
+    expr: &'static str,
+    labels: Value,
+    annotations: Value,
+}
+
+fn expected_groups() -> [Expected; 2] {
+    [
+        Expected {
+            name: "ModelAccuracyDegraded",
+            expr: ACCURACY_EXPR,
+            labels: json!({"alertname": "ModelAccuracyDegraded", "job": "ml", "model": "fraud-v2",
+                           "severity": "warning", "team": "ml-fraud-v2", "site": "e2e"}),
+            annotations: json!({"summary": "accuracy of fraud-v2 is 80%",
+                                "runbook": "https://e2e.example/runbooks/accuracy"}),
+        },
+        Expected {
+            name: "HighP95Latency",
+            expr: LATENCY_EXPR,
+            labels: json!({"alertname": "HighP95Latency", "job": "ml", "model": "fraud-v2",
+                           "severity": "critical", "site": "e2e"}),
+            annotations: json!({"summary": "p95 latency of fraud-v2 is 750ms"}),
+        },
+    ]
+}
+
+/// `activeAt` (ms) of each named alert once `/api/v1/alerts` shows both in
+/// `state`; asserts nothing was notified while they were pending.
+fn wait_for_rule_alerts(
+    base: &str,
+    state: &str,
+    receiver: &WebhookReceiver,
+    sent_before: usize,
+) -> BTreeMap<String, i64> {
+    let url = format!("{base}/api/v1/alerts");
+    let listed = poll_json(&url, Duration::from_secs(20), |v| {
+        let alerts = v["data"]["alerts"].as_array().map_or(&[][..], Vec::as_slice);
+        if state == "pending" {
+            assert!(
+                alerts.iter().all(|a| a["state"] == "pending"),
+                "an alert skipped pending: {alerts:#?}"
+            );
+            assert_eq!(receiver.bodies().len(), sent_before, "notified while pending");
+        }
+        alerts.len() == 2 && alerts.iter().all(|a| a["state"] == state)
+    });
+    listed["data"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["labels"]["alertname"].as_str().unwrap().to_string(),
+                unix_ms(&a["activeAt"]),
+            )
+        })
+        .collect()
+}
+
+/// Checks one Alertmanager v4 webhook body of a rule-driven group, field by field.
+fn check_rule_payload(body: &Value, expected: &Expected, status: &str, base: &str) {
+    let mut keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "alerts",
+            "commonAnnotations",
+            "commonLabels",
+            "externalURL",
+            "groupKey",
+            "groupLabels",
+            "receiver",
+            "status",
+            "truncatedAlerts",
+            "version"
+        ]
+    );
+    let name = expected.name;
+    assert_eq!(body["receiver"], "hook");
+    assert_eq!(body["status"], status);
+    assert_eq!(body["version"], "4");
+    assert_eq!(body["groupKey"], format!("{{}}:{{alertname=\"{name}\"}}"));
+    assert_eq!(body["groupLabels"], json!({ "alertname": name }));
+    assert_eq!(body["commonLabels"], expected.labels);
+    assert_eq!(body["commonAnnotations"], expected.annotations);
+    assert_eq!(body["externalURL"], base);
+    assert_eq!(body["truncatedAlerts"], 0);
+    let alerts = body["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "{body:#}");
+    let alert = &alerts[0];
+    let mut keys: Vec<&str> = alert.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "annotations",
+            "endsAt",
+            "fingerprint",
+            "generatorURL",
+            "labels",
+            "startsAt",
+            "status"
+        ]
+    );
+    assert_eq!(alert["status"], status);
+    assert_eq!(alert["labels"], expected.labels);
+    assert_eq!(alert["annotations"], expected.annotations);
+    assert_eq!(
+        alert["generatorURL"],
+        format!("{base}/graph?g0.expr={}&g0.tab=1", go_query_escape(expected.expr))
+    );
+    assert_eq!(alert["fingerprint"], fingerprint(&expected.labels));
+    if status == "firing" {
+        assert_eq!(alert["endsAt"], "0001-01-01T00:00:00Z");
+    }
+}
+
+/// Prometheus sends `startsAt` = the evaluation that turned the alert firing:
+/// `for` or more after `activeAt`, on the group's 1 s evaluation grid.
+fn check_fired_at(alert: &Value, active_at_ms: i64) {
+    let fired_at = unix_ms(&alert["startsAt"]);
+    let held = fired_at - active_at_ms;
+    assert!(
+        held >= 4_000 && held % 1_000 == 0,
+        "startsAt {} is not an evaluation at least `for: 4s` after activeAt {active_at_ms}",
+        alert["startsAt"]
+    );
+}
+
+#[test]
+fn rule_alerts_notify_once_when_firing_and_once_when_resolved_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start();
+    let (config, port) = write_rules_config(dir.path(), ML_RULES, &webhook_config(&receiver));
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &config, port);
+    let base = server.base.clone();
+    push_gauges(&base, &[(ACCURACY, 0.8), (LATENCY, 0.75)]);
+
+    // inactive → pending (nothing sent) → firing: one notification per group.
+    let pending = wait_for_rule_alerts(&base, "pending", &receiver, 0);
+    let firing = wait_for_rule_alerts(&base, "firing", &receiver, 0);
+    assert_eq!(pending, firing, "activeAt is kept from pending to firing");
+    let bodies = receiver.wait_for(2, Duration::from_secs(20));
+    for expected in expected_groups() {
+        let sent = for_group(&bodies, expected.name);
+        assert_eq!(sent.len(), 1, "{}: {bodies:#?}", expected.name);
+        check_rule_payload(sent[0], &expected, "firing", &base);
+        check_fired_at(&sent[0]["alerts"][0], firing[expected.name]);
+    }
+    let stored_pending = get_json(&format!(
+        "{base}/api/v1/query?query=count+by+(alertname)+(count_over_time(ALERTS%7Balertstate%3D%22pending%22%7D%5B1m%5D))"
+    ));
+    assert_eq!(
+        stored_pending["data"]["result"].as_array().map(Vec::len),
+        Some(2),
+        "ALERTS recorded both alerts pending: {stored_pending:#}"
+    );
+
+    let first_starts: BTreeMap<&str, Value> = expected_groups()
+        .iter()
+        .map(|e| {
+            (
+                e.name,
+                for_group(&bodies, e.name)[0]["alerts"][0]["startsAt"].clone(),
+            )
+        })
+        .collect();
+
+    // SIGTERM while firing. The rules go pending and fire again after the
+    // restart (`for` < the 10 min grace period is not restored, as in
+    // Prometheus); the notification log persisted, so nobody is paged again,
+    // and the notifier's stored alerts keep their first `startsAt`, as an
+    // Alertmanager that outlives a Prometheus restart keeps it.
+    assert!(server.terminate().success());
+    let server = Server::start(&data, &config, port);
+    let refired = wait_for_rule_alerts(&base, "firing", &receiver, 2);
+    for expected in expected_groups() {
+        assert!(
+            refired[expected.name] > firing[expected.name],
+            "{refired:?} {firing:?}"
+        );
+    }
+    let held = get_json(&format!("{base}/api/v2/alerts"));
+    let held_starts: BTreeMap<&str, i64> = held
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["labels"]["alertname"].as_str().unwrap(),
+                unix_ms(&a["startsAt"]),
+            )
+        })
+        .collect();
+    let first_start_ms: BTreeMap<&str, i64> = first_starts.iter().map(|(n, t)| (*n, unix_ms(t))).collect();
+    assert_eq!(held_starts, first_start_ms, "{held:#}");
+    // group_wait (1 s) and two group intervals (2 s) pass without a page.
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        receiver.bodies().len(),
+        2,
+        "the restart paged again: {:#?}",
+        receiver.bodies()
+    );
+
+    // The condition ends: one resolved notification per group, same group key.
+    let recovered_at = sightline::storage::now_ms();
+    push_gauges(&base, &[(ACCURACY, 0.95), (LATENCY, 0.2)]);
+    receiver.wait_for(4, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(5));
+    let bodies = receiver.bodies();
+    for expected in expected_groups() {
+        let sent = for_group(&bodies, expected.name);
+        assert_eq!(
+            sent.len(),
+            2,
+            "{}: one firing, one resolved: {bodies:#?}",
+            expected.name
+        );
+        let resolved = sent[1];
+        check_rule_payload(resolved, &expected, "resolved", &base);
+        assert_eq!(resolved["groupKey"], sent[0]["groupKey"]);
+        let alert = &resolved["alerts"][0];
+        assert_eq!(alert["startsAt"], first_starts[expected.name]);
+        let ends_at = unix_ms(&alert["endsAt"]);
+        let since_start = ends_at - unix_ms(&alert["startsAt"]);
+        assert!(
+            ends_at > recovered_at && since_start > 0 && since_start % 1_000 == 0,
+            "endsAt {} is not the evaluation that saw the recovery at {recovered_at}",
+            alert["endsAt"]
+        );
+    }
+    let active = get_json(&format!("{base}/api/v1/alerts"));
+    assert_eq!(active["data"]["alerts"], json!([]));
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn an_alert_resolved_just_before_a_restart_is_notified_as_resolved_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start();
+    // A long group interval holds the resolved notification back past the restart.
+    let alerting = format!(
+        "  route: {{receiver: hook, group_by: [alertname], group_wait: 1s, group_interval: 1m}}\n  receivers:\n    - name: hook\n      webhook_configs: [{{url: '{}'}}]\n",
+        receiver.url
+    );
+    let (config, port) = write_rules_config(dir.path(), ML_RULES, &alerting);
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &config, port);
+    let base = server.base.clone();
+    push_gauges(&base, &[(ACCURACY, 0.8)]);
+    let firing = receiver.wait_for(1, Duration::from_secs(20));
+    assert_eq!(firing[0]["status"], "firing");
+
+    // The rule resolves and hands the resolved alert over; the group would
+    // notify it only at its next interval, after the restart.
+    let recovered_at = sightline::storage::now_ms();
+    push_gauges(&base, &[(ACCURACY, 0.95)]);
+    poll_json(&format!("{base}/api/v1/alerts"), Duration::from_secs(20), |v| {
+        v["data"]["alerts"] == json!([])
+    });
+    assert!(server.terminate().success());
+    assert_eq!(receiver.bodies().len(), 1, "resolved before the restart");
+
+    let server = Server::start(&data, &config, port);
+    let bodies = receiver.wait_for(2, Duration::from_secs(20));
+    let resolved = &bodies[1];
+    assert_eq!(resolved["status"], "resolved");
+    assert_eq!(resolved["groupKey"], firing[0]["groupKey"]);
+    let alert = &resolved["alerts"][0];
+    assert_eq!(alert["startsAt"], firing[0]["alerts"][0]["startsAt"]);
+    assert!(unix_ms(&alert["endsAt"]) > recovered_at, "{alert:#}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(receiver.bodies().len(), 2, "{:#?}", receiver.bodies());
     assert!(server.terminate().success());
 }

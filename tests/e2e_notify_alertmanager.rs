@@ -1,18 +1,22 @@
 //! End to end with the real Alertmanager (Debian's `prometheus-alertmanager`
-//! 0.25 on 127.0.0.1): alerts handed to Sightline's notifier as the rule
-//! engine hands them (`AlertSink`) arrive at the external Alertmanager's
-//! `/api/v2/alerts` with external labels added and `alert_relabel_configs`
-//! applied, and that Alertmanager routes them on to its own webhook.
+//! 0.25 on 127.0.0.1): the `sightline` binary evaluates a rule file over
+//! remote-written samples and sends the rule's alerts to that Alertmanager
+//! (`alerting.alertmanagers`), which lists them in its own `/api/v2/alerts`
+//! with rule, series and external labels, expanded annotations and
+//! Prometheus's `generatorURL`/`endsAt`, with `alert_relabel_configs`
+//! applied, routes them to its webhook, and sees them resolve. Sightline's
+//! own Alertmanager, given the same route, sends that webhook the same
+//! firing and resolved messages, field for field.
 //!
-//! The notifier runs in-process here because the rule engine is the only
-//! `AlertSink` caller in the binary; once it is wired, a rule-driven variant
-//! against the binary reuses `notify_support`.
+//! Also, in-process: group observers (incidents) hear each notification,
+//! and `Notifier::apply` switches receivers.
 
 mod common;
 mod notify_support;
 
-use notify_support::WebhookReceiver;
-use serde_json::Value;
+use common::Server;
+use notify_support::{fingerprint, get_json, push_gauges, unix_ms, write_rules_config, WebhookReceiver};
+use serde_json::{json, Value};
 use sightline::alerts::{Alert, AlertSink};
 use sightline::notify::Notifier;
 use sightline::storage::{Storage, StorageOptions};
@@ -94,50 +98,135 @@ fn alert(name: &str) -> Alert {
     }
 }
 
+/// A firing rule and one that `alert_relabel_configs` drops.
+const RULES: &str = r#"groups:
+  - name: serving
+    interval: 1s
+    rules:
+      - alert: Noise
+        expr: vector(1)
+      - alert: HighP95Latency
+        expr: prediction_latency_p95_seconds > 0.5
+        for: 1s
+        labels:
+          severity: critical
+        annotations:
+          summary: "p95 latency of {{ $labels.model }} is {{ $value | humanizeDuration }}"
+"#;
+
+const LATENCY: &[(&str, &str)] = &[
+    ("__name__", "prediction_latency_p95_seconds"),
+    ("job", "ml"),
+    ("model", "fraud-v2"),
+];
+
+/// Polls the real Alertmanager's `/api/v2/alerts` until `done` holds.
+fn wait_for_am_alerts(am: &Alertmanager, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let alerts = am.alerts();
+        if done(&alerts) {
+            return alerts;
+        }
+        assert!(Instant::now() < deadline, "Alertmanager holds {alerts:#?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
-fn sightline_alerts_arrive_at_the_real_alertmanager() {
+fn rule_alerts_from_the_sightline_binary_arrive_at_the_real_alertmanager() {
     let dir = tempfile::tempdir().unwrap();
     let am_webhook = WebhookReceiver::start();
     let am = Alertmanager::start(dir.path(), &am_webhook.url);
     let target = am.base.trim_start_matches("http://");
-    let yaml = format!(
-        "global:\n  external_labels: {{cluster: eu-1}}\nalerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['{target}']}}]\n  alert_relabel_configs:\n    - {{action: drop, source_labels: [alertname], regex: Noise}}\n"
+    // Sightline's own Alertmanager gets the route and receiver the real one has.
+    let our_webhook = WebhookReceiver::start();
+    let alerting = format!(
+        "  alertmanagers:\n    - static_configs: [{{targets: ['{target}']}}]\n  alert_relabel_configs:\n    - {{action: drop, source_labels: [alertname], regex: Noise}}\n  route: {{receiver: hook, group_by: [alertname], group_wait: 1s, group_interval: 2s}}\n  receivers:\n    - name: hook\n      webhook_configs: [{{url: '{}'}}]\n",
+        our_webhook.url
     );
-    let config = sightline::config::parse_str(&yaml, "sightline.yml").unwrap();
-    let storage = Storage::open(&dir.path().join("data"), StorageOptions::default()).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let notifier = runtime
-        .block_on(async { Notifier::start(&storage, &config, "http://sightline:7464") })
-        .unwrap();
+    let (config, port) = write_rules_config(dir.path(), RULES, &alerting);
+    let server = Server::start(&dir.path().join("data"), &config, port);
+    push_gauges(&server.base, &[(LATENCY, 0.75)]);
 
-    notifier.send(vec![alert("HighP95Latency"), alert("Noise")]);
-
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let received = loop {
-        let alerts = am.alerts();
-        if !alerts.is_empty() {
-            break alerts;
-        }
-        assert!(Instant::now() < deadline, "no alert reached Alertmanager");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let received = wait_for_am_alerts(&am, |alerts| !alerts.is_empty());
+    // Noise fired (without `for`) at least one evaluation before HighP95Latency.
+    let rule_alerts = get_json(&server.url("/api/v1/alerts"));
+    let firing: Vec<&str> = rule_alerts["data"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["state"] == "firing")
+        .map(|a| a["labels"]["alertname"].as_str().unwrap())
+        .collect();
+    assert!(firing.contains(&"Noise"), "{rule_alerts:#}");
     assert_eq!(
         received.len(),
         1,
         "Noise must be dropped by alert_relabel_configs: {received:#?}"
     );
     let got = &received[0];
-    assert_eq!(got["labels"]["alertname"], "HighP95Latency");
-    assert_eq!(got["labels"]["cluster"], "eu-1");
-    assert_eq!(got["annotations"]["summary"], "p95 latency above 500ms");
-    assert_eq!(got["generatorURL"], "http://sightline/graph");
+    let labels = json!({"alertname": "HighP95Latency", "job": "ml", "model": "fraud-v2",
+                        "severity": "critical", "site": "e2e"});
+    assert_eq!(
+        got["labels"], labels,
+        "rule labels, series labels and external labels"
+    );
+    assert_eq!(
+        got["annotations"],
+        json!({"summary": "p95 latency of fraud-v2 is 750ms"})
+    );
+    assert_eq!(
+        got["generatorURL"],
+        format!(
+            "{}/graph?g0.expr=prediction_latency_p95_seconds+%3E+0.5&g0.tab=1",
+            server.base
+        )
+    );
+    assert_eq!(got["fingerprint"], fingerprint(&labels));
     assert_eq!(got["status"]["state"], "active");
+    // Prometheus sends ValidUntil = now + 4 × max(resend delay 1m, interval 1s).
+    assert_eq!(unix_ms(&got["endsAt"]) - unix_ms(&got["startsAt"]), 240_000);
 
     // Alertmanager routes it on to its own receiver.
     let notified = am_webhook.wait_for(1, Duration::from_secs(20));
-    assert_eq!(notified[0]["commonLabels"]["cluster"], "eu-1");
     assert_eq!(notified[0]["status"], "firing");
-    drop(runtime);
+    assert_eq!(notified[0]["commonLabels"], labels);
+
+    // Once the condition ends, Sightline sends the resolved alert (endsAt in
+    // the past): Alertmanager stops listing it and notifies the resolution.
+    let recovered_at = sightline::storage::now_ms();
+    push_gauges(&server.base, &[(LATENCY, 0.2)]);
+    wait_for_am_alerts(&am, <[Value]>::is_empty);
+    let notified = am_webhook.wait_for(2, Duration::from_secs(20));
+    let resolved = &notified[1];
+    assert_eq!(resolved["status"], "resolved");
+    assert_eq!(resolved["groupKey"], notified[0]["groupKey"]);
+    let ends_at = unix_ms(&resolved["alerts"][0]["endsAt"]);
+    assert!(
+        ends_at > recovered_at,
+        "endsAt {ends_at} before the recovery at {recovered_at}"
+    );
+
+    // Sightline's own Alertmanager said exactly what the real one said, field
+    // for field, apart from the URL each gives for itself.
+    let ours = our_webhook.wait_for(2, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(am_webhook.bodies().len(), 2, "{:#?}", am_webhook.bodies());
+    assert_eq!(our_webhook.bodies().len(), 2, "{:#?}", our_webhook.bodies());
+    assert_eq!(ours[0]["externalURL"], server.base);
+    for (theirs, ours) in notified.iter().zip(&ours) {
+        assert_eq!(without_external_url(ours), without_external_url(theirs));
+    }
+    assert!(server.terminate().success());
+}
+
+fn without_external_url(body: &Value) -> Value {
+    let mut body = body.clone();
+    body.as_object_mut()
+        .expect("a webhook body is an object")
+        .remove("externalURL");
+    body
 }
 
 /// Keeps every group event it hears.

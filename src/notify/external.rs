@@ -1,8 +1,10 @@
 //! Sending the rule engine's alerts to external Alertmanagers, as
-//! Prometheus's notifier does: external labels added, `alert_relabel_configs`
-//! applied, a bounded queue (oldest dropped first), batches of at most 256
-//! POSTed to every Alertmanager's `/api/v2/alerts`, each with its own
-//! timeout. No retries: the rule engine re-sends firing alerts anyway.
+//! Prometheus's notifier does: the alerts arrive relabelled
+//! (`relabel::AlertRelabel`), wait in a bounded queue (oldest dropped
+//! first), and go in batches of at most 256 to every Alertmanager's
+//! `/api/v2/alerts` after that Alertmanager's own `alert_relabel_configs`,
+//! each with its own timeout. No retries: the rule engine re-sends firing
+//! alerts anyway.
 
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
@@ -29,20 +31,12 @@ struct Target {
     relabel: Vec<RelabelConfig>,
 }
 
-/// What `apply` sets: where to send and how to change alerts first.
-#[derive(Default)]
-struct Settings {
-    targets: Vec<Arc<Target>>,
-    external_labels: BTreeMap<String, String>,
-    relabel: Vec<RelabelConfig>,
-}
-
 /// The queue and the task that drains it.
 #[derive(Default)]
 pub struct ExternalSender {
     queue: Mutex<VecDeque<Alert>>,
     more: tokio::sync::Notify,
-    settings: RwLock<Settings>,
+    targets: RwLock<Vec<Arc<Target>>>,
     dropped: std::sync::atomic::AtomicU64,
 }
 
@@ -60,11 +54,7 @@ struct PostableAlert<'a> {
 
 impl ExternalSender {
     /// Rebuilds the targets from the configuration.
-    pub fn apply(
-        &self,
-        alerting: &AlertingConfig,
-        external_labels: &BTreeMap<String, String>,
-    ) -> Result<(), String> {
+    pub fn apply(&self, alerting: &AlertingConfig) -> Result<(), String> {
         let mut targets = Vec::new();
         for (index, am) in alerting.alertmanagers.iter().enumerate() {
             let http_config = HttpConfig {
@@ -93,37 +83,22 @@ impl ExternalSender {
                 }
             }
         }
-        *self.settings.write() = Settings {
-            targets,
-            external_labels: external_labels.clone(),
-            relabel: alerting.alert_relabel_configs.clone(),
-        };
+        *self.targets.write() = targets;
         Ok(())
     }
 
-    /// Queues alerts (after external labels and relabelling) for every Alertmanager.
+    /// Queues alerts, already relabelled, for every Alertmanager.
     pub fn enqueue(&self, alerts: &[Alert]) {
-        let settings = self.settings.read();
-        if settings.targets.is_empty() {
+        if self.targets.read().is_empty() {
             return;
         }
         let mut queue = self.queue.lock();
         for alert in alerts {
-            let mut labels = alert.labels.clone();
-            for (name, value) in &settings.external_labels {
-                labels.entry(name.clone()).or_insert_with(|| value.clone());
-            }
-            let Some(labels) = relabel::apply(&labels, &settings.relabel) else {
-                continue;
-            };
             if queue.len() >= QUEUE_CAPACITY {
                 queue.pop_front();
                 self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-            queue.push_back(Alert {
-                labels,
-                ..alert.clone()
-            });
+            queue.push_back(alert.clone());
         }
         drop(queue);
         self.more.notify_one();
@@ -148,7 +123,7 @@ impl ExternalSender {
     }
 
     async fn send_batch(&self, batch: &[Alert]) {
-        let targets = self.settings.read().targets.clone();
+        let targets = self.targets.read().clone();
         let mut sends = tokio::task::JoinSet::new();
         for target in targets {
             let body = postable(batch, &target.relabel);
@@ -199,23 +174,21 @@ mod tests {
     }
 
     #[test]
-    fn external_labels_and_relabelling_before_queueing() {
+    fn queued_alerts_are_posted_after_each_alertmanagers_relabelling() {
         let sender = ExternalSender::default();
         let alerting: AlertingConfig = serde_saphyr::from_str(
-            "alertmanagers: [{static_configs: [{targets: ['127.0.0.1:9093']}]}]\nalert_relabel_configs: [{action: drop, source_labels: [alertname], regex: Noise}]\n",
+            "alertmanagers: [{static_configs: [{targets: ['127.0.0.1:9093']}], alert_relabel_configs: [{action: drop, source_labels: [alertname], regex: Noise}]}]\n",
         )
         .unwrap();
-        let external = [("cluster".to_string(), "eu".to_string())].into();
-        sender.apply(&alerting, &external).unwrap();
+        sender.apply(&alerting).unwrap();
         sender.enqueue(&[alert("Down"), alert("Noise")]);
         let queued: Vec<Alert> = sender.queue.lock().iter().cloned().collect();
-        assert_eq!(queued.len(), 1);
-        assert_eq!(queued[0].labels["cluster"], "eu");
-        let body = postable(&queued, &[]);
+        assert_eq!(queued.len(), 2);
+        let target = sender.targets.read()[0].clone();
+        assert_eq!(target.url, "http://127.0.0.1:9093/api/v2/alerts");
+        let body = postable(&queued, &target.relabel);
+        assert_eq!(body.len(), 1);
+        assert_eq!(body[0]["labels"]["alertname"], "Down");
         assert_eq!(body[0]["endsAt"], "1970-01-01T00:01:00Z");
-        assert_eq!(
-            sender.settings.read().targets[0].url,
-            "http://127.0.0.1:9093/api/v2/alerts"
-        );
     }
 }

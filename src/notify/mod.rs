@@ -6,8 +6,8 @@
 //! engine's alerts to external Alertmanagers when `alerting.alertmanagers`
 //! names some, and serves Alertmanager's v2 API (`api`).
 //!
-//! Owns everything under `alerting:` at run time and the `aux/silences` and
-//! `aux/nflog` trees. It must not evaluate rules, touch samples, or open
+//! Owns everything under `alerting:` at run time and the `aux/alerts`,
+//! `aux/silences` and `aux/nflog` trees. It must not evaluate rules, touch samples, or open
 //! incidents: it tells `GroupObserver`s what it sent and they decide.
 
 mod api;
@@ -41,6 +41,7 @@ use external::ExternalSender;
 use inhibit::InhibitRule;
 use nflog::NotificationLog;
 use receivers::Receiver;
+use relabel::AlertRelabel;
 use route::Route;
 use silence::Silences;
 use store::{AlertStore, StoredAlert};
@@ -48,6 +49,10 @@ use template::TemplateSet;
 
 /// How often resolved alerts, expired silences and old log entries are dropped.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
+/// How long a resolved alert stays known (Alertmanager drops resolved alerts
+/// every `--alerts.gc-interval`, 30 m by default): long enough that one whose
+/// resolution a group has yet to notify is still there after a restart.
+const RESOLVED_KEPT: chrono::Duration = chrono::Duration::minutes(30);
 
 /// Everything built from the configuration; replaced whole on `apply`.
 pub(crate) struct Runtime {
@@ -57,6 +62,8 @@ pub(crate) struct Runtime {
     time_intervals: HashMap<String, Vec<TimePeriod>>,
     resolve_timeout: chrono::Duration,
     external_url: String,
+    /// Applied to the rule engine's alerts before any Alertmanager sees them.
+    relabel: AlertRelabel,
 }
 
 impl Runtime {
@@ -80,6 +87,7 @@ impl Runtime {
             time_intervals,
             resolve_timeout: chrono::Duration::milliseconds(resolve_ms),
             external_url: external_url.trim_end_matches('/').to_string(),
+            relabel: AlertRelabel::new(config),
         })
     }
 }
@@ -112,7 +120,9 @@ pub struct Notifier {
 impl Notifier {
     /// Opens the persisted state in `storage` and starts the background tasks.
     /// Must be called inside a tokio runtime. `external_url` is how
-    /// notifications link back to Sightline.
+    /// notifications link back to Sightline. Alerts stored before a restart
+    /// wait for the first [`Notifier::apply`] (the server's start-up applies
+    /// the configuration once), so no group starts twice.
     pub fn start(storage: &Storage, config: &Config, external_url: &str) -> Result<Notifier, String> {
         let tree = |name: &str| {
             storage
@@ -122,7 +132,7 @@ impl Notifier {
         let handle = tokio::runtime::Handle::try_current().map_err(|err| err.to_string())?;
         let shared = Arc::new(Shared {
             runtime: RwLock::new(Arc::new(Runtime::build(config, external_url)?)),
-            store: AlertStore::default(),
+            store: AlertStore::open(tree("alerts")?),
             silences: Silences::open(tree("silences")?),
             nflog: NotificationLog::open(tree("nflog")?),
             groups: Groups::default(),
@@ -131,22 +141,21 @@ impl Notifier {
             handle,
             started: Utc::now(),
         });
-        shared
-            .external
-            .apply(&config.alerting, &config.global.external_labels)?;
+        shared.external.apply(&config.alerting)?;
         shared.handle.spawn(shared.external.clone().run());
         shared.handle.spawn(maintain(shared.clone()));
         Ok(Notifier { shared })
     }
 
     /// Takes a new configuration: on success, groups restart from the alerts
-    /// held now (as Alertmanager's reload does); on error nothing changes.
+    /// held now (as Alertmanager's reload does), those stored before a
+    /// restart included: firing ones are deduplicated by the notification
+    /// log, resolved ones not yet notified are notified. On error nothing
+    /// changes.
     pub fn apply(&self, config: &Config) -> Result<(), String> {
         let external_url = self.shared.runtime().external_url.clone();
         let runtime = Runtime::build(config, &external_url)?;
-        self.shared
-            .external
-            .apply(&config.alerting, &config.global.external_labels)?;
+        self.shared.external.apply(&config.alerting)?;
         *self.shared.runtime.write() = Arc::new(runtime);
         self.shared.groups.stop_all();
         for stored in self.shared.store.all() {
@@ -167,7 +176,10 @@ impl Notifier {
 }
 
 impl AlertSink for Notifier {
+    /// As Prometheus hands alerts to its Alertmanagers: external labels and
+    /// `alert_relabel_configs` first, for ours and the external ones alike.
     fn send(&self, alerts: Vec<Alert>) {
+        let alerts = self.shared.runtime().relabel.apply(alerts);
         self.shared.external.enqueue(&alerts);
         receive(&self.shared, alerts.into_iter().map(|a| (a, true)));
     }
@@ -190,7 +202,7 @@ async fn maintain(shared: Arc<Shared>) {
     loop {
         tick.tick().await;
         let now = Utc::now();
-        shared.store.forget_resolved_before(now);
+        shared.store.forget_resolved_before(now - RESOLVED_KEPT);
         shared.silences.collect_garbage(now);
         shared.nflog.collect_garbage(now);
     }

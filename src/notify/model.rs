@@ -130,6 +130,24 @@ pub mod unix_millis {
     }
 }
 
+/// Serde for persisted times as RFC 3339 text with nanoseconds, so any time
+/// an Alertmanager client sends comes back exactly.
+pub mod rfc3339_nanos {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Nanos, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|time| time.to_utc())
+            .map_err(|err| serde::de::Error::custom(format!("time {text:?}: {err}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -257,11 +257,21 @@ fn last_sample(queryable: &dyn Queryable, series: &Labels, mint: i64, maxt: i64)
 
 /// `<external URL>/graph?g0.expr=…&g0.tab=1`, Prometheus's generator URL.
 pub fn generator_url(external_url: &str, expr: &str) -> String {
-    let escaped: String = form_urlencoded::byte_serialize(expr.as_bytes()).collect();
     format!(
-        "{}/graph?g0.expr={escaped}&g0.tab=1",
-        external_url.trim_end_matches('/')
+        "{}/graph?g0.expr={}&g0.tab=1",
+        external_url.trim_end_matches('/'),
+        go_query_escape(expr)
     )
+}
+
+/// Go's `url.QueryEscape`: form encoding, except that Go keeps `~` and
+/// escapes `*` (`form_urlencoded` does the opposite, and neither byte can
+/// appear otherwise in its output).
+fn go_query_escape(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('*', "%2A")
+        .replace("%7E", "~")
 }
 
 /// FNV-1a over name and file: a stable spread of groups over their interval.
@@ -406,5 +416,13 @@ mod tests {
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].labels["alertname"], "Down");
         assert_eq!(sent[0].generator_url, "/graph?g0.expr=up+%3D%3D+0&g0.tab=1");
+    }
+
+    #[test]
+    fn generator_urls_escape_expressions_as_go_does() {
+        assert_eq!(
+            generator_url("http://p:9090/", r#"x{a=~"b.*"} * 2 > 1"#),
+            "http://p:9090/graph?g0.expr=x%7Ba%3D~%22b.%2A%22%7D+%2A+2+%3E+1&g0.tab=1"
+        );
     }
 }

@@ -1,7 +1,9 @@
-//! Helpers for notification end-to-end tests, shared so a rule-driven
-//! variant can reuse them: a local HTTP receiver that records what it is
-//! sent, posting alerts to Sightline's Alertmanager API, and a config
-//! writer with an `alerting:` section.
+//! Helpers for notification end-to-end tests: a local HTTP receiver that
+//! records what it is sent, posting alerts to Sightline's Alertmanager API,
+//! config writers with an `alerting:` section (with or without a rule file),
+//! remote-write pushes that drive rules, JSON polling, and independent
+//! copies of what Alertmanager payloads must hold (fingerprints, Go's query
+//! escaping).
 
 #![allow(dead_code)] // each test binary uses a different subset
 
@@ -149,4 +151,109 @@ pub fn post_alerts(base: &str, alerts: &serde_json::Value) {
 pub fn rfc3339_from_now(offset_secs: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(offset_secs))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Writes `rules_yaml` as `alerts.rules.yml` and a config that evaluates it
+/// every second with `external_labels: {site: e2e}` and `alerting_yaml`
+/// (indented under `alerting:`); returns the config's path and port.
+pub fn write_rules_config(dir: &Path, rules_yaml: &str, alerting_yaml: &str) -> (PathBuf, u16) {
+    let port = super::common::free_port();
+    std::fs::write(dir.join("alerts.rules.yml"), rules_yaml).expect("write rules");
+    let path = dir.join("sightline.yml");
+    let yaml = format!(
+        "global:\n  evaluation_interval: 1s\n  external_labels:\n    site: e2e\nrule_files:\n  - alerts.rules.yml\nserver:\n  listen: 127.0.0.1:{port}\nalerting:\n{alerting_yaml}\n"
+    );
+    std::fs::write(&path, yaml).expect("write config");
+    (path, port)
+}
+
+/// Appends one sample per series at the current time through remote write,
+/// as a Prometheus agent would; panics unless Sightline accepts it.
+pub fn push_gauges(base: &str, series: &[(&[(&str, &str)], f64)]) {
+    use sightline::storage::{now_ms, Labels, Sample, SeriesSamples};
+    let t = now_ms();
+    let batch: Vec<SeriesSamples> = series
+        .iter()
+        .map(|(labels, v)| SeriesSamples {
+            labels: Labels::from_pairs(labels.iter().copied()),
+            samples: vec![Sample { t, v: *v }],
+        })
+        .collect();
+    let response = super::common::client()
+        .post(format!("{base}/api/v1/write"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .body(sightline::ingest::remote_write::encode_write_request(&batch))
+        .send()
+        .expect("remote write");
+    assert!(
+        response.status().is_success(),
+        "remote write: {}",
+        response.status()
+    );
+}
+
+/// GETs `url` as JSON.
+pub fn get_json(url: &str) -> serde_json::Value {
+    super::common::client()
+        .get(url)
+        .send()
+        .and_then(|r| r.json())
+        .unwrap_or_else(|err| panic!("GET {url}: {err}"))
+}
+
+/// Polls `url` every 50 ms until `done` holds for its JSON; panics after `timeout`.
+pub fn poll_json(
+    url: &str,
+    timeout: Duration,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let value = get_json(url);
+        if done(&value) {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting on {url}: {value:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Prometheus's `model.LabelSet.Fingerprint` (FNV-1a over sorted names and
+/// values, each followed by 0xff) as Alertmanager prints it.
+pub fn fingerprint(labels: &serde_json::Value) -> String {
+    let sorted: std::collections::BTreeMap<&str, &str> = labels
+        .as_object()
+        .expect("labels are an object")
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str().expect("label values are strings")))
+        .collect();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (name, value) in sorted {
+        for byte in name.bytes().chain([0xff]).chain(value.bytes()).chain([0xff]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+/// Go's `url.QueryEscape`, written out independently of Sightline's.
+pub fn go_query_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Milliseconds since the epoch of an RFC 3339 time.
+pub fn unix_ms(rfc3339: &serde_json::Value) -> i64 {
+    let text = rfc3339.as_str().expect("a time string");
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|err| panic!("{text}: {err}"))
+        .timestamp_millis()
 }
