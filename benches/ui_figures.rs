@@ -6,6 +6,9 @@
 //! load of that dashboard until every panel has drawn, and the hover-legend update
 //! on an Explore graph of 200 series × 1,000 points. Also sums the gzip size of
 //! the built UI. Targets: < 1.5 s, responsive hover, ≤ 300 KB gzip.
+//!
+//! `UI_FIGURES_HOLD_S=N` keeps the seeded server up for N seconds after the
+//! measurement (its URL is printed first), to time single queries with curl.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -29,6 +32,7 @@ fn main() {
     let end = now_ms() - now_ms() % STEP_MS;
     seed(&server, end);
     save_dashboard(&server);
+    println!("seeded {}", server.base);
     let explore_end = end / 1000;
     let explore_start = explore_end - 999 * 15;
     let output = Command::new("node")
@@ -54,6 +58,19 @@ fn main() {
         "ui assets: {} bytes gzip in total (target ≤ 300 KB)",
         gzip_total(&repo.join("ui/dist"))
     );
+    hold(&server);
+}
+
+/// Keeps the server up for `UI_FIGURES_HOLD_S` seconds, if set.
+fn hold(server: &Server) {
+    let Some(seconds) = std::env::var("UI_FIGURES_HOLD_S")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    else {
+        return;
+    };
+    println!("holding {} for {seconds} s", server.base);
+    std::thread::sleep(std::time::Duration::from_secs(seconds));
 }
 
 /// 1,000 counters in 5 groups of 200 and 12 panels' shards, 6 h at 15 s, in batches.

@@ -21,25 +21,38 @@ use std::time::Duration;
 
 /// Writes a millisecond timestamp as Prometheus does.
 pub fn write_timestamp(out: &mut String, t: i64) {
-    let sign = if t < 0 { "-" } else { "" };
+    if t < 0 {
+        out.push('-');
+    }
     let abs = t.unsigned_abs();
-    let _ = write!(out, "{sign}{}", abs / 1000);
+    out.push_str(itoa::Buffer::new().format(abs / 1000));
     let frac = abs % 1000;
     if frac != 0 {
-        let _ = write!(out, ".{frac:03}");
+        out.push('.');
+        for digit in [frac / 100, frac / 10 % 10, frac % 10] {
+            out.push(char::from(b'0' + digit as u8));
+        }
     }
 }
 
-/// Formats a sample value as Prometheus does.
-pub fn format_value(v: f64) -> String {
+/// Writes a sample value as Prometheus does (Go's `FormatFloat(v, 'f', -1, 64)`):
+/// the shortest digits that read back to `v`, never an exponent; `NaN`, `+Inf`, `-Inf`.
+/// Result bodies hold one per point, so this is the hot path of large range queries:
+/// zmij finds the digits; the rare value it writes with an exponent is written
+/// again by `Display`, which spells out the same digits in plain decimal.
+pub fn write_value(out: &mut String, v: f64) {
     if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else {
-        v.to_string()
+        let mut buffer = zmij::Buffer::new();
+        let digits = buffer.format_finite(v);
+        if digits.contains('e') {
+            let _ = write!(out, "{v}");
+        } else {
+            out.push_str(digits.strip_suffix(".0").unwrap_or(digits));
+        }
     }
 }
 
@@ -88,6 +101,15 @@ fn write_point(out: &mut String, t: i64, v: &str) {
     out.push(']');
 }
 
+/// `[t,"v"]` for a sample: a formatted number never needs JSON escaping.
+fn write_sample(out: &mut String, t: i64, v: f64) {
+    out.push('[');
+    write_timestamp(out, t);
+    out.push_str(",\"");
+    write_value(out, v);
+    out.push_str("\"]");
+}
+
 /// Writes `[item,item,...]` with `write_item` for each element.
 pub(super) fn write_list<T>(out: &mut String, items: &[T], mut write_item: impl FnMut(&mut String, &T)) {
     out.push('[');
@@ -104,28 +126,41 @@ pub(super) fn write_list<T>(out: &mut String, items: &[T], mut write_item: impl 
 pub fn write_data(out: &mut String, value: &Value) {
     let _ = write!(out, "{{\"resultType\":\"{}\",\"result\":", value.type_name());
     match value {
-        Value::Scalar { t, v } => write_point(out, *t, &format_value(*v)),
+        Value::Scalar { t, v } => write_sample(out, *t, *v),
         Value::String { t, v } => write_point(out, *t, v),
         Value::Vector(samples) => write_list(out, samples, |out, s| {
             out.push_str("{\"metric\":");
             write_labels(out, &s.labels);
             out.push_str(",\"value\":");
-            write_point(out, s.t, &format_value(s.v));
+            write_sample(out, s.t, s.v);
             out.push('}');
         }),
         Value::Matrix(series) => write_list(out, series, |out, s| {
             out.push_str("{\"metric\":");
             write_labels(out, &s.labels);
             out.push_str(",\"values\":");
-            write_list(out, &s.points, |out, p| write_point(out, p.t, &format_value(p.v)));
+            write_list(out, &s.points, |out, p| write_sample(out, p.t, p.v));
             out.push('}');
         }),
     }
     out.push('}');
 }
 
+/// About how long the JSON of `value` is, so the body is allocated once: a range
+/// query's body runs to megabytes, which growing by doubling copies about twice over.
+fn estimated_json_len(value: &Value) -> usize {
+    match value {
+        Value::Matrix(series) => series
+            .iter()
+            .map(|s| 64 + s.labels.len() * 32 + s.points.len() * 24)
+            .sum(),
+        Value::Vector(samples) => samples.iter().map(|s| 96 + s.labels.len() * 32).sum(),
+        Value::Scalar { .. } | Value::String { .. } => 64,
+    }
+}
+
 fn render(result: &QueryResult) -> Response {
-    let mut out = String::with_capacity(256);
+    let mut out = String::with_capacity(256 + estimated_json_len(&result.value));
     out.push_str("{\"status\":\"success\",\"data\":");
     write_data(&mut out, &result.value);
     if !result.warnings.is_empty() {
@@ -303,6 +338,12 @@ mod tests {
         }
     }
 
+    fn format_value(v: f64) -> String {
+        let mut out = String::new();
+        write_value(&mut out, v);
+        out
+    }
+
     #[test]
     fn values_like_prometheus() {
         assert_eq!(format_value(1.0), "1");
@@ -310,6 +351,27 @@ mod tests {
         assert_eq!(format_value(1e21), "1000000000000000000000");
         assert_eq!(format_value(f64::NAN), "NaN");
         assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(format_value(f64::INFINITY), "+Inf");
+        assert_eq!(format_value(-0.0), "-0");
+        assert_eq!(format_value(1.5e-7), "0.00000015");
+        assert_eq!(format_value(f64::MAX), f64::MAX.to_string());
+        assert_eq!(format_value(5e-324), 5e-324f64.to_string());
+    }
+
+    proptest::proptest! {
+        /// The fast path writes exactly what `Display` (Go's 'f', -1) writes.
+        #[test]
+        fn values_match_display(bits in proptest::num::u64::ANY) {
+            let v = f64::from_bits(bits);
+            proptest::prop_assume!(v.is_finite());
+            proptest::prop_assert_eq!(format_value(v), v.to_string());
+        }
+
+        #[test]
+        fn decimal_values_match_display(units in -10_000_000i64..10_000_000, scale in 0u32..9) {
+            let v = units as f64 / 10f64.powi(scale as i32);
+            proptest::prop_assert_eq!(format_value(v), v.to_string());
+        }
     }
 
     #[test]

@@ -218,10 +218,11 @@ fn graph_to_timeseries(mut panel: Value) -> Value {
         defaults.insert("decimals".into(), json!(d));
     }
     let stacked = panel["stack"].as_bool().unwrap_or(false);
-    defaults.insert(
-        "custom".into(),
-        json!({"stacking": {"mode": if stacked { "normal" } else { "none" }}}),
-    );
+    let mut custom = json!({"stacking": {"mode": if stacked { "normal" } else { "none" }}});
+    if let Some(width) = number_like(&panel["linewidth"]) {
+        custom["lineWidth"] = json!(width);
+    }
+    defaults.insert("custom".into(), custom);
     if let Some(steps) = graph_threshold_steps(&panel["thresholds"]) {
         defaults.insert("thresholds".into(), json!({"mode": "absolute", "steps": steps}));
     }
@@ -376,7 +377,7 @@ mod tests {
                     {"type": "singlestat", "title": "Accuracy", "span": 4, "format": "percentunit",
                      "thresholds": "0.8,0.9", "colors": ["red", "orange", "green"], "valueName": "current",
                      "targets": [{"expr": "model_accuracy", "refId": "A"}]},
-                    {"type": "graph", "title": "Latency", "span": 8, "stack": true,
+                    {"type": "graph", "title": "Latency", "span": 8, "stack": true, "linewidth": 2,
                      "yaxes": [{"format": "s", "min": "0"}, {"format": "short"}],
                      "targets": [{"expr": "rate(x[5m])", "legendFormat": "{{model}}", "refId": "A"}]}]},
                 {"title": "More", "panels": [{"type": "heatmap", "title": "Heat", "span": 12}]}],
@@ -419,6 +420,7 @@ mod tests {
             "normal"
         );
         assert_eq!(graph.field_config["defaults"]["min"], 0.0);
+        assert_eq!(graph.field_config["defaults"]["custom"]["lineWidth"], 2.0);
         assert_eq!(graph.targets[0].legend_format, "{{model}}");
         assert_eq!(dashboard.panels[2].title, "More");
         assert_eq!(

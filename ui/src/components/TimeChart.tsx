@@ -18,6 +18,8 @@ export interface ChartProps {
   unit?: string;
   decimals?: number;
   stacked?: boolean;
+  /** Line width in CSS pixels; Grafana's default is 1, which canvas draws as a fast hairline. */
+  lineWidth?: number;
   height: number;
   thresholds?: Threshold[];
   onZoom?: (start: number, end: number) => void;
@@ -57,7 +59,7 @@ export function TimeChart(props: ChartProps) {
   useEffect(() => {
     const el = box.current;
     if (!el) return;
-    const { times, series, unit, decimals, stacked, height, thresholds } = props;
+    const { times, series, unit, decimals, stacked, height, thresholds, lineWidth = 1 } = props;
     const drawn = stacked ? stack(series) : series.map((s) => s.values);
     const axis = { stroke: cssVar("--muted"), grid: { stroke: cssVar("--grid"), width: 1 }, ticks: { stroke: cssVar("--grid") } };
     const opts: uPlot.Options = {
@@ -76,7 +78,7 @@ export function TimeChart(props: ChartProps) {
         ...series.map((s, i) => ({
           label: s.label,
           stroke: PALETTE[i % PALETTE.length],
-          width: 1.25,
+          width: lineWidth,
           fill: stacked ? `${PALETTE[i % PALETTE.length]}55` : undefined,
           points: { show: times.length < 60 },
           spanGaps: false,
@@ -100,14 +102,18 @@ export function TimeChart(props: ChartProps) {
     const u = new uPlot(opts, [times, ...drawn] as uPlot.AlignedData, el);
     (el as any).uplot = u;
     el.dataset.series = String(series.length);
-    el.dataset.points = String(series.reduce((n, s) => n + s.values.filter((v) => v != null).length, 0));
-    const resize = new ResizeObserver(() => u.setSize({ width: el.clientWidth, height }));
+    el.dataset.points = String(countPoints(series));
+    // The observer also reports the size the chart was just drawn at: redrawing
+    // for that would draw every chart twice on load.
+    const resize = new ResizeObserver(() => {
+      if (el.clientWidth !== u.width) u.setSize({ width: el.clientWidth, height });
+    });
     resize.observe(el);
     return () => {
       resize.disconnect();
       u.destroy();
     };
-  }, [props.times, props.series, props.stacked, props.height, props.unit, theme]);
+  }, [props.times, props.series, props.stacked, props.lineWidth, props.height, props.unit, theme]);
 
   return (
     <div class="chart-wrap" style={{ height: `${props.height}px` }}>
@@ -115,6 +121,12 @@ export function TimeChart(props: ChartProps) {
       <div class="hover-legend" ref={legend} role="status" aria-live="off" hidden />
     </div>
   );
+}
+
+function countPoints(series: ChartSeries[]): number {
+  let n = 0;
+  for (const s of series) for (const v of s.values) if (v != null) n++;
+  return n;
 }
 
 /** The hover legend: time, then the series closest to the cursor, sorted by value. */

@@ -27,7 +27,7 @@ export interface Panel {
       max?: number;
       decimals?: number;
       thresholds?: { mode?: string; steps: Threshold[] };
-      custom?: { stacking?: { mode?: string } };
+      custom?: { stacking?: { mode?: string }; lineWidth?: number };
     };
   };
   options?: Record<string, any>;

@@ -72,6 +72,15 @@ export function autoStep(r: Resolved, pixels = 1000): number {
   return NICE_STEPS.find((s) => s >= raw) ?? Math.ceil(raw);
 }
 
+/**
+ * `r` with both ends moved down to a multiple of `step`, as Grafana's Prometheus
+ * data source does: every point then falls on whole multiples of the step, so
+ * timestamps are short and the same range asked again reads the same grid.
+ */
+export function alignRange(r: Resolved, step: number): Resolved {
+  return { start: Math.floor(r.start / step) * step, end: Math.floor(r.end / step) * step };
+}
+
 export function formatTime(seconds: number): string {
   const d = new Date(seconds * 1000);
   const pad = (n: number) => String(n).padStart(2, "0");

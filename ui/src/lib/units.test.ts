@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { formatValue, thresholdColor } from "./units";
-import { autoStep, parseDuration, parseTime } from "./time";
+import { alignRange, autoStep, parseDuration, parseTime } from "./time";
 
 test("units", () => {
   assert.equal(formatValue(0.912, "percentunit"), "91.2%");
@@ -28,4 +28,9 @@ test("times and steps", () => {
   assert.equal(parseTime("1704067200000"), 1704067200);
   assert.equal(autoStep({ start: 0, end: 21600 }, 720), 60);
   assert.ok(autoStep({ start: 0, end: 86400 * 365 }, 4000) >= (86400 * 365) / 11000);
+});
+
+test("ranges align down to the step as Grafana's", () => {
+  assert.deepEqual(alignRange({ start: 1000.5, end: 22630.25 }, 60), { start: 960, end: 22620 });
+  assert.deepEqual(alignRange({ start: 120, end: 180 }, 60), { start: 120, end: 180 });
 });

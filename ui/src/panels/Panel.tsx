@@ -1,11 +1,11 @@
 // One dashboard panel: runs its PromQL targets over the dashboard's range and
 // draws them as a time series, stat, gauge, bar gauge, table or text. Its size
 // comes from gridPos alone, so nothing moves while data loads.
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useLayoutEffect, useMemo, useState } from "preact/hooks";
 import { alignToGrid, TimeChart, type ChartSeries } from "../components/TimeChart";
 import { interpolate, panelUnit, reduce, reducer, type Panel, type Target } from "../lib/dashboard";
 import { instantQuery, legendFor, rangeQuery, samplesOf, type Labels } from "../lib/prom";
-import type { Resolved } from "../lib/time";
+import { alignRange, type Resolved } from "../lib/time";
 import { formatValue, thresholdColor } from "../lib/units";
 
 export const ROW_PX = 30;
@@ -37,7 +37,9 @@ function useTargets(panel: Panel, ctx: PanelContext, instant: boolean) {
     interpolate(t.expr, ctx.variables, { intervalSeconds: ctx.step, rangeSeconds: ctx.range.end - ctx.range.start }),
   );
   const key = exprs.join("\n");
-  useEffect(() => {
+  // A layout effect sends the queries as soon as the panel is rendered; a plain
+  // effect would wait for the next painted frame, which on a busy machine is late.
+  useLayoutEffect(() => {
     if (!targets.length) {
       setState({ loading: false });
       return;
@@ -56,7 +58,8 @@ function useTargets(panel: Panel, ctx: PanelContext, instant: boolean) {
 }
 
 async function runTarget(t: Target, expr: string, ctx: PanelContext, instant: boolean) {
-  const data = instant ? await instantQuery(expr, ctx.range.end) : await rangeQuery(expr, ctx.range.start, ctx.range.end, ctx.step);
+  const range = alignRange(ctx.range, ctx.step);
+  const data = instant ? await instantQuery(expr, ctx.range.end) : await rangeQuery(expr, range.start, range.end, ctx.step);
   if (data.resultType === "matrix")
     return data.result.map((s) => ({ metric: s.metric, label: legendFor(s.metric, t.legendFormat), points: s.values }));
   return samplesOf(data).map((s) => ({
@@ -74,7 +77,7 @@ function bucketOrder<T extends { metric: Labels }>(series: T[]): T[] {
 
 function merge(parts: Awaited<ReturnType<typeof runTarget>>[], targets: Target[], ctx: PanelContext): Drawn {
   const flat = parts.flatMap((series, i) => bucketOrder(series).map((s) => ({ ...s, refId: targets[i].refId ?? String.fromCharCode(65 + i) })));
-  const { start, end } = ctx.range;
+  const { start, end } = alignRange(ctx.range, ctx.step);
   const aligned = alignToGrid(start, end, ctx.step, flat);
   return { ...aligned, metrics: flat.map((s) => s.metric), refIds: flat.map((s) => s.refId) };
 }
@@ -129,7 +132,8 @@ function Visual({ panel, data, height }: { panel: Panel; data: Drawn; height: nu
   const unit = panelUnit(panel);
   const d = panel.fieldConfig?.defaults;
   const steps = d?.thresholds?.steps;
-  const reduced = useMemo(() => data.series.map((s) => reduce(s.values, reducer(panel))), [data, panel]);
+  const reduces = panel.type === "stat" || panel.type === "gauge" || panel.type === "bargauge";
+  const reduced = useMemo(() => (reduces ? data.series.map((s) => reduce(s.values, reducer(panel))) : []), [data, panel, reduces]);
   switch (panel.type) {
     case "timeseries":
       return (
@@ -139,6 +143,7 @@ function Visual({ panel, data, height }: { panel: Panel; data: Drawn; height: nu
           unit={unit}
           decimals={d?.decimals}
           stacked={d?.custom?.stacking?.mode === "normal" || d?.custom?.stacking?.mode === "percent"}
+          lineWidth={d?.custom?.lineWidth}
           thresholds={steps}
           height={height}
         />
