@@ -118,6 +118,8 @@ impl SeriesCache {
         self.forget_references_before(ref_epoch);
         self.iteration += 1;
         let mut batch = ScrapeBatch::default();
+        // Most scrapes expose what the last one did.
+        batch.appends.known.reserve(self.series.len());
         if let Err(err) = self.add_samples(body, format, scrape_ts, rules, &mut batch) {
             self.undo_iteration();
             return Err(err);

@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use super::cache::{Metadata, SampleRules, ScrapeBatch, SeriesCache};
-use super::fetch::fetch;
+use super::fetch::{fetch, Scraped};
 use super::target::Target;
 use crate::exposition::Format;
 use crate::http_client::HttpClient;
@@ -110,7 +110,6 @@ struct Scraper {
     cache: SeriesCache,
     rules: SampleRules,
     report_labels: Vec<Labels>,
-    body: Vec<u8>,
 }
 
 impl Scraper {
@@ -127,7 +126,6 @@ impl Scraper {
                 ..context.rules.clone()
             },
             report_labels,
-            body: Vec::new(),
         }
     }
 
@@ -145,14 +143,13 @@ impl Scraper {
                     &target.url,
                     target.timeout,
                     context.body_size_limit,
-                    &mut self.body,
                 )
                 .await
             }
         };
         // Parsing and appending are CPU and disk work; keep them off the async workers.
         let outcome = tokio::task::block_in_place(|| match fetched {
-            Ok(scraped) => self.store(scraped.content_type.as_deref(), ts, context),
+            Ok(scraped) => self.store(&scraped, ts, context),
             Err(err) => Err(err),
         });
         let duration = started.elapsed();
@@ -177,15 +174,10 @@ impl Scraper {
     }
 
     /// Parses the body and appends it in one batch; an append error fails the scrape.
-    fn store(
-        &mut self,
-        content_type: Option<&str>,
-        ts: i64,
-        context: &LoopContext,
-    ) -> Result<ScrapeBatch, String> {
-        let format = Format::from_content_type(content_type);
+    fn store(&mut self, scraped: &Scraped, ts: i64, context: &LoopContext) -> Result<ScrapeBatch, String> {
+        let format = Format::from_content_type(scraped.content_type.as_deref());
         let epoch = context.appender.ref_epoch();
-        let mut batch = self.cache.scrape(&self.body, format, ts, &self.rules, epoch)?;
+        let mut batch = self.cache.scrape(&scraped.body, format, ts, &self.rules, epoch)?;
         let appends = std::mem::take(&mut batch.appends);
         let appended = context
             .appender

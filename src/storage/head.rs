@@ -269,6 +269,8 @@ impl Head {
         rules: &AppendRules,
     ) -> Result<(PreparedBatch, Vec<Option<SeriesId>>), AppendError> {
         let mut check = BatchCheck::new(self, rules);
+        check.touched.reserve(known.len() + new.len());
+        check.wal.samples.reserve(known.len() + new.len());
         for &(id, s) in known {
             check.add_known(id, s)?;
         }
