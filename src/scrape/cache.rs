@@ -1,12 +1,18 @@
 //! The per-target scrape cache: from exposed series to stored labels, and staleness.
 //!
 //! Owns turning one scraped body into one append batch. Like Prometheus's
-//! `scrapeCache`, each exposed series (its name and labels as written) maps to its
-//! final labels, computed once (target labels, `honor_labels`, metric relabelling,
-//! label limits); steady-state scrapes only look the series up. The cache also
-//! remembers which series the last successful scrape returned, so that series
-//! which vanish, or every series when a scrape fails, get a staleness marker.
-//! Metric metadata (HELP, TYPE, UNIT) is kept per family for the metadata API.
+//! `scrapeCache`, each exposed series (its name and labels as written) maps to
+//! the storage's [`SeriesRef`] for it: its final labels (target labels,
+//! `honor_labels`, metric relabelling, label limits) are computed only when the
+//! series is first seen, appended by labels once, and from then on its samples
+//! are appended by reference, so steady-state scrapes do no label work and
+//! allocate nothing per sample. The cache holds no labels: when a reference is
+//! lost (the storage removed series, or the append that would have given it
+//! failed) the labels are computed again from the exposed series.
+//! The cache also remembers which series the last successful scrape returned,
+//! so that series which vanish, or every series when a scrape fails, get a
+//! staleness marker. Metric metadata (HELP, TYPE, UNIT) is kept per family for
+//! the metadata API.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -17,7 +23,7 @@ use hashbrown::HashMap;
 use crate::config::RelabelConfig;
 use crate::exposition::{Entry, Format, Parser, Sample as ExposedSample};
 use crate::relabel::{relabel, LabelBuilder};
-use crate::storage::{stale_nan, Labels, Sample, SeriesSamples, METRIC_NAME};
+use crate::storage::{stale_nan, Labels, RefBatch, Sample, SeriesRef, SeriesSamples, METRIC_NAME};
 
 /// What a job says about turning exposed samples into stored ones.
 #[derive(Debug, Clone, Default)]
@@ -51,16 +57,28 @@ pub struct Metadata {
 #[derive(Debug, Default)]
 pub struct ScrapeBatch {
     /// Samples to append, staleness markers included.
-    pub series: Vec<SeriesSamples>,
+    pub appends: RefBatch,
+    /// The exposed series of `appends.new`, in order: give their references
+    /// back with [`SeriesCache::resolved`].
+    pub new_keys: Vec<Box<[u8]>>,
     pub samples_scraped: u64,
     pub samples_post_relabel: u64,
     pub series_added: u64,
 }
 
+/// Where an exposed series' samples go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    /// Metric relabelling dropped the series.
+    Dropped,
+    /// Not known to the storage yet (or no longer): append by labels.
+    Unresolved,
+    At(SeriesRef),
+}
+
 #[derive(Debug)]
 struct CachedSeries {
-    /// `None` when metric relabelling dropped the series.
-    labels: Option<Labels>,
+    stored: Stored,
     /// Iteration in which the series last had a sample, and the one before.
     seen_in: u64,
     previously_seen_in: u64,
@@ -78,37 +96,66 @@ pub struct SeriesCache {
     iteration: u64,
     /// Iteration of the last successful scrape; 0 when there is none to mark stale.
     last_success: u64,
+    /// The storage's reference epoch the cached references belong to.
+    ref_epoch: u64,
     key: Vec<u8>,
 }
 
 impl SeriesCache {
     /// Parses `body` into a batch at `scrape_ts`; on error nothing is kept but
     /// the caller must still call [`SeriesCache::fail`] to mark series stale.
+    /// `ref_epoch` is the storage's current [`RefAppender::ref_epoch`]
+    /// (crate::storage::RefAppender): when it moved, every reference is
+    /// resolved again by labels.
     pub fn scrape(
         &mut self,
         body: &[u8],
         format: Format,
         scrape_ts: i64,
         rules: &SampleRules,
+        ref_epoch: u64,
     ) -> Result<ScrapeBatch, String> {
+        self.forget_references_before(ref_epoch);
         self.iteration += 1;
         let mut batch = ScrapeBatch::default();
+        // Most scrapes expose what the last one did.
+        batch.appends.known.reserve(self.series.len());
         if let Err(err) = self.add_samples(body, format, scrape_ts, rules, &mut batch) {
             self.undo_iteration();
             return Err(err);
         }
-        self.add_stale_markers(scrape_ts, &mut batch.series, true);
+        self.add_stale_markers(scrape_ts, rules, &mut batch, true);
         self.last_success = self.iteration;
         Ok(batch)
     }
 
+    /// After the storage accepted a batch: the references of its new series.
+    pub fn resolved(&mut self, new_keys: &[Box<[u8]>], refs: &[Option<SeriesRef>]) {
+        for (key, series_ref) in new_keys.iter().zip(refs) {
+            if let (Some(entry), Some(series_ref)) = (self.series.get_mut(key), series_ref) {
+                entry.stored = Stored::At(*series_ref);
+            }
+        }
+    }
+
     /// After a failed scrape (or append): staleness markers for every series of
     /// the last successful scrape.
-    pub fn fail(&mut self, scrape_ts: i64) -> Vec<SeriesSamples> {
-        let mut stale = Vec::new();
-        self.add_stale_markers(scrape_ts, &mut stale, false);
+    pub fn fail(&mut self, scrape_ts: i64, rules: &SampleRules) -> RefBatch {
+        let mut stale = ScrapeBatch::default();
+        self.add_stale_markers(scrape_ts, rules, &mut stale, false);
         self.last_success = 0;
-        stale
+        stale.appends
+    }
+
+    fn forget_references_before(&mut self, ref_epoch: u64) {
+        if std::mem::replace(&mut self.ref_epoch, ref_epoch) == ref_epoch {
+            return;
+        }
+        for entry in self.series.values_mut() {
+            if matches!(entry.stored, Stored::At(_)) {
+                entry.stored = Stored::Unresolved;
+            }
+        }
     }
 
     /// Takes the metadata when it changed since the last call.
@@ -160,10 +207,14 @@ impl SeriesCache {
         let entry = match self.series.get_mut(self.key.as_slice()) {
             Some(entry) => entry,
             None => {
-                let labels = final_labels(sample, rules)?;
-                batch.series_added += u64::from(labels.is_some());
+                let dropped = final_labels(sample, rules)?.is_none();
+                batch.series_added += u64::from(!dropped);
                 let fresh = CachedSeries {
-                    labels,
+                    stored: if dropped {
+                        Stored::Dropped
+                    } else {
+                        Stored::Unresolved
+                    },
                     seen_in: 0,
                     previously_seen_in: 0,
                     tracks_staleness: true,
@@ -179,9 +230,9 @@ impl SeriesCache {
         }
         entry.previously_seen_in = entry.seen_in;
         entry.seen_in = iteration;
-        let Some(labels) = &entry.labels else {
+        if entry.stored == Stored::Dropped {
             return Ok(());
-        };
+        }
         let t = match sample.timestamp_ms.filter(|_| rules.honor_timestamps) {
             Some(explicit) if explicit <= entry.last_explicit_ts => return Ok(()),
             Some(explicit) => {
@@ -199,28 +250,32 @@ impl SeriesCache {
         if limit > 0 && batch.samples_post_relabel > limit {
             return Err(format!("sample limit exceeded (limit: {limit})"));
         }
-        batch.series.push(SeriesSamples {
-            labels: labels.clone(),
-            samples: vec![Sample { t, v: sample.value }],
-        });
-        Ok(())
+        let stored = entry.stored;
+        push_sample(
+            batch,
+            stored,
+            &self.key,
+            sample,
+            Sample { t, v: sample.value },
+            rules,
+        )
     }
 
     /// Staleness markers for series of the last successful scrape not seen in this
     /// one; after a success, series not seen in it are forgotten.
-    fn add_stale_markers(&mut self, ts: i64, out: &mut Vec<SeriesSamples>, succeeded: bool) {
+    fn add_stale_markers(&mut self, ts: i64, rules: &SampleRules, out: &mut ScrapeBatch, succeeded: bool) {
         let (current, previous) = (self.iteration, self.last_success);
-        self.series.retain(|_, entry| {
+        let marker = Sample {
+            t: ts,
+            v: stale_nan(),
+        };
+        self.series.retain(|key, entry| {
             let seen_now = succeeded && entry.seen_in == current;
             if !seen_now && previous != 0 && entry.seen_in == previous && entry.tracks_staleness {
-                if let Some(labels) = &entry.labels {
-                    out.push(SeriesSamples {
-                        labels: labels.clone(),
-                        samples: vec![Sample {
-                            t: ts,
-                            v: stale_nan(),
-                        }],
-                    });
+                let exposed = exposed_series(key);
+                // The labels were computed from this key before, with these rules.
+                if let Some(exposed) = exposed {
+                    let _ = push_sample(out, entry.stored, key, &exposed, marker, rules);
                 }
             }
             seen_now || !succeeded
@@ -284,16 +339,66 @@ fn replace_if_different(slot: &mut String, value: &str) -> bool {
     true
 }
 
+/// Adds one sample: by reference when the storage gave one, else by labels.
+fn push_sample(
+    batch: &mut ScrapeBatch,
+    stored: Stored,
+    key: &[u8],
+    exposed: &ExposedSample<'_>,
+    sample: Sample,
+    rules: &SampleRules,
+) -> Result<(), String> {
+    match stored {
+        Stored::Dropped => {}
+        Stored::At(series_ref) => batch.appends.known.push((series_ref, sample)),
+        Stored::Unresolved => {
+            if let Some(labels) = final_labels(exposed, rules)? {
+                batch.appends.new.push(SeriesSamples {
+                    labels,
+                    samples: vec![sample],
+                });
+                batch.new_keys.push(key.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Separates the name from each label, and a label's name from its value, in
+/// a key; neither byte can occur in UTF-8 text.
+const LABEL_START: u8 = 0xff;
+const VALUE_START: u8 = 0xfe;
+
 /// The series' identity as exposed: name and labels in their written order.
 fn write_key(key: &mut Vec<u8>, sample: &ExposedSample<'_>) {
     key.clear();
     key.extend_from_slice(sample.name.as_bytes());
     for (name, value) in &sample.labels {
-        key.push(0xff);
+        key.push(LABEL_START);
         key.extend_from_slice(name.as_bytes());
-        key.push(0xfe);
+        key.push(VALUE_START);
         key.extend_from_slice(value.as_bytes());
     }
+}
+
+/// The exposed series a key was written from (value and timestamp left blank).
+fn exposed_series(key: &[u8]) -> Option<ExposedSample<'_>> {
+    let mut parts = key.split(|&b| b == LABEL_START);
+    let name = std::str::from_utf8(parts.next()?).ok()?;
+    let labels = parts
+        .map(|pair| {
+            let split = pair.iter().position(|&b| b == VALUE_START)?;
+            let name = std::str::from_utf8(&pair[..split]).ok()?;
+            let value = std::str::from_utf8(&pair[split + 1..]).ok()?;
+            Some((name, Cow::Borrowed(value)))
+        })
+        .collect::<Option<_>>()?;
+    Some(ExposedSample {
+        name,
+        labels,
+        value: 0.0,
+        timestamp_ms: None,
+    })
 }
 
 /// Target labels, `honor_labels`, metric relabelling and limits; `None` when dropped.

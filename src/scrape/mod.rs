@@ -3,7 +3,8 @@
 //! Owns service discovery (`discovery`), target labels (`target`), the HTTP
 //! clients (`client`, `fetch`), per-target loops (`scrape_loop`) with their series
 //! cache (`cache`), one pool per job (`pool`) and the targets and metadata API
-//! (`api`). Appends go through `storage::Appender` only; parsing the exposition
+//! (`api`). Appends go through `storage::RefAppender` only (by series reference,
+//! as Prometheus's scrape cache appends); parsing the exposition
 //! format belongs to `crate::exposition`, relabelling to `crate::relabel`. It must
 //! not read stored data or know about PromQL.
 //!
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::config::Config;
-use crate::storage::Appender;
+use crate::storage::RefAppender;
 
 pub use cache::{with_target_labels, Metadata};
 pub use fetch::ACCEPT_HEADER;
@@ -34,14 +35,14 @@ pub use target::{populate, Outcome, Target, TargetGroup};
 
 /// All scrape pools, by job name.
 pub struct ScrapeManager {
-    appender: Arc<dyn Appender>,
+    appender: Arc<dyn RefAppender>,
     runtime: tokio::runtime::Handle,
     pools: Mutex<BTreeMap<String, ScrapePool>>,
 }
 
 impl ScrapeManager {
     /// A manager with no jobs; must be created inside the Tokio runtime that will run the loops.
-    pub fn new(appender: Arc<dyn Appender>) -> Arc<Self> {
+    pub fn new(appender: Arc<dyn RefAppender>) -> Arc<Self> {
         Arc::new(ScrapeManager {
             appender,
             runtime: tokio::runtime::Handle::current(),

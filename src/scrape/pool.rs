@@ -18,7 +18,7 @@ use super::scrape_loop::{self, ActiveTarget, Health, LoopContext, TargetHealth};
 use super::target::{targets_of_group, Outcome, TargetGroup};
 use crate::config::ScrapeConfig;
 use crate::http_client::{HttpClient, HttpSettings};
-use crate::storage::{Appender, Labels};
+use crate::storage::{Labels, RefAppender};
 
 /// A running loop and how to stop it.
 struct RunningLoop {
@@ -47,7 +47,7 @@ pub struct ScrapePool {
 impl ScrapePool {
     /// Builds the job's client (errors here fail a reload); nothing runs until
     /// [`ScrapePool::start_discovery`].
-    pub fn new(config: ScrapeConfig, appender: Arc<dyn Appender>) -> Result<Self, String> {
+    pub fn new(config: ScrapeConfig, appender: Arc<dyn RefAppender>) -> Result<Self, String> {
         let client = HttpClient::new(HttpSettings {
             basic_auth: config.basic_auth.clone(),
             authorization: config.authorization.clone(),

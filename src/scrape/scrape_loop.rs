@@ -16,11 +16,11 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use super::cache::{Metadata, SampleRules, ScrapeBatch, SeriesCache};
-use super::fetch::fetch;
+use super::fetch::{fetch, Scraped};
 use super::target::Target;
 use crate::exposition::Format;
 use crate::http_client::HttpClient;
-use crate::storage::{now_ms, stale_nan, Appender, Labels, Sample, SeriesSamples, METRIC_NAME};
+use crate::storage::{now_ms, stale_nan, Labels, RefAppender, RefBatch, Sample, SeriesSamples, METRIC_NAME};
 
 /// Names of the series written for every scrape, in Prometheus's order.
 const REPORT_SERIES: [&str; 5] = [
@@ -70,7 +70,7 @@ pub struct ActiveTarget {
 /// Everything a loop needs besides its target.
 pub struct LoopContext {
     pub client: HttpClient,
-    pub appender: Arc<dyn Appender>,
+    pub appender: Arc<dyn RefAppender>,
     pub body_size_limit: u64,
     /// The job's rules; `target_labels` is filled per target.
     pub rules: SampleRules,
@@ -110,7 +110,6 @@ struct Scraper {
     cache: SeriesCache,
     rules: SampleRules,
     report_labels: Vec<Labels>,
-    body: Vec<u8>,
 }
 
 impl Scraper {
@@ -127,7 +126,6 @@ impl Scraper {
                 ..context.rules.clone()
             },
             report_labels,
-            body: Vec::new(),
         }
     }
 
@@ -145,21 +143,20 @@ impl Scraper {
                     &target.url,
                     target.timeout,
                     context.body_size_limit,
-                    &mut self.body,
                 )
                 .await
             }
         };
         // Parsing and appending are CPU and disk work; keep them off the async workers.
         let outcome = tokio::task::block_in_place(|| match fetched {
-            Ok(scraped) => self.store(scraped.content_type.as_deref(), ts, context),
+            Ok(scraped) => self.store(&scraped, ts, context),
             Err(err) => Err(err),
         });
         let duration = started.elapsed();
         let (health, last_error, report) = match outcome {
             Ok(batch) => (Health::Up, String::new(), Report::success(&batch, duration)),
             Err(err) => {
-                let stale = self.cache.fail(ts);
+                let stale = self.cache.fail(ts, &self.rules);
                 self.append_or_log(context, stale);
                 (Health::Down, err, Report::failure(duration))
             }
@@ -177,49 +174,56 @@ impl Scraper {
     }
 
     /// Parses the body and appends it in one batch; an append error fails the scrape.
-    fn store(
-        &mut self,
-        content_type: Option<&str>,
-        ts: i64,
-        context: &LoopContext,
-    ) -> Result<ScrapeBatch, String> {
-        let format = Format::from_content_type(content_type);
-        let mut batch = self.cache.scrape(&self.body, format, ts, &self.rules)?;
-        let series = std::mem::take(&mut batch.series);
-        context.appender.append(series).map_err(|err| err.to_string())?;
+    fn store(&mut self, scraped: &Scraped, ts: i64, context: &LoopContext) -> Result<ScrapeBatch, String> {
+        let format = Format::from_content_type(scraped.content_type.as_deref());
+        let epoch = context.appender.ref_epoch();
+        let mut batch = self.cache.scrape(&scraped.body, format, ts, &self.rules, epoch)?;
+        let appends = std::mem::take(&mut batch.appends);
+        let appended = context
+            .appender
+            .append_refs(appends)
+            .map_err(|err| err.to_string())?;
+        self.cache.resolved(&batch.new_keys, &appended.new_refs);
         Ok(batch)
     }
 
-    fn report_batch(&self, report: &Report, ts: i64) -> Vec<SeriesSamples> {
-        self.report_labels
+    fn report_batch(&self, report: &Report, ts: i64) -> RefBatch {
+        let new = self
+            .report_labels
             .iter()
             .zip(report.values())
             .map(|(labels, v)| SeriesSamples {
                 labels: labels.clone(),
                 samples: vec![Sample { t: ts, v }],
             })
-            .collect()
+            .collect();
+        RefBatch {
+            known: Vec::new(),
+            new,
+        }
     }
 
     /// The target is gone: its series and its report series end here.
     fn mark_all_stale(&mut self, context: &LoopContext) {
         let ts = now_ms();
-        let mut stale = self.cache.fail(ts);
-        stale.extend(self.report_labels.iter().map(|labels| SeriesSamples {
-            labels: labels.clone(),
-            samples: vec![Sample {
-                t: ts,
-                v: stale_nan(),
-            }],
-        }));
+        let mut stale = self.cache.fail(ts, &self.rules);
+        stale
+            .new
+            .extend(self.report_labels.iter().map(|labels| SeriesSamples {
+                labels: labels.clone(),
+                samples: vec![Sample {
+                    t: ts,
+                    v: stale_nan(),
+                }],
+            }));
         tokio::task::block_in_place(|| self.append_or_log(context, stale));
     }
 
-    fn append_or_log(&self, context: &LoopContext, batch: Vec<SeriesSamples>) {
-        if batch.is_empty() {
+    fn append_or_log(&self, context: &LoopContext, batch: RefBatch) {
+        if batch.known.is_empty() && batch.new.is_empty() {
             return;
         }
-        if let Err(err) = context.appender.append(batch) {
+        if let Err(err) = context.appender.append_refs(batch) {
             tracing::warn!(target = %self.rules.target_labels, "cannot store scrape report or staleness markers: {err}");
         }
     }

@@ -8,7 +8,7 @@
 //! head write lock while they log and apply, then sync the WAL outside it, so
 //! readers are never blocked by an fsync and concurrent appends share one.
 
-use super::head::{AppendRules, CutChunk, Head};
+use super::head::{AppendRules, CutChunk, Head, PreparedBatch};
 use super::layout::{self, Codec, PartitionState};
 use super::wal::{self, Wal, WalBatch};
 use super::{snapshot, AppendError, AppendListener, AppendStats, Appender, Labels, SeriesSamples};
@@ -312,7 +312,7 @@ impl Storage {
         Ok(())
     }
 
-    fn rules(&self) -> AppendRules {
+    pub(super) fn rules(&self) -> AppendRules {
         let o = &self.inner.opts;
         AppendRules {
             out_of_order_window_ms: o.out_of_order_time_window_ms,
@@ -372,49 +372,78 @@ impl Storage {
 
 impl Appender for Storage {
     fn append(&self, batch: Vec<SeriesSamples>) -> Result<AppendStats, AppendError> {
-        let inner = &self.inner;
-        if inner.opts.read_only {
+        self.check_writable()?;
+        let rules = self.rules();
+        let forwarding = self.active_listeners().map(|l| (l, Arc::new(batch.clone())));
+        let (stats, synced) = {
+            let mut head = self.inner.head.write();
+            let prepared = head.prepare(batch, &rules)?;
+            let stats = prepared.stats;
+            (stats, self.log_and_apply(&mut head, prepared, forwarding)?)
+        };
+        self.sync_if_always(synced)?;
+        Ok(stats)
+    }
+}
+
+/// Listeners and the batch they are told about.
+pub(super) type Forwarding = (Vec<Arc<dyn AppendListener>>, Arc<Vec<SeriesSamples>>);
+
+impl Storage {
+    pub(super) fn check_writable(&self) -> Result<(), AppendError> {
+        if self.inner.opts.read_only {
             return Err(AppendError::Storage("storage is open read-only".into()));
         }
-        let rules = self.rules();
-        let forwarding = {
-            let listeners = inner.append_listeners.read();
-            let active = listeners.iter().any(|l| l.active());
-            active.then(|| (listeners.clone(), Arc::new(batch.clone())))
-        };
-        let sync_handle = {
-            let mut head = inner.head.write();
-            let prepared = head.prepare(batch, &rules)?;
-            if prepared.wal.samples.is_empty() && prepared.wal.new_series.is_empty() {
-                return Ok(prepared.stats);
-            }
-            let mut record = Vec::with_capacity(64 + prepared.wal.samples.len() * 12);
-            prepared.wal.encode(&mut record);
-            let mut wal = inner.wal.lock();
-            let wal = wal
-                .as_mut()
-                .ok_or_else(|| AppendError::Storage("WAL is not open".into()))?;
-            wal.append(&record)
-                .map_err(|e| AppendError::Storage(format!("writing the WAL: {e}")))?;
-            let handle = wal.sync_handle();
-            self.persist_new_series(&prepared.wal)
-                .map_err(|e| AppendError::Storage(e.to_string()))?;
-            let cut = head.commit(prepared.wal);
-            self.persist_chunks(cut)
-                .map_err(|e| AppendError::Storage(e.to_string()))?;
-            self.count(&prepared.stats);
-            if let Some((listeners, batch)) = &forwarding {
-                listeners.iter().for_each(|l| l.appended(batch));
-            }
-            (handle, prepared.stats)
-        };
-        let (handle, stats) = sync_handle;
-        if inner.opts.fsync == FsyncMode::Always {
-            handle
-                .sync_data()
-                .map_err(|e| AppendError::Storage(format!("syncing the WAL: {e}")))?;
+        Ok(())
+    }
+
+    /// The listeners that want batches now, if any.
+    pub(super) fn active_listeners(&self) -> Option<Vec<Arc<dyn AppendListener>>> {
+        let listeners = self.inner.append_listeners.read();
+        listeners.iter().any(|l| l.active()).then(|| listeners.clone())
+    }
+
+    /// Logs a checked batch, applies it to the head and tells the listeners,
+    /// all under the head lock the caller holds; returns the WAL file to sync
+    /// (`None` when there was nothing to log).
+    pub(super) fn log_and_apply(
+        &self,
+        head: &mut Head,
+        prepared: PreparedBatch,
+        forwarding: Option<Forwarding>,
+    ) -> Result<Option<Arc<std::fs::File>>, AppendError> {
+        if prepared.wal.samples.is_empty() && prepared.wal.new_series.is_empty() {
+            return Ok(None);
         }
-        Ok(stats)
+        let mut record = Vec::with_capacity(64 + prepared.wal.samples.len() * 12);
+        prepared.wal.encode(&mut record);
+        let mut wal = self.inner.wal.lock();
+        let wal = wal
+            .as_mut()
+            .ok_or_else(|| AppendError::Storage("WAL is not open".into()))?;
+        wal.append(&record)
+            .map_err(|e| AppendError::Storage(format!("writing the WAL: {e}")))?;
+        let handle = wal.sync_handle();
+        self.persist_new_series(&prepared.wal)
+            .map_err(|e| AppendError::Storage(e.to_string()))?;
+        let cut = head.commit(prepared.wal);
+        self.persist_chunks(cut)
+            .map_err(|e| AppendError::Storage(e.to_string()))?;
+        self.count(&prepared.stats);
+        if let Some((listeners, batch)) = &forwarding {
+            listeners.iter().for_each(|l| l.appended(batch));
+        }
+        Ok(Some(handle))
+    }
+
+    /// With `fsync: always`, syncs the WAL before the batch is acknowledged.
+    pub(super) fn sync_if_always(&self, handle: Option<Arc<std::fs::File>>) -> Result<(), AppendError> {
+        match handle {
+            Some(file) if self.inner.opts.fsync == FsyncMode::Always => file
+                .sync_data()
+                .map_err(|e| AppendError::Storage(format!("syncing the WAL: {e}"))),
+            _ => Ok(()),
+        }
     }
 }
 

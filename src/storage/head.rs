@@ -15,6 +15,7 @@ use super::{AppendError, AppendStats, Labels, Matcher, Sample, SeriesSamples};
 use hashbrown::HashTable;
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
+use std::fmt;
 use std::hash::Hasher;
 
 /// A chunk is cut after this many samples (Prometheus's target as well).
@@ -89,6 +90,9 @@ pub struct Head {
     /// Newest sample timestamp in the whole head.
     pub max_t: i64,
     live: usize,
+    /// Series removed so far: a [`SeriesRef`](super::SeriesRef) handed out
+    /// before the last removal may name a series that is gone.
+    removals: u64,
 }
 
 /// A batch checked by [`Head::prepare`], ready to log and commit.
@@ -119,6 +123,10 @@ impl Head {
 
     pub fn num_series(&self) -> usize {
         self.live
+    }
+
+    pub fn removals(&self) -> u64 {
+        self.removals
     }
 
     pub fn next_id(&self) -> SeriesId {
@@ -220,6 +228,7 @@ impl Head {
             self.index.remove(id, &series.labels());
         }
         self.live -= 1;
+        self.removals += 1;
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (SeriesId, &mut MemSeries)> {
@@ -244,10 +253,32 @@ impl Head {
         rules: &AppendRules,
     ) -> Result<PreparedBatch, AppendError> {
         let mut check = BatchCheck::new(self, rules);
-        for series in batch {
+        for series in &batch {
             check.add_series(series)?;
         }
         Ok(check.finish())
+    }
+
+    /// [`Head::prepare`] for the append-by-reference path: samples of series
+    /// known by id, then series by labels; also returns the id each of `new`
+    /// resolved to (created or found; `None` for one without samples).
+    pub fn prepare_refs(
+        &self,
+        known: &[(SeriesId, Sample)],
+        new: &[SeriesSamples],
+        rules: &AppendRules,
+    ) -> Result<(PreparedBatch, Vec<Option<SeriesId>>), AppendError> {
+        let mut check = BatchCheck::new(self, rules);
+        check.touched.reserve(known.len() + new.len());
+        check.wal.samples.reserve(known.len() + new.len());
+        for &(id, s) in known {
+            check.add_known(id, s)?;
+        }
+        let ids = new
+            .iter()
+            .map(|series| check.add_series(series))
+            .collect::<Result<_, _>>()?;
+        Ok((check.finish(), ids))
     }
 
     /// Applies a logged batch; returns the chunks that were cut.
@@ -341,6 +372,15 @@ fn cut_out_of_order(id: SeriesId, series: &mut MemSeries) -> Vec<CutChunk> {
         .collect()
 }
 
+/// A stored series' labels for an error message, decoded only when formatted.
+struct LabelsOf<'a>(&'a MemSeries);
+
+impl fmt::Display for LabelsOf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.labels().fmt(f)
+    }
+}
+
 /// Running state while one batch is checked.
 struct BatchCheck<'a> {
     head: &'a Head,
@@ -374,16 +414,38 @@ impl<'a> BatchCheck<'a> {
         }
     }
 
-    fn add_series(&mut self, series: SeriesSamples) -> Result<(), AppendError> {
+    /// Returns the series' id; `None` for one without samples, which is skipped.
+    fn add_series(&mut self, series: &SeriesSamples) -> Result<Option<SeriesId>, AppendError> {
         if series.samples.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let id = self.resolve(&series.labels)?;
-        for s in series.samples {
-            if self.check_sample(id, &series.labels, s)? {
-                self.wal.samples.push((id, s));
-                self.stats.samples_appended += 1;
-            }
+        for &s in &series.samples {
+            self.add_checked(id, &series.labels, s)?;
+        }
+        Ok(Some(id))
+    }
+
+    /// A sample of a series known by id; its labels are decoded only for an error.
+    fn add_known(&mut self, id: SeriesId, s: Sample) -> Result<(), AppendError> {
+        let head = self.head;
+        let Some(series) = head.get(id) else {
+            return Err(AppendError::Storage(format!(
+                "series reference {id} names a removed series"
+            )));
+        };
+        self.add_checked(id, &LabelsOf(series), s)
+    }
+
+    fn add_checked(
+        &mut self,
+        id: SeriesId,
+        labels: &impl fmt::Display,
+        s: Sample,
+    ) -> Result<(), AppendError> {
+        if self.check_sample(id, labels, s)? {
+            self.wal.samples.push((id, s));
+            self.stats.samples_appended += 1;
         }
         Ok(())
     }
@@ -417,7 +479,12 @@ impl<'a> BatchCheck<'a> {
     }
 
     /// Ok(true): accept; Ok(false): identical duplicate, skip; Err: refuse the batch.
-    fn check_sample(&mut self, id: SeriesId, labels: &Labels, s: Sample) -> Result<bool, AppendError> {
+    fn check_sample(
+        &mut self,
+        id: SeriesId,
+        labels: &impl fmt::Display,
+        s: Sample,
+    ) -> Result<bool, AppendError> {
         let rules = self.rules;
         if s.t > rules.now_ms.saturating_add(rules.max_future_ms) {
             return Err(AppendError::TooFarInFuture {
@@ -455,7 +522,7 @@ impl<'a> BatchCheck<'a> {
             .map_or((i64::MIN, 0.0), |s| (s.last_t, s.last_v))
     }
 
-    fn duplicate(&mut self, labels: &Labels, s: Sample, stored: f64) -> Result<bool, AppendError> {
+    fn duplicate(&mut self, labels: &impl fmt::Display, s: Sample, stored: f64) -> Result<bool, AppendError> {
         if stored.to_bits() == s.v.to_bits() {
             self.stats.samples_duplicate += 1;
             return Ok(false);
@@ -466,7 +533,12 @@ impl<'a> BatchCheck<'a> {
         })
     }
 
-    fn check_out_of_order(&mut self, id: SeriesId, labels: &Labels, s: Sample) -> Result<bool, AppendError> {
+    fn check_out_of_order(
+        &mut self,
+        id: SeriesId,
+        labels: &impl fmt::Display,
+        s: Sample,
+    ) -> Result<bool, AppendError> {
         let window = self.rules.out_of_order_window_ms;
         if window <= 0 || s.t < self.max_t.saturating_sub(window) {
             return Err(AppendError::OutOfOrder {

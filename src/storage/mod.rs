@@ -19,12 +19,14 @@ mod layout;
 mod maintain;
 pub mod matcher;
 mod read;
+mod series_ref;
 mod snapshot;
 mod stats;
 mod wal;
 
 pub use db::{now_ms, FsyncMode, Storage, StorageCounters, StorageError, StorageOptions};
 pub use maintain::{dir_size, CompactionReport, RetentionReport};
+pub use series_ref::{RefAppended, RefAppender, RefBatch, SeriesRef};
 pub use stats::TsdbStatus;
 
 pub use labels::{Label, LabelError, Labels, METRIC_NAME};

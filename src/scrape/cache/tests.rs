@@ -11,36 +11,87 @@ fn rules(target: &[(&str, &str)]) -> SampleRules {
     }
 }
 
-fn scrape(cache: &mut SeriesCache, body: &str, ts: i64, rules: &SampleRules) -> Result<ScrapeBatch, String> {
-    cache.scrape(body.as_bytes(), Format::PrometheusText, ts, rules)
+/// A cache and a stand-in for the storage that hands out references.
+#[derive(Default)]
+struct Harness {
+    cache: SeriesCache,
+    stored: Vec<Labels>,
+    ref_epoch: u64,
 }
 
-/// `labels value@t` per series, sorted, stale markers as `stale`.
-fn render(series: &[SeriesSamples]) -> Vec<String> {
-    let mut out: Vec<String> = series
-        .iter()
-        .map(|s| {
-            let sample = s.samples[0];
-            let value = if is_stale_nan(sample.v) {
-                "stale".to_string()
-            } else {
-                sample.v.to_string()
-            };
-            format!("{} {value}@{}", s.labels, sample.t)
+/// One scrape's counts and what it stored, as `labels value@t` sorted.
+#[derive(Debug)]
+struct Scraped {
+    stored: Vec<String>,
+    /// Samples sent by labels rather than by reference.
+    by_labels: usize,
+    samples_scraped: u64,
+    samples_post_relabel: u64,
+    series_added: u64,
+}
+
+impl Harness {
+    fn scrape(&mut self, body: &str, ts: i64, rules: &SampleRules) -> Result<Scraped, String> {
+        let format = Format::PrometheusText;
+        let mut batch = self
+            .cache
+            .scrape(body.as_bytes(), format, ts, rules, self.ref_epoch)?;
+        let by_labels = batch.appends.new.len();
+        let (stored, refs) = self.store(std::mem::take(&mut batch.appends));
+        self.cache.resolved(&batch.new_keys, &refs);
+        Ok(Scraped {
+            stored,
+            by_labels,
+            samples_scraped: batch.samples_scraped,
+            samples_post_relabel: batch.samples_post_relabel,
+            series_added: batch.series_added,
         })
-        .collect();
-    out.sort();
-    out
+    }
+
+    fn fail(&mut self, ts: i64, rules: &SampleRules) -> Vec<String> {
+        let stale = self.cache.fail(ts, rules);
+        self.store(stale).0
+    }
+
+    /// Renders a batch and gives each new series a reference, as the storage does.
+    fn store(&mut self, batch: RefBatch) -> (Vec<String>, Vec<Option<SeriesRef>>) {
+        let mut rendered: Vec<String> = batch
+            .known
+            .iter()
+            .map(|&(series_ref, sample)| render(&self.stored[series_ref as usize], sample))
+            .collect();
+        let mut refs = Vec::new();
+        for series in batch.new {
+            rendered.push(render(&series.labels, series.samples[0]));
+            let existing = self.stored.iter().position(|l| *l == series.labels);
+            let series_ref = existing.unwrap_or_else(|| {
+                self.stored.push(series.labels);
+                self.stored.len() - 1
+            });
+            refs.push(Some(series_ref as SeriesRef));
+        }
+        rendered.sort();
+        (rendered, refs)
+    }
+}
+
+fn render(labels: &Labels, sample: Sample) -> String {
+    let value = if is_stale_nan(sample.v) {
+        "stale".to_string()
+    } else {
+        sample.v.to_string()
+    };
+    format!("{labels} {value}@{}", sample.t)
 }
 
 #[test]
 fn samples_get_target_labels_and_counts() {
-    let mut cache = SeriesCache::default();
+    let mut cache = Harness::default();
     let rules = rules(&[("job", "j"), ("instance", "h:1")]);
     let body = "# TYPE a counter\n# HELP a Things.\na{x=\"1\"} 3\nb 4.5\n";
-    let batch = scrape(&mut cache, body, 1000, &rules).unwrap();
+    let batch = cache.scrape(body, 1000, &rules).unwrap();
     assert_eq!(
-        render(&batch.series),
+        batch.stored,
         [
             "a{instance=\"h:1\", job=\"j\", x=\"1\"} 3@1000",
             "b{instance=\"h:1\", job=\"j\"} 4.5@1000"
@@ -54,9 +105,9 @@ fn samples_get_target_labels_and_counts() {
         ),
         (2, 2, 2)
     );
-    let again = scrape(&mut cache, body, 2000, &rules).unwrap();
+    let again = cache.scrape(body, 2000, &rules).unwrap();
     assert_eq!(again.series_added, 0);
-    let metadata = cache.changed_metadata().unwrap();
+    let metadata = cache.cache.changed_metadata().unwrap();
     assert_eq!(
         metadata["a"],
         Metadata {
@@ -66,66 +117,63 @@ fn samples_get_target_labels_and_counts() {
         }
     );
     assert!(
-        cache.changed_metadata().is_none(),
+        cache.cache.changed_metadata().is_none(),
         "unchanged metadata is not republished"
     );
 }
 
 #[test]
 fn vanished_series_get_one_staleness_marker() {
-    let mut cache = SeriesCache::default();
+    let mut cache = Harness::default();
     let rules = rules(&[("job", "j")]);
-    scrape(&mut cache, "a 1\nb 2\n", 1000, &rules).unwrap();
-    let batch = scrape(&mut cache, "a 1\n", 2000, &rules).unwrap();
-    assert_eq!(
-        render(&batch.series),
-        ["a{job=\"j\"} 1@2000", "b{job=\"j\"} stale@2000"]
-    );
-    let batch = scrape(&mut cache, "a 1\n", 3000, &rules).unwrap();
-    assert_eq!(render(&batch.series), ["a{job=\"j\"} 1@3000"]);
+    cache.scrape("a 1\nb 2\n", 1000, &rules).unwrap();
+    let batch = cache.scrape("a 1\n", 2000, &rules).unwrap();
+    assert_eq!(batch.stored, ["a{job=\"j\"} 1@2000", "b{job=\"j\"} stale@2000"]);
+    let batch = cache.scrape("a 1\n", 3000, &rules).unwrap();
+    assert_eq!(batch.stored, ["a{job=\"j\"} 1@3000"]);
 }
 
 #[test]
 fn a_failed_scrape_marks_everything_stale_once() {
-    let mut cache = SeriesCache::default();
+    let mut cache = Harness::default();
     let rules = rules(&[]);
-    scrape(&mut cache, "a 1\nb 2\n", 1000, &rules).unwrap();
-    let err = scrape(&mut cache, "a 1\nb x\n", 2000, &rules).unwrap_err();
+    cache.scrape("a 1\nb 2\n", 1000, &rules).unwrap();
+    let err = cache.scrape("a 1\nb x\n", 2000, &rules).unwrap_err();
     assert!(err.starts_with("line 2:"), "{err}");
-    assert_eq!(render(&cache.fail(2000)), ["a{} stale@2000", "b{} stale@2000"]);
-    assert!(cache.fail(3000).is_empty());
-    let batch = scrape(&mut cache, "a 1\n", 4000, &rules).unwrap();
-    assert_eq!(render(&batch.series), ["a{} 1@4000"]);
+    assert_eq!(cache.fail(2000, &rules), ["a{} stale@2000", "b{} stale@2000"]);
+    assert!(cache.fail(3000, &rules).is_empty());
+    let batch = cache.scrape("a 1\n", 4000, &rules).unwrap();
+    assert_eq!(batch.stored, ["a{} 1@4000"]);
 }
 
 #[test]
 fn sample_limit_counts_samples_after_relabelling() {
-    let mut cache = SeriesCache::default();
+    let mut cache = Harness::default();
     let mut rules = rules(&[]);
     rules.limits.sample_limit = 2;
     rules.metric_relabel_configs = Arc::new(vec![serde_saphyr::from_str(
         "{source_labels: [__name__], regex: drop_me, action: drop}",
     )
     .unwrap()]);
-    let batch = scrape(&mut cache, "a 1\nb 2\ndrop_me 3\n", 1000, &rules).unwrap();
+    let batch = cache.scrape("a 1\nb 2\ndrop_me 3\n", 1000, &rules).unwrap();
     assert_eq!((batch.samples_scraped, batch.samples_post_relabel), (3, 2));
-    let err = scrape(&mut cache, "a 1\nb 2\nc 3\n", 2000, &rules).unwrap_err();
+    let err = cache.scrape("a 1\nb 2\nc 3\n", 2000, &rules).unwrap_err();
     assert_eq!(err, "sample limit exceeded (limit: 2)");
 }
 
 #[test]
 fn label_limits_name_the_metric_and_label() {
-    let mut cache = SeriesCache::default();
+    let mut cache = Harness::default();
     let mut rules = rules(&[("job", "j")]);
     rules.limits.label_limit = 2;
-    let err = scrape(&mut cache, "m{a=\"1\",b=\"2\"} 1\n", 1000, &rules).unwrap_err();
+    let err = cache.scrape("m{a=\"1\",b=\"2\"} 1\n", 1000, &rules).unwrap_err();
     assert_eq!(
         err,
         "label_limit exceeded (metric: m, number of labels: 4, limit: 2)"
     );
     let mut rules = self::rules(&[]);
     rules.limits.label_value_length_limit = 3;
-    let err = scrape(&mut cache, "m{a=\"long\"} 1\n", 1000, &rules).unwrap_err();
+    let err = cache.scrape("m{a=\"long\"} 1\n", 1000, &rules).unwrap_err();
     assert!(
         err.starts_with("label_value_length_limit exceeded (metric: m, label name: a"),
         "{err}"
@@ -134,30 +182,30 @@ fn label_limits_name_the_metric_and_label() {
 
 #[test]
 fn explicit_timestamps_are_honoured_and_not_marked_stale() {
-    let mut cache = SeriesCache::default();
+    let mut cache = Harness::default();
     let honoured = rules(&[]);
-    let batch = scrape(&mut cache, "a 1 500\n", 1000, &honoured).unwrap();
-    assert_eq!(render(&batch.series), ["a{} 1@500"]);
-    let batch = scrape(&mut cache, "a 1 500\n", 2000, &honoured).unwrap();
+    let batch = cache.scrape("a 1 500\n", 1000, &honoured).unwrap();
+    assert_eq!(batch.stored, ["a{} 1@500"]);
+    let batch = cache.scrape("a 1 500\n", 2000, &honoured).unwrap();
     assert!(
-        batch.series.is_empty(),
+        batch.stored.is_empty(),
         "the same explicit timestamp is not appended twice"
     );
-    let batch = scrape(&mut cache, "", 3000, &honoured).unwrap();
-    assert!(batch.series.is_empty());
+    let batch = cache.scrape("", 3000, &honoured).unwrap();
+    assert!(batch.stored.is_empty());
     let ignored = SampleRules {
         honor_timestamps: false,
         ..rules(&[])
     };
-    let batch = scrape(&mut SeriesCache::default(), "a 1 500\n", 1000, &ignored).unwrap();
-    assert_eq!(render(&batch.series), ["a{} 1@1000"]);
+    let batch = Harness::default().scrape("a 1 500\n", 1000, &ignored).unwrap();
+    assert_eq!(batch.stored, ["a{} 1@1000"]);
 }
 
 #[test]
 fn duplicate_series_in_one_scrape_keep_the_first() {
-    let mut cache = SeriesCache::default();
-    let batch = scrape(&mut cache, "a 1\na 2\n", 1000, &rules(&[])).unwrap();
-    assert_eq!(render(&batch.series), ["a{} 1@1000"]);
+    let mut cache = Harness::default();
+    let batch = cache.scrape("a 1\na 2\n", 1000, &rules(&[])).unwrap();
+    assert_eq!(batch.stored, ["a{} 1@1000"]);
 }
 
 #[test]
@@ -181,4 +229,43 @@ fn clashing_labels_become_exported_unless_honoured() {
         ("exported_job", "y"),
     ]);
     assert_eq!(honoured, expected);
+}
+
+#[test]
+fn known_series_are_appended_by_reference_until_the_epoch_moves() {
+    let mut cache = Harness::default();
+    let rules = rules(&[("job", "j")]);
+    let first = cache.scrape("a 1\nb{x=\"1\"} 2\n", 1000, &rules).unwrap();
+    assert_eq!(first.by_labels, 2);
+    let steady = cache.scrape("a 3\nb{x=\"1\"} 4\n", 2000, &rules).unwrap();
+    assert_eq!(steady.by_labels, 0, "known series go by reference");
+    assert_eq!(
+        steady.stored,
+        ["a{job=\"j\"} 3@2000", "b{job=\"j\", x=\"1\"} 4@2000"]
+    );
+    cache.ref_epoch += 1;
+    let vanished = cache.scrape("a 5\n", 3000, &rules).unwrap();
+    assert_eq!(
+        vanished.by_labels, 2,
+        "references of an older epoch are resolved again"
+    );
+    assert_eq!(vanished.series_added, 0);
+    assert_eq!(
+        vanished.stored,
+        ["a{job=\"j\"} 5@3000", "b{job=\"j\", x=\"1\"} stale@3000"]
+    );
+    let again = cache.scrape("a 6\n", 4000, &rules).unwrap();
+    assert_eq!(again.by_labels, 0);
+}
+
+#[test]
+fn keys_give_back_the_exposed_series() {
+    let body = "m{b=\"2\",a=\"x\\\"y\"} 1\n";
+    let Some(Ok(Entry::Sample(sample))) = Parser::new(body.as_bytes(), Format::PrometheusText).next() else {
+        panic!("no sample in {body:?}");
+    };
+    let mut key = Vec::new();
+    write_key(&mut key, &sample);
+    let decoded = exposed_series(&key).unwrap();
+    assert_eq!((decoded.name, &decoded.labels), (sample.name, &sample.labels));
 }
