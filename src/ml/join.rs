@@ -106,10 +106,10 @@ fn decode_entries(bytes: &[u8]) -> Vec<Vec<u8>> {
         .unwrap_or_default()
 }
 
-/// Writes collected during one request, applied as one sled batch.
+/// Writes collected during one request (`None`: remove), applied in order.
 #[derive(Default)]
 pub struct JoinBatch {
-    batch: sled::Batch,
+    writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// Keys of new entries by their expiry, indexed when the batch is applied.
     expiring: BTreeMap<i64, Vec<Vec<u8>>>,
 }
@@ -123,7 +123,7 @@ impl JoinBatch {
                 .or_default()
                 .push(entry.clone());
         }
-        self.batch.insert(entry, encode_prediction(record));
+        self.writes.push((entry, Some(encode_prediction(record))));
     }
 
     pub fn put_feedback(&mut self, model: &str, request_id: &str, record: &PendingFeedback) {
@@ -132,13 +132,13 @@ impl JoinBatch {
             .entry(record.expires_ms)
             .or_default()
             .push(entry.clone());
-        self.batch
-            .insert(entry, serde_json::to_vec(record).unwrap_or_default());
+        self.writes
+            .push((entry, Some(serde_json::to_vec(record).unwrap_or_default())));
     }
 
     /// Removes joined feedback; its index entry is skipped when it comes due.
     pub fn remove_feedback(&mut self, model: &str, request_id: &str) {
-        self.batch.remove(key(b'f', model, request_id));
+        self.writes.push((key(b'f', model, request_id), None));
     }
 }
 
@@ -163,19 +163,29 @@ impl JoinStore {
         Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
     }
 
-    /// Applies `batch` with its index entries. Callers serialise their
-    /// batches (the monitor's lock): an index key another request already
-    /// wrote in the same millisecond is read and extended.
+    /// Applies `batch`: index entries first, then the records, one write
+    /// each. Not a `sled::Batch`: sled 0.34 rolls its log buffer twice per
+    /// batch (a buffer write handed to an I/O thread), which dominated
+    /// single-event requests. sled recovers a prefix of its log, so a crash
+    /// can at worst leave an index entry without its record, which expiry
+    /// skips. Callers serialise their batches (the monitor's lock): an index
+    /// key another request already wrote in the same millisecond is read and
+    /// extended.
     pub fn apply(&self, batch: JoinBatch) -> sled::Result<()> {
-        let JoinBatch { mut batch, expiring } = batch;
-        for (expires_ms, mut entries) in expiring {
+        for (expires_ms, mut entries) in batch.expiring {
             let key = expiry_key(expires_ms);
             if let Some(listed) = self.tree.get(key)? {
                 entries.extend(decode_entries(&listed));
             }
-            batch.insert(&key[..], encode_entries(&entries));
+            self.tree.insert(key, encode_entries(&entries))?;
         }
-        self.tree.apply_batch(batch)
+        for (key, value) in batch.writes {
+            match value {
+                Some(value) => self.tree.insert(key, value)?,
+                None => self.tree.remove(key)?,
+            };
+        }
+        Ok(())
     }
 
     /// Pending feedback per model (restored counts after a restart).
