@@ -19,11 +19,17 @@
 //! 3. Memory: RSS of the server after the reference upload, minus RSS of an
 //!    idle server, and RSS after the runs (all at most `VmHWM`).
 //!
-//! The load generator shares the machine's cores with the server.
+//! The load generator shares the machine's cores with the server, so it is
+//! kept cheap: bodies are generated before the clock starts (only the request
+//! ids are spliced in), and requests go over keep-alive connections written
+//! and read by hand (`Conn`), not through an HTTP client library. The load
+//! average is printed with every figure.
 
 mod common;
 
 use common::{check_binary, client, cpu_time, env_usize, peak_rss, servers, start, Kind, Rng};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,11 +65,8 @@ fn run() -> common::Result<()> {
     let idle_rss = current_rss(pid)?;
     // Register the model with one event, then give it a reference.
     let mut rng = Rng(42);
-    post(
-        &http,
-        &format!("{}/api/v1/predictions", server.base),
-        events(&mut rng, "warmup", 0, 1),
-    )?;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    Conn::open(&addr)?.post(PREDICTIONS, events(&mut rng, "warmup", 0, 1).as_bytes())?;
     let reference = reference_csv(&mut rng);
     let url = format!("{}/api/v1/models/bench/reference", server.base);
     let resp = http
@@ -83,8 +86,8 @@ fn run() -> common::Result<()> {
         mib(with_reference_rss.saturating_sub(idle_rss))
     );
     let seconds = env_usize("ML_SECONDS", 10) as u64;
-    batches(&http, &server.base, pid, env_usize("ML_SENDERS", 2), seconds)?;
-    singles(&server.base, env_usize("ML_SINGLE_RATE", 10_000), seconds)?;
+    batches(&addr, pid, env_usize("ML_SENDERS", 2), seconds)?;
+    singles(&addr, pid, env_usize("ML_SINGLE_RATE", 10_000), seconds)?;
     let after_rss = current_rss(pid)?;
     println!(
         "memory after the runs: RSS {:.1} MiB (+{:.1} MiB over idle), peak {:.1} MiB",
@@ -166,80 +169,185 @@ fn feedback(prefix: &str, first: usize, count: usize, rng: &mut Rng) -> String {
     format!("[{}]", items.join(","))
 }
 
-fn post(http: &reqwest::blocking::Client, url: &str, body: String) -> common::Result<usize> {
-    let resp = http
-        .post(url)
-        .header("Content-Type", "application/json")
-        .body(body)
-        .send()
-        .map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let answer: serde_json::Value = resp.json().map_err(|e| e.to_string())?;
-    if !status.is_success() {
-        return Err(format!("{status}: {answer}"));
+const PREDICTIONS: &str = "/api/v1/predictions";
+const FEEDBACK: &str = "/api/v1/feedback";
+/// Where request ids go in a pre-generated body.
+const ID_MARK: &str = "@@";
+
+/// One keep-alive HTTP/1.1 connection, written and read by hand so the load
+/// generator spends little CPU per request.
+struct Conn {
+    stream: TcpStream,
+    addr: String,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    fn open(addr: &str) -> common::Result<Conn> {
+        let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        Ok(Conn {
+            stream,
+            addr: addr.to_string(),
+            buf: Vec::with_capacity(4096),
+        })
     }
-    Ok(answer["data"]["accepted"].as_u64().unwrap_or(0) as usize)
+
+    /// POSTs a JSON `body`; the number of accepted items, or the error answer.
+    fn post(&mut self, path: &str, body: &[u8]) -> common::Result<usize> {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        let mut request = Vec::with_capacity(head.len() + body.len());
+        request.extend_from_slice(head.as_bytes());
+        request.extend_from_slice(body);
+        self.stream.write_all(&request).map_err(|e| e.to_string())?;
+        let (status, answer) = self.read_response()?;
+        if status != 200 {
+            return Err(format!("{status}: {}", String::from_utf8_lossy(&answer)));
+        }
+        Ok(accepted_count(&answer))
+    }
+
+    fn read_response(&mut self) -> common::Result<(u16, Vec<u8>)> {
+        self.buf.clear();
+        let header_end = loop {
+            if let Some(end) = find(&self.buf, b"\r\n\r\n") {
+                break end + 4;
+            }
+            self.fill()?;
+        };
+        let head = String::from_utf8_lossy(&self.buf[..header_end]).to_ascii_lowercase();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or("no HTTP status")?;
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or("answer without Content-Length")?;
+        while self.buf.len() < header_end + length {
+            self.fill()?;
+        }
+        Ok((status, self.buf[header_end..header_end + length].to_vec()))
+    }
+
+    fn fill(&mut self) -> common::Result<()> {
+        let mut chunk = [0u8; 4096];
+        let n = self.stream.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("connection closed".into());
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `"accepted":N` of an events answer.
+fn accepted_count(answer: &[u8]) -> usize {
+    const KEY: &[u8] = b"\"accepted\":";
+    find(answer, KEY).map_or(0, |at| {
+        answer[at + KEY.len()..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .fold(0, |n, d| n * 10 + usize::from(d - b'0'))
+    })
+}
+
+/// A pre-generated body split at its id marks, so a fresh body costs one copy.
+struct Template(Vec<String>);
+
+impl Template {
+    fn new(body: &str) -> Template {
+        Template(body.split(ID_MARK).map(str::to_string).collect())
+    }
+
+    fn fill(&self, id_prefix: &str, out: &mut Vec<u8>) {
+        out.clear();
+        for (i, part) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(id_prefix.as_bytes());
+            }
+            out.extend_from_slice(part.as_bytes());
+        }
+    }
+}
+
+/// The 1-, 5- and 15-minute load averages.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// Batches built from a few pre-generated templates per sender (a fresh id
 /// prefix each time), sent as fast as the server answers.
-fn batches(
-    http: &reqwest::blocking::Client,
-    base: &str,
-    pid: u32,
-    senders: usize,
-    seconds: u64,
-) -> common::Result<()> {
-    let templates: Vec<Vec<String>> = (0..senders)
+fn batches(addr: &str, pid: u32, senders: usize, seconds: u64) -> common::Result<()> {
+    let templates: Vec<Vec<Template>> = (0..senders)
         .map(|s| {
             let mut rng = Rng(1000 + s as u64);
-            (0..TEMPLATES).map(|_| events(&mut rng, "@@", 0, BATCH)).collect()
+            (0..TEMPLATES)
+                .map(|_| Template::new(&events(&mut rng, ID_MARK, 0, BATCH)))
+                .collect()
         })
         .collect();
-    let url = format!("{base}/api/v1/predictions");
     let accepted = Arc::new(AtomicUsize::new(0));
     let sent_batches: Vec<AtomicUsize> = (0..senders).map(|_| AtomicUsize::new(0)).collect();
+    let load_before = load_average();
     let cpu_before = cpu_time(pid)?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
-    std::thread::scope(|scope| {
-        for (s, sender) in templates.iter().enumerate() {
-            let (accepted, sent, url) = (accepted.clone(), &sent_batches[s], &url);
-            scope.spawn(move || {
-                let mut k = 0;
-                while Instant::now() < deadline {
-                    let body = sender[k % TEMPLATES].replace("@@", &format!("s{s}b{k}"));
-                    match post(http, url, body) {
-                        Ok(n) => {
-                            accepted.fetch_add(n, Ordering::Relaxed);
-                            sent.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => eprintln!("batch failed: {e}"),
+    std::thread::scope(|scope| -> common::Result<()> {
+        let handles: Vec<_> = templates
+            .iter()
+            .enumerate()
+            .map(|(s, sender)| {
+                let (accepted, sent) = (accepted.clone(), &sent_batches[s]);
+                scope.spawn(move || -> common::Result<()> {
+                    let mut conn = Conn::open(addr)?;
+                    let mut body = Vec::new();
+                    let mut k = 0;
+                    while Instant::now() < deadline {
+                        sender[k % TEMPLATES].fill(&format!("s{s}b{k}"), &mut body);
+                        accepted.fetch_add(conn.post(PREDICTIONS, &body)?, Ordering::Relaxed);
+                        sent.fetch_add(1, Ordering::Relaxed);
+                        k += 1;
                     }
-                    k += 1;
-                }
-            });
-        }
-    });
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().map_err(|_| "sender panicked".to_string())?)
+    })?;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = (cpu_time(pid)? - cpu_before).as_secs_f64();
     let n = accepted.load(Ordering::Relaxed);
     println!(
-        "batches of {BATCH}: {n} predictions accepted in {elapsed:.1}s = {:.0} events/s ({senders} senders); server CPU {:.2} µs/event",
+        "batches of {BATCH}: {n} predictions accepted in {elapsed:.1}s = {:.0} events/s ({senders} senders); \
+         server CPU {:.2} µs/event ({:.2} cores); load average {load_before} → {}",
         n as f64 / elapsed,
-        cpu * 1e6 / n.max(1) as f64
+        cpu * 1e6 / n.max(1) as f64,
+        cpu / elapsed,
+        load_average()
     );
     let mut rng = Rng(7);
-    let feedback_url = format!("{base}/api/v1/feedback");
+    let mut conn = Conn::open(addr)?;
     let started = Instant::now();
     let mut joined = 0;
     for (s, sent) in sent_batches.iter().enumerate() {
         for k in 0..sent.load(Ordering::Relaxed) {
-            joined += post(
-                http,
-                &feedback_url,
-                feedback(&format!("s{s}b{k}"), 0, BATCH, &mut rng),
-            )?;
+            let body = feedback(&format!("s{s}b{k}"), 0, BATCH, &mut rng);
+            joined += conn.post(FEEDBACK, body.as_bytes())?;
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -250,57 +358,74 @@ fn batches(
     Ok(())
 }
 
-/// Single-event POSTs paced at `rate` per second over several threads; latency per request.
-fn singles(base: &str, rate: usize, seconds: u64) -> common::Result<()> {
+/// Single-event POSTs paced at `rate` per second over several threads, each
+/// with its own keep-alive connection; latency per request.
+fn singles(addr: &str, pid: u32, rate: usize, seconds: u64) -> common::Result<()> {
     let threads = env_usize("ML_SINGLE_THREADS", 16);
     let per_thread_interval = Duration::from_secs_f64(threads as f64 / rate as f64);
-    let url = format!("{base}/api/v1/predictions");
+    let templates: Vec<Vec<Template>> = (0..threads)
+        .map(|t| {
+            let mut rng = Rng(5000 + t as u64);
+            (0..TEMPLATES)
+                .map(|_| {
+                    let body = events(&mut rng, ID_MARK, 0, 1);
+                    Template::new(&body[1..body.len() - 1])
+                })
+                .collect()
+        })
+        .collect();
+    let load_before = load_average();
+    let cpu_before = cpu_time(pid)?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let mut latencies: Vec<Duration> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let url = &url;
-                scope.spawn(move || {
-                    let http = client().unwrap_or_else(|_| reqwest::blocking::Client::new());
-                    let mut rng = Rng(5000 + t as u64);
+        let handles: Vec<_> = templates
+            .iter()
+            .enumerate()
+            .map(|(t, mine)| {
+                scope.spawn(move || -> common::Result<Vec<Duration>> {
+                    let mut conn = Conn::open(addr)?;
+                    let mut body = Vec::new();
                     let mut latencies = Vec::new();
                     let mut next = Instant::now();
                     let mut i = 0;
                     while Instant::now() < deadline {
-                        let body = events(&mut rng, &format!("single{t}"), i, 1);
-                        let body = body[1..body.len() - 1].to_string();
+                        mine[i % TEMPLATES].fill(&format!("single{t}-{i}"), &mut body);
                         let sent = Instant::now();
-                        if post(&http, url, body).is_ok() {
-                            latencies.push(sent.elapsed());
-                        }
+                        conn.post(PREDICTIONS, &body)?;
+                        latencies.push(sent.elapsed());
                         i += 1;
                         next += per_thread_interval;
                         if let Some(wait) = next.checked_duration_since(Instant::now()) {
                             std::thread::sleep(wait);
                         }
                     }
-                    latencies
+                    Ok(latencies)
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
+        handles.into_iter().try_fold(Vec::new(), |mut all, h| {
+            all.extend(h.join().map_err(|_| "sender panicked".to_string())??);
+            common::Result::Ok(all)
+        })
+    })?;
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = (cpu_time(pid)? - cpu_before).as_secs_f64();
     latencies.sort();
     let at = |q: f64| {
         latencies.get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
     };
     let ms = |d: Option<&Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
     println!(
-        "single events (target {rate}/s, {threads} threads): {:.0}/s achieved; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "single events (target {rate}/s, {threads} threads): {:.0}/s achieved; latency p50 {:.2} ms, p99 {:.2} ms, \
+         max {:.2} ms; server CPU {:.1} µs/event ({:.2} cores); load average {load_before} → {}",
         latencies.len() as f64 / elapsed,
         ms(at(0.5)),
         ms(at(0.99)),
-        ms(latencies.last())
+        ms(latencies.last()),
+        cpu * 1e6 / latencies.len().max(1) as f64,
+        cpu / elapsed,
+        load_average()
     );
     Ok(())
 }

@@ -94,6 +94,11 @@ pub fn proportions_z_test(ref_hits: f64, ref_n: f64, cur_hits: f64, cur_n: f64) 
 
 /// `scipy.stats.wasserstein_distance(u, v)` on two sorted samples: the
 /// integral of |F_u − F_v| between consecutive pooled values.
+///
+/// One merge walk: when the walk reaches a value greater than the previous
+/// one, exactly the values taken so far are ≤ the previous one, so the
+/// counts SciPy finds by `searchsorted(..., 'right')` are the walk's
+/// positions (at ties the width is 0 and the term vanishes either way).
 pub fn wasserstein_sorted(u: &[f64], v: &[f64]) -> f64 {
     if u.is_empty() || v.is_empty() {
         return f64::NAN;
@@ -102,7 +107,8 @@ pub fn wasserstein_sorted(u: &[f64], v: &[f64]) -> f64 {
     let (mut i, mut j) = (0usize, 0usize);
     let mut previous: Option<f64> = None;
     let mut total = 0.0;
-    while i < u.len() || j < v.len() {
+    loop {
+        let (cu, cv) = (i, j);
         let next = match (u.get(i), v.get(j)) {
             (Some(&x), Some(&y)) if x <= y => {
                 i += 1;
@@ -123,18 +129,11 @@ pub fn wasserstein_sorted(u: &[f64], v: &[f64]) -> f64 {
             (None, None) => break,
         };
         if let Some(prev) = previous {
-            // CDFs just right of `prev`: counts of values ≤ prev.
-            let (cu, cv) = (count_le(u, prev), count_le(v, prev));
             total += (cu as f64 / nu - cv as f64 / nv).abs() * (next - prev);
         }
         previous = Some(next);
     }
     total
-}
-
-/// Number of values ≤ x in a sorted slice.
-fn count_le(sorted: &[f64], x: f64) -> usize {
-    sorted.partition_point(|&v| v <= x)
 }
 
 /// `np.std(values)` (population, ddof = 0), two-pass.
@@ -259,6 +258,35 @@ mod tests {
             1.0,
             1e-15
         ));
+    }
+
+    /// SciPy's `_cdf_distance` as written: pooled values, `searchsorted`
+    /// counts at each, widths between them.
+    fn wasserstein_by_search(u: &[f64], v: &[f64]) -> f64 {
+        let mut all: Vec<f64> = u.iter().chain(v).copied().collect();
+        all.sort_by(f64::total_cmp);
+        let count_le = |s: &[f64], x: f64| s.partition_point(|&y| y <= x) as f64;
+        all.windows(2)
+            .map(|w| {
+                let cdf_u = count_le(u, w[0]) / u.len() as f64;
+                let cdf_v = count_le(v, w[0]) / v.len() as f64;
+                (cdf_u - cdf_v).abs() * (w[1] - w[0])
+            })
+            .sum()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn wasserstein_walk_equals_the_searchsorted_form(
+            mut u in proptest::collection::vec(-5i32..5, 1..60),
+            mut v in proptest::collection::vec(-5i32..5, 1..60),
+        ) {
+            u.sort_unstable();
+            v.sort_unstable();
+            let u: Vec<f64> = u.into_iter().map(|x| f64::from(x) * 0.5).collect();
+            let v: Vec<f64> = v.into_iter().map(|x| f64::from(x) * 0.5).collect();
+            proptest::prop_assert_eq!(wasserstein_sorted(&u, &v), wasserstein_by_search(&u, &v));
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::drift::{
     StateLimits,
 };
 use crate::ml::counters::series;
-use crate::ml::event::FeatureValue;
+use crate::ml::event::{each_named_value, FeatureValue};
 use crate::storage::{Label, SeriesSamples};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -154,6 +154,8 @@ pub struct DriftJob {
     window_started_ms: i64,
     window_events: u64,
     windows_run: u64,
+    /// Reference column indices ordered by name, to walk an event's sorted features.
+    columns_by_name: Vec<usize>,
 }
 
 /// A window taken out for evaluation, with where it came from.
@@ -169,7 +171,11 @@ pub struct ClosedWindow {
 impl DriftJob {
     pub fn new(reference: Arc<Reference>, now_ms: i64) -> DriftJob {
         let window = reference.profile.new_window(StateLimits::STREAMING, 1);
+        let columns = &reference.profile.columns;
+        let mut columns_by_name: Vec<usize> = (0..columns.len()).collect();
+        columns_by_name.sort_by(|&a, &b| columns[a].name.cmp(&columns[b].name));
         DriftJob {
+            columns_by_name,
             reference,
             window,
             scores: score_state(0),
@@ -185,12 +191,15 @@ impl DriftJob {
         if let Some(score) = score {
             self.scores.observe(drift::FeatureValue::Number(score));
         }
-        for (index, column) in self.reference.profile.columns.iter().enumerate() {
-            let value = features
-                .get(&column.name)
-                .map_or(drift::FeatureValue::Missing, as_drift_value);
-            self.window.observe(index, value);
-        }
+        let columns = &self.reference.profile.columns;
+        let names = self
+            .columns_by_name
+            .iter()
+            .map(|&i| (i, columns[i].name.as_str()));
+        let window = &mut self.window;
+        each_named_value(names, features, |index, value| {
+            window.observe(index, value.map_or(drift::FeatureValue::Missing, as_drift_value));
+        });
         self.window_events += 1;
     }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 
 /// A feature value: number, string, bool or null.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 pub enum FeatureValue {
     Number(f64),
     Text(String),
@@ -82,7 +82,7 @@ impl<'de> serde::de::Visitor<'de> for FeatureVisitor {
 }
 
 /// What a model predicted: a class label or a number.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 pub enum Outcome {
     Label(String),
     Number(f64),
@@ -262,6 +262,22 @@ impl Feedback {
     }
 }
 
+/// Calls `f` with each `(index, name)` of `columns`, which must come sorted by
+/// name, and the event's value of that name (`None` when absent): one walk
+/// over both sorted lists instead of a map lookup per column.
+pub fn each_named_value<'a, 'p>(
+    columns: impl Iterator<Item = (usize, &'a str)>,
+    features: &'p BTreeMap<String, FeatureValue>,
+    mut f: impl FnMut(usize, Option<&'p FeatureValue>),
+) {
+    let mut event = features.iter().peekable();
+    for (index, name) in columns {
+        while event.next_if(|(k, _)| k.as_str() < name).is_some() {}
+        let value = event.peek().filter(|(k, _)| k.as_str() == name).map(|(_, v)| *v);
+        f(index, value);
+    }
+}
+
 /// Parses one item, turning serde's message into a per-item reason.
 /// Reasons for items that are not JSON at all start with [`MALFORMED`].
 pub fn parse_item<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, String> {
@@ -352,6 +368,27 @@ mod tests {
         assert_eq!(t.0, 1_704_164_645_500);
         let t: EventTime = serde_json::from_str("1704164645.5").unwrap_or(EventTime(0));
         assert_eq!(t.0, 1_704_164_645_500);
+    }
+
+    #[test]
+    fn named_values_pair_sorted_columns_with_the_event() {
+        let features = BTreeMap::from([
+            ("a".to_string(), FeatureValue::Number(1.0)),
+            ("c".to_string(), FeatureValue::Bool(true)),
+            ("d".to_string(), FeatureValue::Missing),
+        ]);
+        let columns = [(2, "a"), (0, "b"), (1, "c"), (3, "e")];
+        let mut seen = Vec::new();
+        each_named_value(columns.into_iter(), &features, |i, v| seen.push((i, v.cloned())));
+        assert_eq!(
+            seen,
+            [
+                (2, Some(FeatureValue::Number(1.0))),
+                (0, None),
+                (1, Some(FeatureValue::Bool(true))),
+                (3, None)
+            ]
+        );
     }
 
     #[test]

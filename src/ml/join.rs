@@ -4,22 +4,29 @@
 //! Owns the `ml_join` aux tree: `p` model NUL request → the prediction's
 //! [`PendingPrediction`] (kept after its feedback joins, to refuse duplicates),
 //! `f` model NUL request → feedback that came first, and `e` expiry (sign-flipped
-//! big-endian ms) `p|f` model NUL request → nothing, an index that lets expiry
-//! scan only what is due. Because the tree lives in the storage's sled
-//! database, joins survive restarts.
+//! big-endian ms) → the keys of the entries created with that expiry, an index
+//! that lets expiry scan only what is due. All entries of one request share
+//! their expiry, so a batch of 1,000 predictions adds one index key, not 1,000;
+//! an entry is removed only when its own record says it is due. Because the
+//! tree lives in the storage's sled database, joins survive restarts.
+//!
+//! Every accepted prediction writes one `p` record, so it is compact: bincode,
+//! not JSON (a 50-feature record with its [`LogDetails`] is ~0.7 kB instead
+//! of ~2.5 kB). Pending feedback is rare and stays JSON.
 
-use crate::ml::log::LogItem;
+use crate::ml::event::{FeatureValue, Outcome};
+use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What a prediction leaves behind for its feedback.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
 pub struct PendingPrediction {
     pub version: String,
     pub timestamp_ms: i64,
     /// Configured segment label values.
     pub segment: BTreeMap<String, String>,
-    pub prediction: serde_json::Value,
+    pub prediction: Outcome,
     /// Probability of a class: the class and its probability.
     pub class_probability: Option<(String, f64)>,
     /// `score`: probability of the greater class.
@@ -27,8 +34,30 @@ pub struct PendingPrediction {
     pub expires_ms: i64,
     pub logged: bool,
     pub labelled: bool,
-    /// The log item to write if the prediction turns out misclassified.
-    pub item: Option<LogItem>,
+    /// What the log item needs beyond the fields above, kept while the
+    /// prediction would be logged if it turns out misclassified.
+    pub details: Option<LogDetails>,
+}
+
+/// The parts of a prediction only its log item needs.
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
+pub struct LogDetails {
+    pub features: Vec<(String, FeatureValue)>,
+    pub probabilities: Option<BTreeMap<String, f64>>,
+    pub latency_ms: Option<f64>,
+    /// Every segment label the event carried.
+    pub segment: BTreeMap<String, String>,
+    pub error: Option<String>,
+}
+
+fn encode_prediction(record: &PendingPrediction) -> Vec<u8> {
+    bincode::encode_to_vec(record, bincode::config::standard()).unwrap_or_default()
+}
+
+fn decode_prediction(bytes: &[u8]) -> Option<PendingPrediction> {
+    bincode::decode_from_slice(bytes, bincode::config::standard())
+        .ok()
+        .map(|(record, _)| record)
 }
 
 /// Feedback waiting for its prediction.
@@ -60,41 +89,56 @@ fn key(kind: u8, model: &str, request_id: &str) -> Vec<u8> {
     key
 }
 
-fn expiry_key(expires_ms: i64, entry_key: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(entry_key.len() + 9);
-    key.push(b'e');
-    key.extend_from_slice(&((expires_ms as u64) ^ (1 << 63)).to_be_bytes());
-    key.extend_from_slice(entry_key);
+fn expiry_key(expires_ms: i64) -> [u8; 9] {
+    let mut key = [b'e'; 9];
+    key[1..].copy_from_slice(&((expires_ms as u64) ^ (1 << 63)).to_be_bytes());
     key
 }
 
-/// Writes collected during one request, applied as one sled batch.
+fn encode_entries(entries: &[Vec<u8>]) -> Vec<u8> {
+    bincode::encode_to_vec(entries, bincode::config::standard()).unwrap_or_default()
+}
+
+/// The entry keys an index key lists.
+fn decode_entries(bytes: &[u8]) -> Vec<Vec<u8>> {
+    bincode::decode_from_slice(bytes, bincode::config::standard())
+        .map(|(entries, _)| entries)
+        .unwrap_or_default()
+}
+
+/// Writes collected during one request (`None`: remove), applied in order.
 #[derive(Default)]
 pub struct JoinBatch {
-    batch: sled::Batch,
+    writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Keys of new entries by their expiry, indexed when the batch is applied.
+    expiring: BTreeMap<i64, Vec<Vec<u8>>>,
 }
 
 impl JoinBatch {
     pub fn put_prediction(&mut self, model: &str, request_id: &str, record: &PendingPrediction, new: bool) {
         let entry = key(b'p', model, request_id);
         if new {
-            self.batch.insert(expiry_key(record.expires_ms, &entry), &[][..]);
+            self.expiring
+                .entry(record.expires_ms)
+                .or_default()
+                .push(entry.clone());
         }
-        self.batch
-            .insert(entry, serde_json::to_vec(record).unwrap_or_default());
+        self.writes.push((entry, Some(encode_prediction(record))));
     }
 
     pub fn put_feedback(&mut self, model: &str, request_id: &str, record: &PendingFeedback) {
         let entry = key(b'f', model, request_id);
-        self.batch.insert(expiry_key(record.expires_ms, &entry), &[][..]);
-        self.batch
-            .insert(entry, serde_json::to_vec(record).unwrap_or_default());
+        self.expiring
+            .entry(record.expires_ms)
+            .or_default()
+            .push(entry.clone());
+        self.writes
+            .push((entry, Some(serde_json::to_vec(record).unwrap_or_default())));
     }
 
-    pub fn remove_feedback(&mut self, model: &str, request_id: &str, record: &PendingFeedback) {
-        let entry = key(b'f', model, request_id);
-        self.batch.remove(expiry_key(record.expires_ms, &entry));
-        self.batch.remove(entry);
+    /// Removes joined feedback; its index entry is skipped when it comes due.
+    pub fn remove_feedback(&mut self, model: &str, request_id: &str) {
+        self.writes.push((key(b'f', model, request_id), None));
     }
 }
 
@@ -107,7 +151,7 @@ impl JoinStore {
 
     pub fn prediction(&self, model: &str, request_id: &str) -> sled::Result<Option<PendingPrediction>> {
         let bytes = self.tree.get(key(b'p', model, request_id))?;
-        Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
+        Ok(bytes.and_then(|b| decode_prediction(&b)))
     }
 
     pub fn has_prediction(&self, model: &str, request_id: &str) -> sled::Result<bool> {
@@ -119,8 +163,29 @@ impl JoinStore {
         Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
     }
 
+    /// Applies `batch`: index entries first, then the records, one write
+    /// each. Not a `sled::Batch`: sled 0.34 rolls its log buffer twice per
+    /// batch (a buffer write handed to an I/O thread), which dominated
+    /// single-event requests. sled recovers a prefix of its log, so a crash
+    /// can at worst leave an index entry without its record, which expiry
+    /// skips. Callers serialise their batches (the monitor's lock): an index
+    /// key another request already wrote in the same millisecond is read and
+    /// extended.
     pub fn apply(&self, batch: JoinBatch) -> sled::Result<()> {
-        self.tree.apply_batch(batch.batch)
+        for (expires_ms, mut entries) in batch.expiring {
+            let key = expiry_key(expires_ms);
+            if let Some(listed) = self.tree.get(key)? {
+                entries.extend(decode_entries(&listed));
+            }
+            self.tree.insert(key, encode_entries(&entries))?;
+        }
+        for (key, value) in batch.writes {
+            match value {
+                Some(value) => self.tree.insert(key, value)?,
+                None => self.tree.remove(key)?,
+            };
+        }
+        Ok(())
     }
 
     /// Pending feedback per model (restored counts after a restart).
@@ -137,21 +202,43 @@ impl JoinStore {
 
     /// Removes every entry whose TTL ended before `now_ms`.
     pub fn expire(&self, now_ms: i64) -> sled::Result<Vec<Expired>> {
-        let end = expiry_key(now_ms, &[]);
         let mut expired = Vec::new();
-        for entry in self.tree.range(vec![b'e']..end) {
-            let (index_key, _) = entry?;
-            let entry_key = index_key.get(9..).unwrap_or_default();
-            let model = entry_key.get(1..).and_then(model_of).unwrap_or_default();
-            let removed = self.tree.remove(entry_key)?.is_some();
-            self.tree.remove(&index_key)?;
-            match (removed, entry_key.first()) {
-                (true, Some(b'p')) => expired.push(Expired::Prediction { model }),
-                (true, Some(b'f')) => expired.push(Expired::Feedback { model }),
-                _ => {}
+        for index in self.tree.range(&b"e"[..]..&expiry_key(now_ms)[..]) {
+            let (index_key, listed) = index?;
+            for entry_key in decode_entries(&listed) {
+                expired.extend(self.expire_entry(&entry_key, now_ms)?);
             }
+            // An index key extended meanwhile (a TTL of ~0) stays for the next sweep.
+            let _ = self
+                .tree
+                .compare_and_swap(&index_key, Some(&listed), None::<&[u8]>)?;
         }
         Ok(expired)
+    }
+
+    /// Removes one listed entry if it still exists and its record is due.
+    fn expire_entry(&self, entry_key: &[u8], now_ms: i64) -> sled::Result<Option<Expired>> {
+        let Some(bytes) = self.tree.get(entry_key)? else {
+            return Ok(None);
+        };
+        let model = entry_key.get(1..).and_then(model_of).unwrap_or_default();
+        let (expires_ms, expired) = match entry_key.first() {
+            Some(b'p') => (
+                decode_prediction(&bytes).map(|r| r.expires_ms),
+                Expired::Prediction { model },
+            ),
+            _ => (
+                serde_json::from_slice::<PendingFeedback>(&bytes)
+                    .ok()
+                    .map(|r| r.expires_ms),
+                Expired::Feedback { model },
+            ),
+        };
+        if expires_ms.is_some_and(|t| t >= now_ms) {
+            return Ok(None);
+        }
+        self.tree.remove(entry_key)?;
+        Ok(Some(expired))
     }
 }
 
@@ -169,13 +256,19 @@ mod tests {
             version: "v1".into(),
             timestamp_ms: 0,
             segment: BTreeMap::new(),
-            prediction: serde_json::json!("a"),
+            prediction: Outcome::Label("a".into()),
             class_probability: None,
             score: Some(0.7),
             expires_ms,
             logged: false,
             labelled: false,
-            item: None,
+            details: Some(LogDetails {
+                features: vec![("x".into(), FeatureValue::Number(1.5))],
+                probabilities: None,
+                latency_ms: Some(3.0),
+                segment: BTreeMap::new(),
+                error: None,
+            }),
         }
     }
 
@@ -196,6 +289,10 @@ mod tests {
             };
             batch.put_feedback("m", "orphan", &feedback);
             join.apply(batch).unwrap_or_else(|e| panic!("{e}"));
+            // A second request with the same expiry extends the index key.
+            let mut batch = JoinBatch::default();
+            batch.put_prediction("m", "early-too", &record(100), true);
+            join.apply(batch).unwrap_or_else(|e| panic!("{e}"));
             storage.close().unwrap_or_else(|e| panic!("{e}"));
         }
         let storage = crate::storage::Storage::open(dir.path(), opts()).unwrap_or_else(|e| panic!("{e}"));
@@ -211,13 +308,18 @@ mod tests {
             expired,
             [
                 Expired::Feedback { model: "m".into() },
+                Expired::Prediction { model: "m".into() },
                 Expired::Prediction { model: "m".into() }
             ]
         );
         assert_eq!(join.has_prediction("m", "early"), Ok(false));
+        assert_eq!(join.has_prediction("m", "early-too"), Ok(false));
+        assert_eq!(join.expire(1000).map(|e| e.len()), Ok(0));
         assert_eq!(
-            join.prediction("m", "late").ok().flatten().map(|r| r.score),
-            Some(Some(0.7))
+            join.tree.scan_prefix(b"e").count(),
+            1,
+            "only the late entry's index key is left"
         );
+        assert_eq!(join.prediction("m", "late").ok().flatten(), Some(record(10_000)));
     }
 }

@@ -137,21 +137,19 @@ impl PredictionLog {
         })
     }
 
-    /// Stores `items` (one sled batch per tree).
+    /// Stores `items`, each id before its item, one write each (no
+    /// `sled::Batch`, which costs two log-buffer writes per call). sled
+    /// recovers a prefix of its log, so a crash can at worst leave an id
+    /// without its item, which reads as not logged.
     pub fn insert(&self, items: &[LogItem]) -> sled::Result<()> {
-        if items.is_empty() {
-            return Ok(());
-        }
-        let mut item_batch = sled::Batch::default();
-        let mut id_batch = sled::Batch::default();
         for item in items {
             let key = item_key(&item.model, item.timestamp_ms, &item.request_id);
             let value = serde_json::to_vec(item).unwrap_or_default();
-            id_batch.insert(id_key(&item.model, &item.request_id), key.clone());
-            item_batch.insert(key, value);
+            self.ids
+                .insert(id_key(&item.model, &item.request_id), key.clone())?;
+            self.items.insert(key, value)?;
         }
-        self.items.apply_batch(item_batch)?;
-        self.ids.apply_batch(id_batch)
+        Ok(())
     }
 
     /// Adds the ground truth to a logged item; `false` when it is not logged.

@@ -8,9 +8,10 @@
 //! survives restarts.
 
 use crate::config::models::{FeatureKind, ModelConfig, ModelTask};
-use crate::ml::event::{FeatureValue, Outcome, Prediction};
+use crate::ml::event::{each_named_value, FeatureValue, Outcome, Prediction};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A feature's fixed type and its expectations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +60,8 @@ pub struct ModelSchema {
     pub declared: bool,
     pub schema: Schema,
     feature_index: HashMap<String, usize>,
+    /// Feature indices ordered by name, to walk an event's sorted features.
+    by_name: Vec<usize>,
     class_index: HashMap<String, u32>,
 }
 
@@ -122,6 +125,7 @@ impl ModelSchema {
             declared,
             schema,
             feature_index: HashMap::new(),
+            by_name: Vec::new(),
             class_index: HashMap::new(),
         };
         for feature in features {
@@ -132,9 +136,25 @@ impl ModelSchema {
     }
 
     fn push_feature(&mut self, feature: FeatureSchema) {
-        self.feature_index
-            .insert(feature.name.clone(), self.schema.features.len());
+        let index = self.schema.features.len();
+        let features = &self.schema.features;
+        let at = self.by_name.partition_point(|&i| features[i].name < feature.name);
+        self.by_name.insert(at, index);
+        self.feature_index.insert(feature.name.clone(), index);
         self.schema.features.push(feature);
+    }
+
+    /// Calls `f` with each feature's index and the event's value of it.
+    pub fn each_value<'p>(
+        &self,
+        features: &'p BTreeMap<String, FeatureValue>,
+        f: impl FnMut(usize, Option<&'p FeatureValue>),
+    ) {
+        let columns = self
+            .by_name
+            .iter()
+            .map(|&i| (i, self.schema.features[i].name.as_str()));
+        each_named_value(columns, features, f);
     }
 
     fn reindex_classes(&mut self) {
@@ -297,7 +317,7 @@ impl ModelSchema {
             (FeatureKind::Categorical, Some(FeatureValue::Number(_))) => ValueCheck::TypeMismatch,
             (FeatureKind::Categorical, Some(v)) => {
                 let text = categorical_text(v);
-                if feature.categories.is_empty() || feature.categories.contains(&text) {
+                if feature.categories.is_empty() || feature.categories.iter().any(|c| *c == text) {
                     ValueCheck::Fine
                 } else {
                     ValueCheck::UnseenCategory
@@ -307,13 +327,13 @@ impl ModelSchema {
     }
 }
 
-/// A categorical value as text (`true`/`false` for bools).
-pub fn categorical_text(value: &FeatureValue) -> String {
+/// A categorical value as text (`true`/`false` for bools), borrowed when it is text.
+fn categorical_text(value: &FeatureValue) -> Cow<'_, str> {
     match value {
-        FeatureValue::Text(s) => s.clone(),
-        FeatureValue::Bool(b) => b.to_string(),
-        FeatureValue::Number(n) => crate::ml::event::number_label(*n),
-        FeatureValue::Missing => String::new(),
+        FeatureValue::Text(s) => Cow::Borrowed(s),
+        FeatureValue::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+        FeatureValue::Number(n) => Cow::Owned(crate::ml::event::number_label(*n)),
+        FeatureValue::Missing => Cow::Borrowed(""),
     }
 }
 

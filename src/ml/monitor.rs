@@ -16,7 +16,7 @@ use crate::ml::drift_job::{
     Reference, ReferenceFormat,
 };
 use crate::ml::event::{FeatureValue, Feedback, Outcome, Prediction};
-use crate::ml::join::{Expired, JoinBatch, JoinStore, PendingFeedback, PendingPrediction};
+use crate::ml::join::{Expired, JoinBatch, JoinStore, LogDetails, PendingFeedback, PendingPrediction};
 use crate::ml::log::{self, LogItem, PredictionLog, SampleInputs};
 use crate::ml::model::{class_order, ModelSchema, Schema};
 use crate::ml::quality::{Classes, Labelled, QualityWindow, ScoreOf};
@@ -232,7 +232,7 @@ impl MlMonitor {
     fn accept_prediction(
         &self,
         state: &mut State,
-        p: Prediction,
+        mut p: Prediction,
         now_ms: i64,
         in_batch: &mut HashSet<(String, String)>,
         writes: &mut Writes,
@@ -261,13 +261,22 @@ impl MlMonitor {
             }
         }
         model.count_prediction(&p);
-        let mut record = model.pending_record(&p, at_ms, now_ms);
+        let mut record = model.pending_record(&mut p, at_ms, now_ms);
         if record.logged {
-            writes.log.push(record_item(&p, at_ms, &record));
+            if let Some(details) = record.details.take() {
+                writes
+                    .log
+                    .push(log_item(&p.model, &p.request_id, &record, details));
+            }
         }
-        let pending = self.inner.join.feedback(&p.model, &p.request_id).unwrap_or(None);
+        // Most predictions find no feedback waiting: skip the lookup when none is.
+        let pending = if model.feedback_pending > 0 {
+            self.inner.join.feedback(&p.model, &p.request_id).unwrap_or(None)
+        } else {
+            None
+        };
         if let Some(feedback) = pending {
-            writes.join.remove_feedback(&p.model, &p.request_id, &feedback);
+            writes.join.remove_feedback(&p.model, &p.request_id);
             model.feedback_pending = model.feedback_pending.saturating_sub(1);
             if let Err(reason) =
                 model.join(&mut record, &feedback.ground_truth, feedback.timestamp_ms, now_ms)
@@ -742,7 +751,7 @@ impl Writes {
         classification: bool,
     ) {
         let misclassified = classification
-            .then(|| classification_mismatch(&record.prediction, truth))
+            .then(|| classification_mismatch(&outcome_json(&record.prediction), truth))
             .flatten();
         if record.logged {
             self.log_truths.push((
@@ -752,14 +761,15 @@ impl Writes {
                 misclassified,
             ));
         } else if misclassified == Some(true) {
-            if let Some(mut item) = record.item.take() {
+            if let Some(details) = record.details.take() {
+                let mut item = log_item(model, request_id, record, details);
                 item.ground_truth = Some(truth.clone());
                 item.misclassified = Some(true);
                 self.log.push(item);
                 record.logged = true;
             }
         }
-        record.item = None;
+        record.details = None;
     }
 }
 
@@ -807,37 +817,50 @@ fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The log item of a prediction.
-fn record_item(p: &Prediction, at_ms: i64, record: &PendingPrediction) -> LogItem {
+impl LogDetails {
+    /// Moves the log-only parts out of `p`.
+    fn take(p: &mut Prediction) -> LogDetails {
+        LogDetails {
+            features: std::mem::take(&mut p.features).into_iter().collect(),
+            probabilities: p.probabilities.take(),
+            latency_ms: p.latency_ms,
+            segment: std::mem::take(&mut p.segment),
+            error: p.error.take().and_then(|f| f.0),
+        }
+    }
+}
+
+/// The log item of a prediction, from its join record and details.
+fn log_item(model: &str, request_id: &str, record: &PendingPrediction, details: LogDetails) -> LogItem {
     LogItem {
-        request_id: p.request_id.clone(),
-        model: p.model.clone(),
-        model_version: p.model_version.clone(),
-        timestamp: rfc3339(at_ms),
-        timestamp_ms: at_ms,
-        features: p
+        request_id: request_id.to_string(),
+        model: model.to_string(),
+        model_version: record.version.clone(),
+        timestamp: rfc3339(record.timestamp_ms),
+        timestamp_ms: record.timestamp_ms,
+        features: details
             .features
-            .iter()
-            .map(|(k, v)| (k.clone(), feature_json(v)))
+            .into_iter()
+            .map(|(k, v)| (k, feature_json(&v)))
             .collect(),
-        prediction: record.prediction.clone(),
-        probabilities: p.probabilities.clone(),
-        score: p.score,
-        latency_ms: p.latency_ms,
-        segment: p.segment.clone(),
-        error: p.error.as_ref().and_then(|f| f.0.clone()),
+        prediction: outcome_json(&record.prediction),
+        confidence: confidence(details.probabilities.as_ref(), record.score),
+        probabilities: details.probabilities,
+        score: record.score,
+        latency_ms: details.latency_ms,
+        segment: details.segment,
+        error: details.error,
         ground_truth: None,
-        confidence: confidence(p),
         misclassified: None,
     }
 }
 
 /// Top-class probability, or the larger side of a binary `score`.
-fn confidence(p: &Prediction) -> Option<f64> {
-    if let Some(probabilities) = &p.probabilities {
+fn confidence(probabilities: Option<&BTreeMap<String, f64>>, score: Option<f64>) -> Option<f64> {
+    if let Some(probabilities) = probabilities {
         return probabilities.values().copied().reduce(f64::max);
     }
-    p.score.map(|s| s.max(1.0 - s))
+    score.map(|s| s.max(1.0 - s))
 }
 
 /// The score histogrammed in `prediction_distribution`: `score`, else the
@@ -949,24 +972,24 @@ impl ModelState {
             .count_prediction(&buckets, p.latency_ms, distribution_score(p), p.failed());
         group.dirty = true;
         let capacity = self.schema.config.windows.data_quality_events;
-        for index in 0..self.schema.features().len() {
-            let name = &self.schema.features()[index].name;
-            let check = self.schema.check_value(index, p.features.get(name));
-            self.data_quality.record(index, check, capacity);
-        }
+        let (schema, data_quality) = (&self.schema, &mut self.data_quality);
+        schema.each_value(&p.features, |index, value| {
+            data_quality.record(index, schema.check_value(index, value), capacity);
+        });
         if let Some(job) = &mut self.drift {
             job.observe(&p.features, distribution_score(p));
         }
         self.dirty = true;
     }
 
-    /// The join record of an accepted prediction; decides whether it is logged now.
-    fn pending_record(&self, p: &Prediction, at_ms: i64, now_ms: i64) -> PendingPrediction {
+    /// The join record of an accepted prediction; decides whether it is logged
+    /// now. Takes the log-only parts out of `p` when the log may need them.
+    fn pending_record(&self, p: &mut Prediction, at_ms: i64, now_ms: i64) -> PendingPrediction {
         let config = &self.schema.config;
         let inputs = SampleInputs {
             request_id: &p.request_id,
             failed: p.failed(),
-            confidence: confidence(p),
+            confidence: confidence(p.probabilities.as_ref(), p.score),
         };
         let logged = log::sample(config, &inputs);
         let class_probability = p.probabilities.as_ref().and_then(|probabilities| {
@@ -980,25 +1003,20 @@ impl ModelState {
             .iter()
             .filter_map(|name| p.segment.get(name).map(|v| (name.clone(), v.clone())))
             .collect();
-        let mut record = PendingPrediction {
+        let details_needed = logged
+            || (config.sampling.log_misclassified && self.schema.task() == Some(ModelTask::Classification));
+        PendingPrediction {
             version: p.model_version.clone(),
             timestamp_ms: at_ms,
             segment,
-            prediction: outcome_json(&p.prediction),
+            prediction: p.prediction.clone(),
             class_probability,
             score: p.score,
             expires_ms: now_ms.saturating_add(ttl_ms(config)),
             logged,
             labelled: false,
-            item: None,
-        };
-        if !logged
-            && config.sampling.log_misclassified
-            && self.schema.task() == Some(ModelTask::Classification)
-        {
-            record.item = Some(record_item(p, at_ms, &record));
+            details: details_needed.then(|| LogDetails::take(p)),
         }
-        record
     }
 
     /// Refuses a ground truth the model cannot score.
@@ -1038,16 +1056,15 @@ impl ModelState {
         truth: &serde_json::Value,
     ) -> Result<Labelled, String> {
         if self.schema.task() == Some(ModelTask::Regression) {
-            let (Some(t), Some(p)) = (truth.as_f64(), record.prediction.as_f64()) else {
+            let (Some(t), Outcome::Number(p)) = (truth.as_f64(), &record.prediction) else {
                 return Err("regression ground_truth and prediction must be numbers".into());
             };
             return Ok(Labelled::Value {
                 truth: t,
-                predicted: p,
+                predicted: *p,
             });
         }
-        let (Some(truth_label), Some(predicted_label)) = (label_text(truth), label_text(&record.prediction))
-        else {
+        let (Some(truth_label), predicted_label) = (label_text(truth), record.prediction.as_label()) else {
             return Err("ground_truth is not a class label".into());
         };
         self.schema.check_class(&truth_label)?;
