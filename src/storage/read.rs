@@ -31,15 +31,16 @@ struct HeadPart {
 }
 
 impl Storage {
+    /// The matching ids and, per id in id order, what the head holds of it.
     fn head_parts(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> (RoaringBitmap, FxHashMap<SeriesId, HeadPart>) {
+    ) -> (RoaringBitmap, Vec<(SeriesId, HeadPart)>) {
         let head = self.inner.head.read();
         let ids = head.select_ids(matchers, mint, maxt);
-        let mut parts = FxHashMap::default();
+        let mut parts = Vec::with_capacity(ids.len() as usize);
         for id in &ids {
             let Some(s) = head.get(id) else { continue };
             let open_chunk = match (s.chunk.first_time(), s.chunk.last_time()) {
@@ -52,14 +53,14 @@ impl Storage {
                 .filter(|x| x.t >= mint && x.t <= maxt)
                 .copied()
                 .collect();
-            parts.insert(
+            parts.push((
                 id,
                 HeadPart {
                     labels: s.labels(),
                     runs: if ooo.is_empty() { Vec::new() } else { vec![ooo] },
                     open_chunk,
                 },
-            );
+            ));
         }
         (ids, parts)
     }
@@ -239,10 +240,9 @@ impl Queryable for Storage {
         maxt: i64,
         hints: SelectHints,
     ) -> Result<SeriesIter<'_>, QueryError> {
-        let (ids, head_parts) = self.head_parts(matchers, mint, maxt);
+        let (ids, mut parts) = self.head_parts(matchers, mint, maxt);
         let mut persisted: FxHashMap<SeriesId, Vec<Vec<Sample>>> = FxHashMap::default();
         self.read_persisted(&ids, mint, maxt, &mut persisted)?;
-        let mut parts: Vec<(SeriesId, HeadPart)> = head_parts.into_iter().collect();
         parts.sort_unstable_by(|a, b| a.1.labels.cmp(&b.1.labels));
         Ok(Box::new(SelectedSeries {
             parts: parts.into_iter(),
