@@ -6,7 +6,8 @@
 //! one series at a time ([`Queryable::select_iter`](crate::storage::Queryable::select_iter)):
 //! instant selectors and range functions reduce a series to its per-step
 //! values before the next is decoded, so a query holds the samples of one
-//! selected series, not of all. Must not touch sled or HTTP: reads go through [`Queryable`](crate::storage::Queryable).
+//! selected series, not of all. Must not touch sled or HTTP: reads go
+//! through [`Queryable`](crate::storage::Queryable).
 
 use promql_parser::label::MatchOp as ParserOp;
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
