@@ -23,8 +23,10 @@
 //! Measured per server and query: one warm-up run, then `QUERY_RUNS`
 //! sequential runs; the median wall latency (request sent to body fully
 //! read) and the server's CPU (utime + stime from `/proc/PID/stat`) over the
-//! runs divided by their number. Peak RSS (`VmHWM`) of each server at the
-//! end. CPU is read in clock ticks (10 ms), so per query it resolves to
+//! runs divided by their number. Memory per server: resident memory
+//! (`VmRSS`) and its peak (`VmHWM`) once the data is loaded and visible,
+//! before any measured query, so that ingest and query memory show apart,
+//! and `VmHWM` again at the end. CPU is read in clock ticks (10 ms), so per query it resolves to
 //! 10 ms / `QUERY_RUNS`. The table gives Sightline's ratio to the faster of
 //! the other two, the number of result series and points each server
 //! returned, and warns when the servers disagree on the number of series.
@@ -38,7 +40,7 @@ mod common;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{
-    check_binary, client, cpu_time, encode, env_usize, get_ok, peak_rss, send_all, servers, start, Kind,
+    check_binary, client, cpu_time, encode, env_usize, get_ok, peak_rss, rss, send_all, servers, start, Kind,
     Payload, Result, Rng, Server, Spec,
 };
 use reqwest::blocking::Client;
@@ -288,7 +290,17 @@ struct ServerRun {
     name: &'static str,
     kind: Kind,
     timings: Vec<Result<Timing>>,
-    peak_rss: u64,
+    memory: Memory,
+}
+
+/// Memory of one server, in bytes.
+struct Memory {
+    /// `VmRSS` once all data is loaded and visible, before the measured queries.
+    rss_loaded: u64,
+    /// `VmHWM` at that moment: the peak of ingest.
+    peak_loaded: u64,
+    /// `VmHWM` after every query.
+    peak_end: u64,
 }
 
 fn run_one(mut spec: Spec, cfg: &Config, data: &Data) -> Option<ServerRun> {
@@ -323,6 +335,12 @@ fn measure(spec: &Spec, cfg: &Config, data: &Data) -> Result<ServerRun> {
         started.elapsed()
     );
     let pid = server.pid();
+    let (rss_loaded, peak_loaded) = (rss(pid)?, peak_rss(pid)?);
+    println!(
+        "memory after loading: RSS {:.0} MiB, peak {:.0} MiB",
+        mib(rss_loaded),
+        mib(peak_loaded)
+    );
     let mut timings = Vec::new();
     for ask in &QUERIES {
         let timing = time_query(&client, &server, ask, cfg.runs, data);
@@ -342,7 +360,11 @@ fn measure(spec: &Spec, cfg: &Config, data: &Data) -> Result<ServerRun> {
         name: spec.name,
         kind: spec.kind,
         timings,
-        peak_rss: peak_rss(pid)?,
+        memory: Memory {
+            rss_loaded,
+            peak_loaded,
+            peak_end: peak_rss(pid)?,
+        },
     })
 }
 
@@ -451,6 +473,10 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1 << 20) as f64
+}
+
 fn print_table(runs: &[ServerRun]) {
     if runs.is_empty() {
         println!("\nno server measured");
@@ -499,12 +525,23 @@ fn print_table(runs: &[ServerRun]) {
             );
         }
     }
-    println!("\npeak RSS (VmHWM) at the end");
+    print_memory(runs);
+}
+
+fn print_memory(runs: &[ServerRun]) {
+    println!("\nmemory MiB: RSS and peak (VmHWM) after loading, peak at the end");
+    println!(
+        "{:<17} {:>12} {:>13} {:>10}",
+        "server", "loaded RSS", "loaded peak", "end peak"
+    );
     for run in runs {
+        let m = &run.memory;
         println!(
-            "{:<17} {:>8.0} MiB",
+            "{:<17} {:>12.0} {:>13.0} {:>10.0}",
             run.name,
-            run.peak_rss as f64 / (1 << 20) as f64
+            mib(m.rss_loaded),
+            mib(m.peak_loaded),
+            mib(m.peak_end)
         );
     }
 }

@@ -350,14 +350,24 @@ pub fn cpu_time(pid: u32) -> Result<Duration> {
 
 /// VmHWM of process `pid`, in bytes.
 pub fn peak_rss(pid: u32) -> Result<u64> {
+    status_bytes(pid, "VmHWM:")
+}
+
+/// VmRSS (resident memory now) of process `pid`, in bytes.
+pub fn rss(pid: u32) -> Result<u64> {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// A `kB` field of `/proc/PID/status`, in bytes.
+fn status_bytes(pid: u32, field: &str) -> Result<u64> {
     let status =
         fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map(|kb| kb * 1024)
-        .ok_or_else(|| format!("no VmHWM in /proc/{pid}/status"))
+        .ok_or_else(|| format!("no {field} in /proc/{pid}/status"))
 }
 
 /// Total size of the regular files under `path` (0 when absent).

@@ -190,7 +190,8 @@ fn combine(
     steps: Steps,
 ) -> Result<Vec<EvalSeries>> {
     let (assignment, groups) = assign_groups(e, &input);
-    let by_step = points_by_step(&input, steps);
+    let drop_names: Vec<bool> = input.iter().map(|s| s.drop_name).collect();
+    let by_step = points_by_step(input, steps);
     let mut out: Vec<EvalSeries> = groups
         .into_iter()
         .map(|labels| EvalSeries::new(labels, false, Vec::new()))
@@ -199,15 +200,15 @@ fn combine(
     for (k, t) in steps.iter().enumerate() {
         accs.iter_mut().for_each(|a| a.seen = false);
         for &(i, v) in by_step.get(k).map_or(&[][..], Vec::as_slice) {
-            let (Some(&g), Some(series)) = (assignment.get(i), input.get(i)) else {
+            let (Some(&g), Some(&drop_name)) = (assignment.get(i), drop_names.get(i)) else {
                 continue;
             };
             let Some(acc) = accs.get_mut(g) else { continue };
             if acc.seen {
                 acc.add(op, v);
-                acc.drop_name |= series.drop_name;
+                acc.drop_name |= drop_name;
             } else {
-                *acc = Acc::start(op, v, series.drop_name);
+                *acc = Acc::start(op, v, drop_name);
             }
         }
         let param = params.get(k).copied().unwrap_or(f64::NAN);

@@ -362,15 +362,14 @@ impl<'a> Evaluator<'a> {
         if steps.len() != 1 {
             return Err(invalid_range_type(ValueType::Matrix));
         }
-        let input = selector::range_input(self, expr, steps)?;
-        let series = input
-            .series
-            .iter()
-            .filter_map(|s| {
-                let window = input.window(s, 0);
-                (!window.is_empty()).then(|| EvalSeries::new(s.labels.clone(), s.drop_name, window.to_vec()))
-            })
-            .collect();
+        let mut input = selector::range_input(self, expr, steps)?;
+        let mut series = Vec::new();
+        while let Some(s) = input.next_series(self)? {
+            let window = input.window(&s, 0).to_vec();
+            if !window.is_empty() {
+                series.push(EvalSeries::new(s.labels, s.drop_name, window));
+            }
+        }
         Ok(Evaluated::Matrix(series))
     }
 

@@ -2,8 +2,12 @@
 //!
 //! Owns the lookback/staleness rule for instant selection, the left-open
 //! `(t-range, t]` windows of range vectors and the aligned inner steps of
-//! subqueries. Each selector reads storage once for all steps of a query.
-//! Must not touch sled or HTTP: reads go through [`Queryable`](crate::storage::Queryable).
+//! subqueries. Each selector reads storage once for all steps of a query,
+//! one series at a time ([`Queryable::select_iter`](crate::storage::Queryable::select_iter)):
+//! instant selectors and range functions reduce a series to its per-step
+//! values before the next is decoded, so a query holds the samples of one
+//! selected series, not of all. Must not touch sled or HTTP: reads go
+//! through [`Queryable`](crate::storage::Queryable).
 
 use promql_parser::label::MatchOp as ParserOp;
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
@@ -11,7 +15,9 @@ use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 use super::engine::{duration_ms, Evaluator};
 use super::error::{PromqlError, Result};
 use super::value::{EvalSeries, Evaluated, Steps};
-use crate::storage::{is_stale_nan, Labels, MatchOp, Matcher, Sample, SelectHints, Series, METRIC_NAME};
+use crate::storage::{
+    is_stale_nan, Labels, MatchOp, Matcher, Sample, SelectHints, Series, SeriesIter, METRIC_NAME,
+};
 
 /// The storage matchers of a selector, its metric name included.
 pub(crate) fn storage_matchers(vs: &VectorSelector) -> Result<Vec<Matcher>> {
@@ -36,19 +42,36 @@ pub(crate) fn storage_matchers(vs: &VectorSelector) -> Result<Vec<Matcher>> {
     Ok(out)
 }
 
-/// Reads `[mint, maxt]` for `matchers`, counting the samples against the query's limit.
-fn select(ev: &mut Evaluator, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
+/// The series a selector reads, one at a time, each counted against the
+/// query's sample limit as it is taken.
+pub(crate) struct Selected<'a> {
+    series: SeriesIter<'a>,
+}
+
+impl Selected<'_> {
+    pub fn next(&mut self, ev: &mut Evaluator) -> Result<Option<Series>> {
+        let Some(series) = self.series.next().transpose()? else {
+            return Ok(None);
+        };
+        ev.samples_loaded += series.samples.len();
+        if ev.samples_loaded > ev.opts.max_samples {
+            return Err(PromqlError::TooManySamples);
+        }
+        Ok(Some(series))
+    }
+}
+
+/// Starts reading `[mint, maxt]` for `matchers`.
+fn select<'a>(ev: &mut Evaluator<'a>, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Selected<'a>> {
     ev.check_deadline()?;
     let remaining = ev.opts.max_samples.saturating_sub(ev.samples_loaded);
     let hints = SelectHints {
         max_samples: remaining,
     };
-    let series = ev.storage.select(matchers, mint, maxt, hints)?;
-    ev.samples_loaded += series.iter().map(|s| s.samples.len()).sum::<usize>();
-    if ev.samples_loaded > ev.opts.max_samples {
-        return Err(PromqlError::TooManySamples);
-    }
-    Ok(series)
+    let storage = ev.storage;
+    Ok(Selected {
+        series: storage.select_iter(matchers, mint, maxt, hints)?,
+    })
 }
 
 pub(crate) fn selector_times(ev: &Evaluator, vs: &VectorSelector, steps: Steps) -> Vec<i64> {
@@ -91,9 +114,9 @@ pub(crate) fn instant_matching(
         return Ok(Vec::new());
     };
     let lookback = ev.opts.lookback_delta_ms;
-    let selected = select(ev, matchers, lo.saturating_sub(lookback) + 1, hi)?;
-    let mut out = Vec::with_capacity(selected.len());
-    for series in selected {
+    let mut selected = select(ev, matchers, lo.saturating_sub(lookback) + 1, hi)?;
+    let mut out = Vec::new();
+    while let Some(series) = selected.next(ev)? {
         let points: Vec<Sample> = steps
             .iter()
             .zip(times)
@@ -116,16 +139,43 @@ pub(crate) fn instant(ev: &mut Evaluator, vs: &VectorSelector, steps: Steps) -> 
     instant_with(ev, vs, steps, |_, s| s.v)
 }
 
-/// A range vector prepared for all steps: every series' samples over the union
-/// of the windows, and each step's window end.
-pub(crate) struct RangeInput {
-    pub series: Vec<EvalSeries>,
+/// A range vector prepared for all steps: its series, taken one at a time,
+/// and each step's window end.
+pub(crate) struct RangeInput<'a> {
+    series: RangeSeries<'a>,
     pub range_ms: i64,
     /// Window end (evaluation time after `@` and offset) per step.
     pub window_ends: Vec<i64>,
 }
 
-impl RangeInput {
+/// Where a range vector's series come from.
+enum RangeSeries<'a> {
+    /// A matrix selector: samples over the union of the windows, read from storage.
+    Selected(Selected<'a>),
+    /// A subquery: its inner expression, already evaluated.
+    Evaluated(std::vec::IntoIter<EvalSeries>),
+}
+
+impl RangeInput<'_> {
+    fn new(series: RangeSeries<'_>, range_ms: i64, window_ends: Vec<i64>) -> RangeInput<'_> {
+        RangeInput {
+            series,
+            range_ms,
+            window_ends,
+        }
+    }
+
+    /// The next series, stale markers left out; `None` after the last.
+    pub fn next_series(&mut self, ev: &mut Evaluator) -> Result<Option<EvalSeries>> {
+        match &mut self.series {
+            RangeSeries::Selected(selected) => Ok(selected.next(ev)?.map(|s| {
+                let points = s.samples.into_iter().filter(|p| !is_stale_nan(p.v)).collect();
+                EvalSeries::new(s.labels, false, points)
+            })),
+            RangeSeries::Evaluated(series) => Ok(series.next()),
+        }
+    }
+
     /// The samples of `s` in the left-open window `(end-range, end]` of step `step`.
     pub fn window<'s>(&self, s: &'s EvalSeries, step: usize) -> &'s [Sample] {
         let Some(&end) = self.window_ends.get(step) else {
@@ -140,7 +190,7 @@ impl RangeInput {
 }
 
 /// Prepares the range vector `expr` (a matrix selector or a subquery) for `steps`.
-pub(crate) fn range_input(ev: &mut Evaluator, expr: &Expr, steps: Steps) -> Result<RangeInput> {
+pub(crate) fn range_input<'a>(ev: &mut Evaluator<'a>, expr: &Expr, steps: Steps) -> Result<RangeInput<'a>> {
     match expr {
         Expr::Paren(p) => range_input(ev, &p.expr, steps),
         Expr::MatrixSelector(ms) => matrix_input(ev, ms, steps),
@@ -152,33 +202,26 @@ pub(crate) fn range_input(ev: &mut Evaluator, expr: &Expr, steps: Steps) -> Resu
     }
 }
 
-fn matrix_input(ev: &mut Evaluator, ms: &MatrixSelector, steps: Steps) -> Result<RangeInput> {
+fn matrix_input<'a>(ev: &mut Evaluator<'a>, ms: &MatrixSelector, steps: Steps) -> Result<RangeInput<'a>> {
     let range_ms = duration_ms(ms.range);
     let window_ends = selector_times(ev, &ms.vs, steps);
     let (Some(&lo), Some(&hi)) = (window_ends.iter().min(), window_ends.iter().max()) else {
-        return Ok(RangeInput {
-            series: Vec::new(),
+        return Ok(RangeInput::new(
+            RangeSeries::Evaluated(Vec::new().into_iter()),
             range_ms,
             window_ends,
-        });
+        ));
     };
     let matchers = storage_matchers(&ms.vs)?;
     let selected = select(ev, &matchers, lo.saturating_sub(range_ms) + 1, hi)?;
-    let series = selected
-        .into_iter()
-        .map(|s| {
-            let points = s.samples.into_iter().filter(|p| !is_stale_nan(p.v)).collect();
-            EvalSeries::new(s.labels, false, points)
-        })
-        .collect();
-    Ok(RangeInput {
-        series,
+    Ok(RangeInput::new(
+        RangeSeries::Selected(selected),
         range_ms,
         window_ends,
-    })
+    ))
 }
 
-fn subquery_input(ev: &mut Evaluator, sq: &SubqueryExpr, steps: Steps) -> Result<RangeInput> {
+fn subquery_input<'a>(ev: &mut Evaluator<'a>, sq: &SubqueryExpr, steps: Steps) -> Result<RangeInput<'a>> {
     let range_ms = duration_ms(sq.range);
     let step_ms = sq
         .step
@@ -192,11 +235,11 @@ fn subquery_input(ev: &mut Evaluator, sq: &SubqueryExpr, steps: Steps) -> Result
         .map(|ts| ev.selector_time(ts, &sq.at, &sq.offset))
         .collect();
     let (Some(&lo), Some(&hi)) = (window_ends.iter().min(), window_ends.iter().max()) else {
-        return Ok(RangeInput {
-            series: Vec::new(),
+        return Ok(RangeInput::new(
+            RangeSeries::Evaluated(Vec::new().into_iter()),
             range_ms,
             window_ends,
-        });
+        ));
     };
     // Inner steps sit on multiples of the step, strictly after the window start.
     let first = lo
@@ -221,9 +264,9 @@ fn subquery_input(ev: &mut Evaluator, sq: &SubqueryExpr, steps: Steps) -> Result
             ))
         }
     };
-    Ok(RangeInput {
-        series,
+    Ok(RangeInput::new(
+        RangeSeries::Evaluated(series.into_iter()),
         range_ms,
         window_ends,
-    })
+    ))
 }

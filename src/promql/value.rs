@@ -3,6 +3,8 @@
 //! Owns the public [`Value`] shape (what the HTTP API serialises) and the
 //! internal step-indexed representations. Must not touch sled or HTTP.
 
+use std::borrow::Borrow;
+
 use crate::storage::{Labels, Sample as Point};
 
 /// One element of an instant vector in a query result.
@@ -187,10 +189,14 @@ impl SeriesCollector {
 }
 
 /// For each step, the `(series index, value)` pairs present at that step.
-pub(crate) fn points_by_step(series: &[EvalSeries], steps: Steps) -> Vec<Vec<(usize, f64)>> {
+/// Given the series by value, it frees each one once read.
+pub(crate) fn points_by_step<S: Borrow<EvalSeries>>(
+    series: impl IntoIterator<Item = S>,
+    steps: Steps,
+) -> Vec<Vec<(usize, f64)>> {
     let mut out = vec![Vec::new(); steps.len()];
-    for (i, s) in series.iter().enumerate() {
-        for p in &s.points {
+    for (i, s) in series.into_iter().enumerate() {
+        for p in &s.borrow().points {
             if let Some(slot) = steps.index_of(p.t).and_then(|k| out.get_mut(k)) {
                 slot.push((i, p.v));
             }

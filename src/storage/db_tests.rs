@@ -98,6 +98,29 @@ fn select_respects_sample_limit() {
 }
 
 #[test]
+fn select_iter_yields_in_label_order_until_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    for job in ["c", "a", "b"] {
+        s.append(vec![series("x", job, (0..4).map(|i| (i, 1.0)))])
+            .unwrap();
+    }
+    let x = [Matcher::equal("__name__", "x")];
+    let jobs: Vec<String> = s
+        .select_iter(&x, 0, 1000, SelectHints::default())
+        .unwrap()
+        .map(|r| r.unwrap().labels.get("job").to_string())
+        .collect();
+    assert_eq!(jobs, ["a", "b", "c"]);
+    let limited: Vec<Result<usize, QueryError>> = s
+        .select_iter(&x, 0, 1000, SelectHints { max_samples: 9 })
+        .unwrap()
+        .map(|r| r.map(|series| series.samples.len()))
+        .collect();
+    assert_eq!(limited, [Ok(4), Ok(4), Err(QueryError::TooManySamples(9))]);
+}
+
+#[test]
 fn compaction_keeps_every_sample() {
     let dir = tempfile::tempdir().unwrap();
     let s = Storage::open(dir.path(), opts()).unwrap();

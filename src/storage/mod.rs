@@ -161,6 +161,9 @@ pub trait AppendListener: Send + Sync {
     fn appended(&self, batch: &std::sync::Arc<Vec<SeriesSamples>>);
 }
 
+/// What [`Queryable::select_iter`] yields: one selected series at a time.
+pub type SeriesIter<'a> = Box<dyn Iterator<Item = Result<Series, QueryError>> + 'a>;
+
 /// The one read path. Time ranges are inclusive milliseconds `[mint, maxt]`.
 pub trait Queryable: Send + Sync {
     /// Series matching all `matchers` with their samples in the range,
@@ -172,6 +175,23 @@ pub trait Queryable: Send + Sync {
         maxt: i64,
         hints: SelectHints,
     ) -> Result<Vec<Series>, QueryError>;
+
+    /// The series [`Queryable::select`] gives, one at a time in the same
+    /// order, so that a reader reducing each series before taking the next
+    /// never holds every selected sample at once. Ends with
+    /// [`QueryError::TooManySamples`] once the series yielded pass
+    /// `hints.max_samples`. The default collects [`Queryable::select`] first;
+    /// [`Storage`] decodes each series' head data only when it is reached.
+    fn select_iter(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        hints: SelectHints,
+    ) -> Result<SeriesIter<'_>, QueryError> {
+        let all = self.select(matchers, mint, maxt, hints)?;
+        Ok(Box::new(all.into_iter().map(Ok)))
+    }
 
     /// Label sets of series matching all `matchers` that have data in the range.
     fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, QueryError>;

@@ -1,7 +1,9 @@
 //! The read path: [`Queryable`] for [`Storage`].
 //!
 //! A select takes the matching ids and their head data under the head read
-//! lock, then reads persisted chunks from sled without it. Chunks of one
+//! lock, then reads persisted chunks from sled without it, and yields the
+//! series one at a time in label order, decoding each series' head chunk only
+//! when it is reached ([`Queryable::select_iter`]). Chunks of one
 //! series may overlap (out-of-order chunks, a chunk re-cut after a crash), so
 //! each series' samples are merged by timestamp, first copy wins. A chunk that
 //! fails to decode is logged, counted and skipped, never fatal.
@@ -11,7 +13,7 @@ use super::chunk::decode_xor;
 use super::db::Storage;
 use super::index::SeriesId;
 use super::layout::{self, Codec};
-use super::{Labels, Matcher, QueryError, Queryable, Sample, SelectHints, Series};
+use super::{Labels, Matcher, QueryError, Queryable, Sample, SelectHints, Series, SeriesIter};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
@@ -29,15 +31,16 @@ struct HeadPart {
 }
 
 impl Storage {
+    /// The matching ids and, per id in id order, what the head holds of it.
     fn head_parts(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> (RoaringBitmap, FxHashMap<SeriesId, HeadPart>) {
+    ) -> (RoaringBitmap, Vec<(SeriesId, HeadPart)>) {
         let head = self.inner.head.read();
         let ids = head.select_ids(matchers, mint, maxt);
-        let mut parts = FxHashMap::default();
+        let mut parts = Vec::with_capacity(ids.len() as usize);
         for id in &ids {
             let Some(s) = head.get(id) else { continue };
             let open_chunk = match (s.chunk.first_time(), s.chunk.last_time()) {
@@ -50,14 +53,14 @@ impl Storage {
                 .filter(|x| x.t >= mint && x.t <= maxt)
                 .copied()
                 .collect();
-            parts.insert(
+            parts.push((
                 id,
                 HeadPart {
                     labels: s.labels(),
                     runs: if ooo.is_empty() { Vec::new() } else { vec![ooo] },
                     open_chunk,
                 },
-            );
+            ));
         }
         (ids, parts)
     }
@@ -177,6 +180,48 @@ fn merge_runs(mut runs: Vec<Vec<Sample>>, mint: i64, maxt: i64) -> Vec<Sample> {
     all
 }
 
+/// The series of one select in label order, each merged and decoded only
+/// when reached: what is held meanwhile is the head's compressed chunks.
+struct SelectedSeries {
+    parts: std::vec::IntoIter<(SeriesId, HeadPart)>,
+    persisted: FxHashMap<SeriesId, Vec<Vec<Sample>>>,
+    mint: i64,
+    maxt: i64,
+    max_samples: usize,
+    loaded: usize,
+}
+
+impl Iterator for SelectedSeries {
+    type Item = Result<Series, QueryError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        for (id, part) in self.parts.by_ref() {
+            let mut runs = self.persisted.remove(&id).unwrap_or_default();
+            runs.extend(part.runs);
+            if !part.open_chunk.is_empty() {
+                match decode_xor(&part.open_chunk) {
+                    Ok(samples) => runs.push(samples),
+                    Err(e) => tracing::error!(series = id, "open chunk failed to decode: {e}"),
+                }
+            }
+            let samples = merge_runs(runs, self.mint, self.maxt);
+            if samples.is_empty() {
+                continue;
+            }
+            self.loaded += samples.len();
+            if self.loaded > self.max_samples {
+                self.parts = Vec::new().into_iter();
+                return Some(Err(QueryError::TooManySamples(self.max_samples)));
+            }
+            return Some(Ok(Series {
+                labels: part.labels,
+                samples,
+            }));
+        }
+        None
+    }
+}
+
 impl Queryable for Storage {
     fn select(
         &self,
@@ -185,35 +230,28 @@ impl Queryable for Storage {
         maxt: i64,
         hints: SelectHints,
     ) -> Result<Vec<Series>, QueryError> {
-        let (ids, head_parts) = self.head_parts(matchers, mint, maxt);
-        let mut runs: FxHashMap<SeriesId, Vec<Vec<Sample>>> = FxHashMap::default();
-        self.read_persisted(&ids, mint, maxt, &mut runs)?;
-        let mut out = Vec::with_capacity(head_parts.len());
-        let mut loaded = 0usize;
-        for (id, part) in head_parts {
-            let mut series_runs = runs.remove(&id).unwrap_or_default();
-            series_runs.extend(part.runs);
-            if !part.open_chunk.is_empty() {
-                match decode_xor(&part.open_chunk) {
-                    Ok(samples) => series_runs.push(samples),
-                    Err(e) => tracing::error!(series = id, "open chunk failed to decode: {e}"),
-                }
-            }
-            let samples = merge_runs(series_runs, mint, maxt);
-            if samples.is_empty() {
-                continue;
-            }
-            loaded += samples.len();
-            if loaded > hints.max_samples {
-                return Err(QueryError::TooManySamples(hints.max_samples));
-            }
-            out.push(Series {
-                labels: part.labels,
-                samples,
-            });
-        }
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(out)
+        self.select_iter(matchers, mint, maxt, hints)?.collect()
+    }
+
+    fn select_iter(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        hints: SelectHints,
+    ) -> Result<SeriesIter<'_>, QueryError> {
+        let (ids, mut parts) = self.head_parts(matchers, mint, maxt);
+        let mut persisted: FxHashMap<SeriesId, Vec<Vec<Sample>>> = FxHashMap::default();
+        self.read_persisted(&ids, mint, maxt, &mut persisted)?;
+        parts.sort_unstable_by(|a, b| a.1.labels.cmp(&b.1.labels));
+        Ok(Box::new(SelectedSeries {
+            parts: parts.into_iter(),
+            persisted,
+            mint,
+            maxt,
+            max_samples: hints.max_samples,
+            loaded: 0,
+        }))
     }
 
     fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, QueryError> {

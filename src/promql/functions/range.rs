@@ -77,17 +77,17 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, call: &Call, steps: Steps) ->
         params.push(ev.eval_scalar(a, steps)?);
     }
     check_params(ev, name, &params, &scalar_args)?;
-    let input = range_input(ev, range_arg, steps)?;
+    let mut input = range_input(ev, range_arg, steps)?;
     if name == "absent_over_time" {
-        return Ok(Evaluated::Vector(absent_over_time(range_arg, &input, steps)));
+        return absent_over_time(ev, range_arg, input, steps).map(Evaluated::Vector);
     }
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
-    let mut out = Vec::with_capacity(input.series.len());
-    for s in &input.series {
+    let mut out = Vec::new();
+    while let Some(s) = input.next_series(ev)? {
         ev.check_deadline()?;
         let mut points = Vec::new();
         for (k, ts) in steps.iter().enumerate() {
-            let window = input.window(s, k);
+            let window = input.window(&s, k);
             if window.is_empty() {
                 continue;
             }
@@ -109,13 +109,9 @@ pub(crate) fn eval(ev: &mut Evaluator, name: &str, call: &Call, steps: Steps) ->
             continue;
         }
         if matches!(name, "rate" | "increase") {
-            note_non_counter(ev, s, range_arg);
+            note_non_counter(ev, &s, range_arg);
         }
-        out.push(EvalSeries::new(
-            s.labels.clone(),
-            s.drop_name || !keeps_name,
-            points,
-        ));
+        out.push(EvalSeries::new(s.labels, s.drop_name || !keeps_name, points));
     }
     Ok(Evaluated::Vector(out))
 }
@@ -396,17 +392,29 @@ fn double_exponential(w: &[Sample], sf: f64, tf: f64) -> Option<f64> {
     Some(s1)
 }
 
-fn absent_over_time(arg: &Expr, input: &RangeInput, steps: Steps) -> Vec<EvalSeries> {
+fn absent_over_time(
+    ev: &mut Evaluator,
+    arg: &Expr,
+    mut input: RangeInput,
+    steps: Steps,
+) -> Result<Vec<EvalSeries>> {
+    let mut absent = vec![true; steps.len()];
+    while let Some(s) = input.next_series(ev)? {
+        ev.check_deadline()?;
+        for (k, slot) in absent.iter_mut().enumerate() {
+            *slot &= input.window(&s, k).is_empty();
+        }
+    }
     let points: Vec<Sample> = steps
         .iter()
-        .enumerate()
-        .filter(|&(k, _)| input.series.iter().all(|s| input.window(s, k).is_empty()))
-        .map(|(_, t)| Sample { t, v: 1.0 })
+        .zip(absent)
+        .filter(|&(_, absent)| absent)
+        .map(|(t, _)| Sample { t, v: 1.0 })
         .collect();
     if points.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    vec![EvalSeries::new(super::absent_labels(arg), false, points)]
+    Ok(vec![EvalSeries::new(super::absent_labels(arg), false, points)])
 }
 
 #[cfg(test)]
