@@ -26,8 +26,8 @@
 //! runs divided by their number. Memory per server: resident memory
 //! (`VmRSS`) and its peak (`VmHWM`) once the data is loaded and visible,
 //! before any measured query, so that ingest and query memory show apart,
-//! and `VmHWM` again at the end. CPU is read in clock ticks (10 ms), so per query it resolves to
-//! 10 ms / `QUERY_RUNS`. The table gives Sightline's ratio to the faster of
+//! and `VmHWM` again after each query and at the end. CPU is read in
+//! clock ticks (10 ms), so per query it resolves to 10 ms / `QUERY_RUNS`. The table gives Sightline's ratio to the faster of
 //! the other two, the number of result series and points each server
 //! returned, and warns when the servers disagree on the number of series.
 //!
@@ -346,11 +346,12 @@ fn measure(spec: &Spec, cfg: &Config, data: &Data) -> Result<ServerRun> {
         let timing = time_query(&client, &server, ask, cfg.runs, data);
         match &timing {
             Ok(t) => println!(
-                "  {:<62} median {:>9.2} ms, cpu {:>9.2} ms/query, {} series",
+                "  {:<62} median {:>9.2} ms, cpu {:>9.2} ms/query, {} series, peak {:.0} MiB so far",
                 ask.label(),
                 ms(t.median),
                 ms(t.cpu_per_query),
-                t.series
+                t.series,
+                mib(peak_rss(pid)?)
             ),
             Err(e) => println!("  {:<62} FAILED: {e}", ask.label()),
         }
