@@ -75,15 +75,16 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let metrics = Arc::new(self_metrics);
     let applied_yaml = Arc::new(parking_lot::RwLock::new(config_yaml));
     let state = api_state(&storage, &config, &metrics, applied_yaml.clone(), flags);
+    let background = parts.spawn_background(&storage);
+    // Bound before the scrapes start, so the first scrape of our own /metrics finds it.
+    let listener = TcpListener::bind(config.server.listen).await?;
+    tracing::info!(listen = %config.server.listen, "serving");
     let reload = reload::ReloadHub::new(config_file, listen_override, metrics, applied_yaml);
     parts.subscribe_to_reloads(&reload);
     reload
         .apply(&config)
         .map_err(|err| anyhow::anyhow!("cannot apply configuration: {err}"))?;
     reload.spawn_sighup();
-    let background = parts.spawn_background(&storage);
-    let listener = TcpListener::bind(config.server.listen).await?;
-    tracing::info!(listen = %config.server.listen, "serving");
     let body_limit = byte_limit(config.server.max_request_body_size.bytes());
     let app = parts.router(state, &reload, body_limit);
     axum::serve(listener, app)
