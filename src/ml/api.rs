@@ -102,10 +102,7 @@ async fn ingest<T: DeserializeOwned + Send + 'static>(
         let decoded = body::decode(&raw, encoding.as_deref(), limit)?;
         let text =
             std::str::from_utf8(&decoded).map_err(|e| BodyError::Unreadable(format!("not UTF-8: {e}")))?;
-        let items: Vec<Result<T, String>> = body::split_items(text, ndjson)?
-            .into_iter()
-            .map(parse_item::<T>)
-            .collect();
+        let items = parse_items::<T>(text, ndjson)?;
         if !items.is_empty()
             && items
                 .iter()
@@ -128,6 +125,21 @@ async fn ingest<T: DeserializeOwned + Send + 'static>(
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     }
+}
+
+/// The items of a body. A JSON array is first read whole, which skips
+/// finding each element's end; only when that fails is it split, so each bad
+/// element gets its own reason.
+fn parse_items<T: DeserializeOwned>(text: &str, ndjson: bool) -> Result<Vec<Result<T, String>>, BodyError> {
+    if !ndjson && text.trim_start().starts_with('[') {
+        if let Ok(all) = serde_json::from_str::<Vec<T>>(text) {
+            return Ok(all.into_iter().map(Ok).collect());
+        }
+    }
+    Ok(body::split_items(text, ndjson)?
+        .into_iter()
+        .map(parse_item::<T>)
+        .collect())
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {

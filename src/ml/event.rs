@@ -81,6 +81,62 @@ impl<'de> serde::de::Visitor<'de> for FeatureVisitor {
     }
 }
 
+/// An event's features, sorted by name: a vector, not a map, because
+/// building a `BTreeMap` of 50 entries per event (node inserts, key
+/// comparisons) was the largest single cost of parsing a batch. A name given
+/// twice keeps its last value, as a JSON map would.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Features(Vec<(String, FeatureValue)>);
+
+impl Features {
+    /// Sorts `pairs` by name; the last value of a repeated name wins.
+    pub fn new(mut pairs: Vec<(String, FeatureValue)>) -> Features {
+        if !pairs.windows(2).all(|w| w[0].0 < w[1].0) {
+            pairs.reverse();
+            // Stable: of equal names the one given last comes first, and stays.
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            pairs.dedup_by(|later, earlier| later.0 == earlier.0);
+        }
+        Features(pairs)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &FeatureValue)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<(String, FeatureValue)> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Features {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(FeaturesVisitor)
+    }
+}
+
+struct FeaturesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FeaturesVisitor {
+    type Value = Features;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map of feature names to values")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Features, A::Error> {
+        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0).max(16));
+        while let Some(pair) = map.next_entry::<String, FeatureValue>()? {
+            pairs.push(pair);
+        }
+        Ok(Features::new(pairs))
+    }
+}
+
 /// What a model predicted: a class label or a number.
 #[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 pub enum Outcome {
@@ -171,7 +227,7 @@ pub struct Prediction {
     #[serde(default)]
     pub timestamp: Option<EventTime>,
     #[serde(default)]
-    pub features: BTreeMap<String, FeatureValue>,
+    pub features: Features,
     pub prediction: Outcome,
     #[serde(default)]
     pub probabilities: Option<BTreeMap<String, f64>>,
@@ -267,13 +323,13 @@ impl Feedback {
 /// over both sorted lists instead of a map lookup per column.
 pub fn each_named_value<'a, 'p>(
     columns: impl Iterator<Item = (usize, &'a str)>,
-    features: &'p BTreeMap<String, FeatureValue>,
+    features: &'p Features,
     mut f: impl FnMut(usize, Option<&'p FeatureValue>),
 ) {
-    let mut event = features.iter().peekable();
+    let mut event = features.0.iter().peekable();
     for (index, name) in columns {
         while event.next_if(|(k, _)| k.as_str() < name).is_some() {}
-        let value = event.peek().filter(|(k, _)| k.as_str() == name).map(|(_, v)| *v);
+        let value = event.peek().filter(|(k, _)| k.as_str() == name).map(|(_, v)| v);
         f(index, value);
     }
 }
@@ -372,10 +428,10 @@ mod tests {
 
     #[test]
     fn named_values_pair_sorted_columns_with_the_event() {
-        let features = BTreeMap::from([
+        let features = Features::new(vec![
+            ("d".to_string(), FeatureValue::Missing),
             ("a".to_string(), FeatureValue::Number(1.0)),
             ("c".to_string(), FeatureValue::Bool(true)),
-            ("d".to_string(), FeatureValue::Missing),
         ]);
         let columns = [(2, "a"), (0, "b"), (1, "c"), (3, "e")];
         let mut seen = Vec::new();
@@ -388,6 +444,19 @@ mod tests {
                 (1, Some(FeatureValue::Bool(true))),
                 (3, None)
             ]
+        );
+    }
+
+    #[test]
+    fn features_sort_and_a_repeated_name_keeps_its_last_value() {
+        let p: Prediction = parse_item(
+            r#"{"model":"m","model_version":"1","request_id":"r","prediction":"a","features":{"b":1,"a":2,"b":3}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let features: Vec<_> = p.features.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        assert_eq!(
+            features,
+            [("a", FeatureValue::Number(2.0)), ("b", FeatureValue::Number(3.0))]
         );
     }
 

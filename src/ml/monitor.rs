@@ -821,7 +821,7 @@ impl LogDetails {
     /// Moves the log-only parts out of `p`.
     fn take(p: &mut Prediction) -> LogDetails {
         LogDetails {
-            features: std::mem::take(&mut p.features).into_iter().collect(),
+            features: std::mem::take(&mut p.features).into_vec(),
             probabilities: p.probabilities.take(),
             latency_ms: p.latency_ms,
             segment: std::mem::take(&mut p.segment),
