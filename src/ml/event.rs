@@ -7,7 +7,7 @@
 //! in `registry`.
 
 use serde::de::Error as _;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
 /// A feature value: number, string, bool or null.
@@ -17,6 +17,27 @@ pub enum FeatureValue {
     Text(String),
     Bool(bool),
     Missing,
+}
+
+/// Written as JSON writes it: integral numbers without a fraction (`30`, not `30.0`).
+impl Serialize for FeatureValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FeatureValue::Number(n) => serialize_number(*n, serializer),
+            FeatureValue::Text(s) => serializer.serialize_str(s),
+            FeatureValue::Bool(b) => serializer.serialize_bool(*b),
+            FeatureValue::Missing => serializer.serialize_unit(),
+        }
+    }
+}
+
+/// An integral number as an integer, others as they are.
+fn serialize_number<S: Serializer>(n: f64, serializer: S) -> Result<S::Ok, S::Error> {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        serializer.serialize_i64(n as i64)
+    } else {
+        serializer.serialize_f64(n)
+    }
 }
 
 /// Read with a visitor, not through `serde_json::Value`: 50 features per event
@@ -85,7 +106,7 @@ impl<'de> serde::de::Visitor<'de> for FeatureVisitor {
 /// building a `BTreeMap` of 50 entries per event (node inserts, key
 /// comparisons) was the largest single cost of parsing a batch. A name given
 /// twice keeps its last value, as a JSON map would.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, bincode::Encode, bincode::Decode)]
 pub struct Features(Vec<(String, FeatureValue)>);
 
 impl Features {
@@ -110,6 +131,13 @@ impl Features {
 
     pub fn into_vec(self) -> Vec<(String, FeatureValue)> {
         self.0
+    }
+}
+
+/// As a JSON map, in name order.
+impl Serialize for Features {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
     }
 }
 
@@ -160,6 +188,16 @@ pub fn number_label(n: f64) -> String {
         format!("{}", n as i64)
     } else {
         format!("{n}")
+    }
+}
+
+/// A label as a JSON string, a number as [`FeatureValue`] writes one.
+impl Serialize for Outcome {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Outcome::Label(s) => serializer.serialize_str(s),
+            Outcome::Number(n) => serialize_number(*n, serializer),
+        }
     }
 }
 
