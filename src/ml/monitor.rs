@@ -172,6 +172,11 @@ impl MlMonitor {
         })
     }
 
+    /// Whether a request is being applied right now (its caller would wait).
+    pub fn busy(&self) -> bool {
+        self.inner.state.is_locked()
+    }
+
     pub fn log(&self) -> &PredictionLog {
         &self.inner.log
     }
