@@ -128,10 +128,6 @@ impl Features {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-
-    pub fn into_vec(self) -> Vec<(String, FeatureValue)> {
-        self.0
-    }
 }
 
 /// As a JSON map, in name order.
@@ -157,7 +153,9 @@ impl<'de> serde::de::Visitor<'de> for FeaturesVisitor {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Features, A::Error> {
-        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0).max(16));
+        // serde_json gives no size hint: start where models usually are, not
+        // at 4 entries doubled five times.
+        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(64));
         while let Some(pair) = map.next_entry::<String, FeatureValue>()? {
             pairs.push(pair);
         }

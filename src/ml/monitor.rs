@@ -15,7 +15,7 @@ use crate::ml::drift_job::{
     build_reference, drift_series, prediction_drift, report_documents, test_series, ClosedWindow, DriftJob,
     Reference, ReferenceFormat,
 };
-use crate::ml::event::{Features, Feedback, Outcome, Prediction};
+use crate::ml::event::{Feedback, Outcome, Prediction};
 use crate::ml::join::{Expired, JoinBatch, JoinStore, LogDetails, PendingFeedback, PendingPrediction};
 use crate::ml::log::{self, LogItem, PredictionLog, SampleInputs};
 use crate::ml::model::{class_order, ModelSchema, Schema};
@@ -828,7 +828,7 @@ impl LogDetails {
     /// Moves the log-only parts out of `p`.
     fn take(p: &mut Prediction) -> LogDetails {
         LogDetails {
-            features: std::mem::take(&mut p.features).into_vec(),
+            features: std::mem::take(&mut p.features),
             probabilities: p.probabilities.take(),
             latency_ms: p.latency_ms,
             segment: std::mem::take(&mut p.segment),
@@ -845,7 +845,7 @@ fn log_item(model: &str, request_id: &str, record: &PendingPrediction, details: 
         model_version: record.version.clone(),
         timestamp: rfc3339(record.timestamp_ms),
         timestamp_ms: record.timestamp_ms,
-        features: Features::new(details.features),
+        features: details.features,
         prediction: record.prediction.clone(),
         confidence: confidence(details.probabilities.as_ref(), record.score),
         probabilities: details.probabilities,
