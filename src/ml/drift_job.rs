@@ -16,7 +16,7 @@ use crate::drift::{
     StateLimits,
 };
 use crate::ml::counters::series;
-use crate::ml::event::{each_named_value, FeatureValue};
+use crate::ml::event::{each_named_value, FeatureValue, Features};
 use crate::storage::{Label, SeriesSamples};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -187,7 +187,7 @@ impl DriftJob {
     }
 
     /// Adds one prediction's features (absent ones as missing) and score to the window.
-    pub fn observe(&mut self, features: &BTreeMap<String, FeatureValue>, score: Option<f64>) {
+    pub fn observe(&mut self, features: &Features, score: Option<f64>) {
         if let Some(score) = score {
             self.scores.observe(drift::FeatureValue::Number(score));
         }
@@ -416,6 +416,10 @@ mod tests {
         ])
     }
 
+    fn features(row: BTreeMap<String, FeatureValue>) -> Features {
+        Features::new(row.into_iter().collect())
+    }
+
     #[test]
     fn a_shifted_window_drifts_and_a_same_one_does_not() {
         let rows: Vec<_> = (0..500)
@@ -426,7 +430,7 @@ mod tests {
         let mut job = DriftJob::new(Arc::new(reference), 0);
         for i in 0..500 {
             job.observe(
-                &row(f64::from(i % 100), if i % 2 == 0 { "a" } else { "b" }),
+                &features(row(f64::from(i % 100), if i % 2 == 0 { "a" } else { "b" })),
                 Some(0.3),
             );
         }
@@ -439,7 +443,7 @@ mod tests {
         let drift = same.window.evaluate(&job.reference.profile, Preset::Evidently);
         assert!(!drift.dataset_drift, "{drift:?}");
         for i in 0..500 {
-            job.observe(&row(f64::from(i % 100) + 80.0, "a"), Some(0.9));
+            job.observe(&features(row(f64::from(i % 100) + 80.0, "a")), Some(0.9));
         }
         let shifted = job.close_window(2);
         let drift = shifted.window.evaluate(&job.reference.profile, Preset::Evidently);

@@ -7,7 +7,7 @@
 //! in `registry`.
 
 use serde::de::Error as _;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
 /// A feature value: number, string, bool or null.
@@ -17,6 +17,27 @@ pub enum FeatureValue {
     Text(String),
     Bool(bool),
     Missing,
+}
+
+/// Written as JSON writes it: integral numbers without a fraction (`30`, not `30.0`).
+impl Serialize for FeatureValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FeatureValue::Number(n) => serialize_number(*n, serializer),
+            FeatureValue::Text(s) => serializer.serialize_str(s),
+            FeatureValue::Bool(b) => serializer.serialize_bool(*b),
+            FeatureValue::Missing => serializer.serialize_unit(),
+        }
+    }
+}
+
+/// An integral number as an integer, others as they are.
+fn serialize_number<S: Serializer>(n: f64, serializer: S) -> Result<S::Ok, S::Error> {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        serializer.serialize_i64(n as i64)
+    } else {
+        serializer.serialize_f64(n)
+    }
 }
 
 /// Read with a visitor, not through `serde_json::Value`: 50 features per event
@@ -81,6 +102,67 @@ impl<'de> serde::de::Visitor<'de> for FeatureVisitor {
     }
 }
 
+/// An event's features, sorted by name: a vector, not a map, because
+/// building a `BTreeMap` of 50 entries per event (node inserts, key
+/// comparisons) was the largest single cost of parsing a batch. A name given
+/// twice keeps its last value, as a JSON map would.
+#[derive(Debug, Clone, Default, PartialEq, bincode::Encode, bincode::Decode)]
+pub struct Features(Vec<(String, FeatureValue)>);
+
+impl Features {
+    /// Sorts `pairs` by name; the last value of a repeated name wins.
+    pub fn new(mut pairs: Vec<(String, FeatureValue)>) -> Features {
+        if !pairs.windows(2).all(|w| w[0].0 < w[1].0) {
+            pairs.reverse();
+            // Stable: of equal names the one given last comes first, and stays.
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            pairs.dedup_by(|later, earlier| later.0 == earlier.0);
+        }
+        Features(pairs)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &FeatureValue)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// As a JSON map, in name order.
+impl Serialize for Features {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Features {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(FeaturesVisitor)
+    }
+}
+
+struct FeaturesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FeaturesVisitor {
+    type Value = Features;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map of feature names to values")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Features, A::Error> {
+        // serde_json gives no size hint: start where models usually are, not
+        // at 4 entries doubled five times.
+        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(64));
+        while let Some(pair) = map.next_entry::<String, FeatureValue>()? {
+            pairs.push(pair);
+        }
+        Ok(Features::new(pairs))
+    }
+}
+
 /// What a model predicted: a class label or a number.
 #[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 pub enum Outcome {
@@ -104,6 +186,16 @@ pub fn number_label(n: f64) -> String {
         format!("{}", n as i64)
     } else {
         format!("{n}")
+    }
+}
+
+/// A label as a JSON string, a number as [`FeatureValue`] writes one.
+impl Serialize for Outcome {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Outcome::Label(s) => serializer.serialize_str(s),
+            Outcome::Number(n) => serialize_number(*n, serializer),
+        }
     }
 }
 
@@ -171,7 +263,7 @@ pub struct Prediction {
     #[serde(default)]
     pub timestamp: Option<EventTime>,
     #[serde(default)]
-    pub features: BTreeMap<String, FeatureValue>,
+    pub features: Features,
     pub prediction: Outcome,
     #[serde(default)]
     pub probabilities: Option<BTreeMap<String, f64>>,
@@ -267,13 +359,13 @@ impl Feedback {
 /// over both sorted lists instead of a map lookup per column.
 pub fn each_named_value<'a, 'p>(
     columns: impl Iterator<Item = (usize, &'a str)>,
-    features: &'p BTreeMap<String, FeatureValue>,
+    features: &'p Features,
     mut f: impl FnMut(usize, Option<&'p FeatureValue>),
 ) {
-    let mut event = features.iter().peekable();
+    let mut event = features.0.iter().peekable();
     for (index, name) in columns {
         while event.next_if(|(k, _)| k.as_str() < name).is_some() {}
-        let value = event.peek().filter(|(k, _)| k.as_str() == name).map(|(_, v)| *v);
+        let value = event.peek().filter(|(k, _)| k.as_str() == name).map(|(_, v)| v);
         f(index, value);
     }
 }
@@ -372,10 +464,10 @@ mod tests {
 
     #[test]
     fn named_values_pair_sorted_columns_with_the_event() {
-        let features = BTreeMap::from([
+        let features = Features::new(vec![
+            ("d".to_string(), FeatureValue::Missing),
             ("a".to_string(), FeatureValue::Number(1.0)),
             ("c".to_string(), FeatureValue::Bool(true)),
-            ("d".to_string(), FeatureValue::Missing),
         ]);
         let columns = [(2, "a"), (0, "b"), (1, "c"), (3, "e")];
         let mut seen = Vec::new();
@@ -388,6 +480,19 @@ mod tests {
                 (1, Some(FeatureValue::Bool(true))),
                 (3, None)
             ]
+        );
+    }
+
+    #[test]
+    fn features_sort_and_a_repeated_name_keeps_its_last_value() {
+        let p: Prediction = parse_item(
+            r#"{"model":"m","model_version":"1","request_id":"r","prediction":"a","features":{"b":1,"a":2,"b":3}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let features: Vec<_> = p.features.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        assert_eq!(
+            features,
+            [("a", FeatureValue::Number(2.0)), ("b", FeatureValue::Number(3.0))]
         );
     }
 

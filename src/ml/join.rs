@@ -14,7 +14,7 @@
 //! not JSON (a 50-feature record with its [`LogDetails`] is ~0.7 kB instead
 //! of ~2.5 kB). Pending feedback is rare and stays JSON.
 
-use crate::ml::event::{FeatureValue, Outcome};
+use crate::ml::event::{Features, Outcome};
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -42,7 +42,8 @@ pub struct PendingPrediction {
 /// The parts of a prediction only its log item needs.
 #[derive(Debug, Clone, PartialEq, Encode, Decode)]
 pub struct LogDetails {
-    pub features: Vec<(String, FeatureValue)>,
+    /// Encoded as the vector it wraps, as before it was a type of its own.
+    pub features: Features,
     pub probabilities: Option<BTreeMap<String, f64>>,
     pub latency_ms: Option<f64>,
     /// Every segment label the event carried.
@@ -250,6 +251,7 @@ fn model_of(rest: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ml::event::FeatureValue;
 
     fn record(expires_ms: i64) -> PendingPrediction {
         PendingPrediction {
@@ -263,7 +265,7 @@ mod tests {
             logged: false,
             labelled: false,
             details: Some(LogDetails {
-                features: vec![("x".into(), FeatureValue::Number(1.5))],
+                features: Features::new(vec![("x".into(), FeatureValue::Number(1.5))]),
                 probabilities: None,
                 latency_ms: Some(3.0),
                 segment: BTreeMap::new(),

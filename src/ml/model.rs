@@ -8,10 +8,10 @@
 //! survives restarts.
 
 use crate::config::models::{FeatureKind, ModelConfig, ModelTask};
-use crate::ml::event::{each_named_value, FeatureValue, Outcome, Prediction};
+use crate::ml::event::{each_named_value, FeatureValue, Features, Outcome, Prediction};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 /// A feature's fixed type and its expectations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,16 +145,39 @@ impl ModelSchema {
     }
 
     /// Calls `f` with each feature's index and the event's value of it.
-    pub fn each_value<'p>(
-        &self,
-        features: &'p BTreeMap<String, FeatureValue>,
-        f: impl FnMut(usize, Option<&'p FeatureValue>),
-    ) {
+    pub fn each_value<'p>(&self, features: &'p Features, f: impl FnMut(usize, Option<&'p FeatureValue>)) {
         let columns = self
             .by_name
             .iter()
             .map(|&i| (i, self.schema.features[i].name.as_str()));
         each_named_value(columns, features, f);
+    }
+
+    /// The event's features the schema lacks, with inferred kinds: one walk
+    /// over both sorted name lists, no hashing per feature.
+    fn unknown_features(&self, features: &Features) -> Vec<FeatureSchema> {
+        let mut known = self
+            .by_name
+            .iter()
+            .map(|&i| self.schema.features[i].name.as_str())
+            .peekable();
+        let mut unknown = Vec::new();
+        for (name, value) in features.iter() {
+            while known.next_if(|k| *k < name.as_str()).is_some() {}
+            if known.peek() == Some(&name.as_str()) {
+                continue;
+            }
+            if let Some(kind) = inferred_kind(value) {
+                unknown.push(FeatureSchema {
+                    name: name.clone(),
+                    kind,
+                    min: None,
+                    max: None,
+                    categories: Vec::new(),
+                });
+            }
+        }
+        unknown
     }
 
     fn reindex_classes(&mut self) {
@@ -244,19 +267,8 @@ impl ModelSchema {
                 self.schema.segments.insert(key.clone());
             }
         }
-        for (name, value) in &p.features {
-            if self.feature_index.contains_key(name) {
-                continue;
-            }
-            if let Some(kind) = inferred_kind(value) {
-                self.push_feature(FeatureSchema {
-                    name: name.clone(),
-                    kind,
-                    min: None,
-                    max: None,
-                    categories: Vec::new(),
-                });
-            }
+        for feature in self.unknown_features(&p.features) {
+            self.push_feature(feature);
         }
         self.schema.last_event_ms = Some(self.schema.last_event_ms.map_or(at_ms, |t| t.max(at_ms)));
         self.schema.features.len() > known

@@ -15,7 +15,7 @@ use crate::ml::drift_job::{
     build_reference, drift_series, prediction_drift, report_documents, test_series, ClosedWindow, DriftJob,
     Reference, ReferenceFormat,
 };
-use crate::ml::event::{FeatureValue, Feedback, Outcome, Prediction};
+use crate::ml::event::{Feedback, Outcome, Prediction};
 use crate::ml::join::{Expired, JoinBatch, JoinStore, LogDetails, PendingFeedback, PendingPrediction};
 use crate::ml::log::{self, LogItem, PredictionLog, SampleInputs};
 use crate::ml::model::{class_order, ModelSchema, Schema};
@@ -170,6 +170,11 @@ impl MlMonitor {
                 state: Mutex::new(state),
             }),
         })
+    }
+
+    /// Whether a request is being applied right now (its caller would wait).
+    pub fn busy(&self) -> bool {
+        self.inner.state.is_locked()
     }
 
     pub fn log(&self) -> &PredictionLog {
@@ -737,7 +742,7 @@ struct Writes {
     join: JoinBatch,
     log: Vec<LogItem>,
     /// Logged items whose ground truth arrived: model, request id, truth, misclassified.
-    log_truths: Vec<(String, String, serde_json::Value, Option<bool>)>,
+    log_truths: Vec<(String, String, Outcome, Option<bool>)>,
 }
 
 impl Writes {
@@ -757,13 +762,13 @@ impl Writes {
             self.log_truths.push((
                 model.to_string(),
                 request_id.to_string(),
-                truth.clone(),
+                outcome_of(truth),
                 misclassified,
             ));
         } else if misclassified == Some(true) {
             if let Some(details) = record.details.take() {
                 let mut item = log_item(model, request_id, record, details);
-                item.ground_truth = Some(truth.clone());
+                item.ground_truth = Some(outcome_of(truth));
                 item.misclassified = Some(true);
                 self.log.push(item);
                 record.logged = true;
@@ -787,6 +792,17 @@ fn label_text(value: &serde_json::Value) -> Option<String> {
     }
 }
 
+/// A ground truth as [`outcome_json`] wrote it, back as an outcome.
+fn outcome_of(truth: &serde_json::Value) -> Outcome {
+    match truth {
+        serde_json::Value::String(s) => Outcome::Label(s.clone()),
+        serde_json::Value::Number(n) => n
+            .as_f64()
+            .map_or_else(|| Outcome::Label(n.to_string()), Outcome::Number),
+        other => Outcome::Label(label_text(other).unwrap_or_else(|| other.to_string())),
+    }
+}
+
 fn outcome_json(outcome: &Outcome) -> serde_json::Value {
     match outcome {
         Outcome::Label(s) => serde_json::Value::String(s.clone()),
@@ -802,15 +818,6 @@ fn number_json(n: f64) -> serde_json::Value {
     serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
-fn feature_json(value: &FeatureValue) -> serde_json::Value {
-    match value {
-        FeatureValue::Number(n) => number_json(*n),
-        FeatureValue::Text(s) => serde_json::Value::String(s.clone()),
-        FeatureValue::Bool(b) => serde_json::Value::Bool(*b),
-        FeatureValue::Missing => serde_json::Value::Null,
-    }
-}
-
 fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -821,7 +828,7 @@ impl LogDetails {
     /// Moves the log-only parts out of `p`.
     fn take(p: &mut Prediction) -> LogDetails {
         LogDetails {
-            features: std::mem::take(&mut p.features).into_iter().collect(),
+            features: std::mem::take(&mut p.features),
             probabilities: p.probabilities.take(),
             latency_ms: p.latency_ms,
             segment: std::mem::take(&mut p.segment),
@@ -838,12 +845,8 @@ fn log_item(model: &str, request_id: &str, record: &PendingPrediction, details: 
         model_version: record.version.clone(),
         timestamp: rfc3339(record.timestamp_ms),
         timestamp_ms: record.timestamp_ms,
-        features: details
-            .features
-            .into_iter()
-            .map(|(k, v)| (k, feature_json(&v)))
-            .collect(),
-        prediction: outcome_json(&record.prediction),
+        features: details.features,
+        prediction: record.prediction.clone(),
         confidence: confidence(details.probabilities.as_ref(), record.score),
         probabilities: details.probabilities,
         score: record.score,
