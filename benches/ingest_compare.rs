@@ -9,7 +9,8 @@
 //! refuses samples more than an hour older than its newest), `INGEST_SENDERS`
 //! concurrent sender threads (default 4), `PROMETHEUS_BIN`,
 //! `VICTORIA_METRICS_BIN`, `SIGHTLINE_BIN` to point at other binaries, and
-//! `INGEST_ONLY=sightline,prometheus` to run a subset.
+//! `INGEST_ONLY=sightline,prometheus` to run a subset. `SIGHTLINE_EXTRA_YAML`
+//! is appended to Sightline's config (e.g. a `storage:` section).
 //!
 //! Each sender owns a share of the series and sends them in timestamp order,
 //! 2 000 samples per request, one sample per `TimeSeries` as Prometheus's
@@ -241,7 +242,8 @@ fn compact(spec: &Spec, server: &Server, client: &Client) -> Result<(u64, String
 }
 
 fn sightline_compact(server: &Server, client: &Client) -> Result<(u64, String)> {
-    post_ok(client, &format!("{}/api/v1/admin/tsdb/compact", server.base))?;
+    let report = post_ok(client, &format!("{}/api/v1/admin/tsdb/compact", server.base))?;
+    println!("compact: {report}");
     Ok((dir_size(&server.data_dir()), "data dir after compact".into()))
 }
 
@@ -327,6 +329,7 @@ fn measure(spec: &Spec, payloads: &[Vec<Payload>]) -> Result<Row> {
     let send_wall = started.elapsed();
     sleep(Duration::from_secs(1));
     let cpu1 = cpu_time(pid)?;
+    println!("peak RSS after sending: {} MiB", peak_rss(pid)? >> 20);
     let (disk, note) = compact(spec, &server, &client)?;
     let cpu2 = cpu_time(pid)?;
     // Peak memory of ingest and compaction, read before the check query below

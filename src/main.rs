@@ -13,6 +13,27 @@ mod query_cli;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc.h (v3), which `libmimalloc-sys`
+/// does not name.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// Milliseconds before mimalloc returns freed memory to the OS (its own
+/// default is 1000). Remote-write ingest frees request buffers at hundreds of
+/// MiB a second, so a second's worth stayed resident: peak RSS after sending
+/// in `ingest_compare` 115-124 → 92-112 MiB (three runs each, loaded machine)
+/// at the same CPU per sample; 0 cost a quarter more CPU per sample.
+const PURGE_DELAY_MS: std::ffi::c_long = 10;
+
+/// Sets mimalloc's purge delay unless mimalloc's own `MIMALLOC_PURGE_DELAY`
+/// environment variable chose one; call first thing in `main`.
+fn tune_allocator() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // SAFETY: sets one process-wide integer option; mimalloc reads it at
+    // each purge, so setting it while allocating is sound.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+}
+
 use clap::Parser;
 use cli::{CheckCommand, Cli, Command, ServeArgs, TestCommand, TsdbCommand};
 use sightline::api::{parse_selector, parse_time};
@@ -23,6 +44,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     if let Command::Drift(args) = &cli.command {
         // Its own exit codes: 0 no drift, 1 dataset drift, 2 error.

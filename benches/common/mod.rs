@@ -118,7 +118,9 @@ fn server_args(kind: Kind, port: u16, dir: &Path) -> Result<Vec<String>> {
     match kind {
         Kind::Sightline => {
             let config = dir.join("sightline.yml");
-            fs::write(&config, format!("server:\n  listen: 127.0.0.1:{port}\n"))
+            // SIGHTLINE_EXTRA_YAML appends to the config, to measure a setting.
+            let extra = std::env::var("SIGHTLINE_EXTRA_YAML").unwrap_or_default();
+            fs::write(&config, format!("server:\n  listen: 127.0.0.1:{port}\n{extra}"))
                 .map_err(|e| format!("writing {config:?}: {e}"))?;
             Ok(vec![
                 "serve".into(),

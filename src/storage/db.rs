@@ -19,6 +19,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Chunks written per sled batch. A sled batch holds one epoch guard (and
+/// sled's global write lock) from its first write to its last, so every tree
+/// node version it replaces stays allocated until it ends: one batch of the
+/// 10 000 chunks a forced compaction cuts held ~60 MiB of dead nodes. Chunks
+/// need no atomicity between them (the WAL covers each until a checkpoint).
+const CHUNKS_PER_SLED_BATCH: usize = 64;
+
 /// When an acknowledged batch is on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FsyncMode {
@@ -283,14 +290,19 @@ impl Storage {
     }
 
     /// Writes cut chunks to the chunks tree (durable at the next sled flush;
-    /// the WAL covers them until the checkpoint that follows).
+    /// the WAL covers them until the checkpoint that follows), a few at a
+    /// time: see [`CHUNKS_PER_SLED_BATCH`].
     pub(super) fn persist_chunks(&self, cut: Vec<CutChunk>) -> Result<(), StorageError> {
-        if cut.is_empty() {
-            return Ok(());
+        for group in cut.chunks(CHUNKS_PER_SLED_BATCH) {
+            self.persist_chunk_group(group)?;
         }
+        Ok(())
+    }
+
+    fn persist_chunk_group(&self, group: &[CutChunk]) -> Result<(), StorageError> {
         let mut batch = sled::Batch::default();
         let mut parts = self.inner.partitions.lock();
-        for c in &cut {
+        for c in group {
             let partition = layout::partition_of(c.min_t);
             let key = layout::chunk_key(partition, c.series, c.min_t);
             batch.insert(
@@ -304,11 +316,12 @@ impl Storage {
                     .insert(layout::partition_key(partition), &[PartitionState::Open as u8])?;
             }
         }
+        drop(parts);
         self.inner.chunks.apply_batch(batch)?;
         self.inner
             .counters
             .chunks_persisted
-            .fetch_add(cut.len() as u64, Ordering::Relaxed);
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
