@@ -1,14 +1,17 @@
 //! The per-target scrape cache: from exposed series to stored labels, and staleness.
 //!
 //! Owns turning one scraped body into one append batch. Like Prometheus's
-//! `scrapeCache`, each exposed series (its name and labels as written) maps to
-//! the storage's [`SeriesRef`] for it: its final labels (target labels,
+//! `scrapeCache`, each exposed series maps to the storage's [`SeriesRef`] for
+//! it, keyed by its series text (name and labels in written order, spelled by
+//! [`write_series_text`]): a line spelled that way, as exposition libraries
+//! write them, is found by [`Parser::next_known`] without parsing its labels,
+//! and only its value and timestamp are read. Its final labels (target labels,
 //! `honor_labels`, metric relabelling, label limits) are computed only when the
 //! series is first seen, appended by labels once, and from then on its samples
 //! are appended by reference, so steady-state scrapes do no label work and
 //! allocate nothing per sample. The cache holds no labels: when a reference is
 //! lost (the storage removed series, or the append that would have given it
-//! failed) the labels are computed again from the exposed series.
+//! failed) the labels are computed again from the series text.
 //! The cache also remembers which series the last successful scrape returned,
 //! so that series which vanish, or every series when a scrape fails, get a
 //! staleness marker. Metric metadata (HELP, TYPE, UNIT) is kept per family for
@@ -21,7 +24,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 
 use crate::config::RelabelConfig;
-use crate::exposition::{Entry, Format, Parser, Sample as ExposedSample};
+use crate::exposition::{write_series_text, Entry, Format, Parser, Read, Sample as ExposedSample};
 use crate::relabel::{relabel, LabelBuilder};
 use crate::storage::{stale_nan, Labels, RefBatch, Sample, SeriesRef, SeriesSamples, METRIC_NAME};
 
@@ -178,87 +181,71 @@ impl SeriesCache {
         rules: &SampleRules,
         batch: &mut ScrapeBatch,
     ) -> Result<(), String> {
-        for entry in Parser::new(body, format) {
-            match entry.map_err(|err| err.to_string())? {
-                Entry::Sample(sample) => {
+        let scrape = ThisScrape {
+            iteration: self.iteration,
+            ts: scrape_ts,
+            rules,
+        };
+        let mut parser = Parser::new(body, format);
+        while let Some(read) = parser.next_known(|text| self.series.get_key_value_mut(text)) {
+            match read.map_err(|err| err.to_string())? {
+                Read::Known {
+                    series: (key, entry),
+                    value,
+                    timestamp_ms,
+                } => {
                     batch.samples_scraped += 1;
-                    self.add_sample(&sample, scrape_ts, rules, batch)?;
+                    let exposed = ExposedValue { value, timestamp_ms };
+                    add_sample(entry, key, None, exposed, &scrape, batch)?;
                 }
-                Entry::Help { family, text } => self.note_metadata(family, MetadataField::Help(text)),
-                Entry::Type { family, kind } => {
+                Read::Entry(Entry::Sample(sample)) => {
+                    batch.samples_scraped += 1;
+                    self.add_parsed_sample(&sample, &scrape, batch)?;
+                }
+                Read::Entry(Entry::Help { family, text }) => {
+                    self.note_metadata(family, MetadataField::Help(text))
+                }
+                Read::Entry(Entry::Type { family, kind }) => {
                     self.note_metadata(family, MetadataField::Kind(kind.as_str()))
                 }
-                Entry::Unit { family, unit } => self.note_metadata(family, MetadataField::Unit(unit)),
+                Read::Entry(Entry::Unit { family, unit }) => {
+                    self.note_metadata(family, MetadataField::Unit(unit))
+                }
             }
         }
         self.forget_unseen_metadata();
         Ok(())
     }
 
-    fn add_sample(
+    /// A sample whose series the parser did not find in the cache under the
+    /// text of its line (a new series, or one spelled otherwise).
+    fn add_parsed_sample(
         &mut self,
         sample: &ExposedSample<'_>,
-        scrape_ts: i64,
-        rules: &SampleRules,
+        scrape: &ThisScrape<'_>,
         batch: &mut ScrapeBatch,
     ) -> Result<(), String> {
-        write_key(&mut self.key, sample);
-        let iteration = self.iteration;
-        let entry = match self.series.get_mut(self.key.as_slice()) {
-            Some(entry) => entry,
-            None => {
-                let dropped = final_labels(sample, rules)?.is_none();
-                batch.series_added += u64::from(!dropped);
-                let fresh = CachedSeries {
-                    stored: if dropped {
-                        Stored::Dropped
-                    } else {
-                        Stored::Unresolved
-                    },
-                    seen_in: 0,
-                    previously_seen_in: 0,
-                    tracks_staleness: true,
-                    last_explicit_ts: i64::MIN,
-                };
-                self.series
-                    .entry(self.key.clone().into_boxed_slice())
-                    .or_insert(fresh)
-            }
-        };
-        if entry.seen_in == iteration {
-            return Ok(()); // the same series twice in one scrape: the first one counts
+        write_series_text(sample, &mut self.key);
+        let mut labels = None;
+        if !self.series.contains_key(self.key.as_slice()) {
+            labels = final_labels(sample, scrape.rules)?;
+            batch.series_added += u64::from(labels.is_some());
+            let stored = if labels.is_some() {
+                Stored::Unresolved
+            } else {
+                Stored::Dropped
+            };
+            self.series
+                .insert(self.key.as_slice().into(), CachedSeries::new(stored));
         }
-        entry.previously_seen_in = entry.seen_in;
-        entry.seen_in = iteration;
-        if entry.stored == Stored::Dropped {
+        let Some((key, entry)) = self.series.get_key_value_mut(self.key.as_slice()) else {
             return Ok(());
-        }
-        let t = match sample.timestamp_ms.filter(|_| rules.honor_timestamps) {
-            Some(explicit) if explicit <= entry.last_explicit_ts => return Ok(()),
-            Some(explicit) => {
-                entry.tracks_staleness = false;
-                entry.last_explicit_ts = explicit;
-                explicit
-            }
-            None => {
-                entry.tracks_staleness = true;
-                scrape_ts
-            }
         };
-        batch.samples_post_relabel += 1;
-        let limit = rules.limits.sample_limit;
-        if limit > 0 && batch.samples_post_relabel > limit {
-            return Err(format!("sample limit exceeded (limit: {limit})"));
-        }
-        let stored = entry.stored;
-        push_sample(
-            batch,
-            stored,
-            &self.key,
-            sample,
-            Sample { t, v: sample.value },
-            rules,
-        )
+        let exposed = ExposedValue {
+            value: sample.value,
+            timestamp_ms: sample.timestamp_ms,
+        };
+        add_sample(entry, key, labels, exposed, scrape, batch)
     }
 
     /// Staleness markers for series of the last successful scrape not seen in this
@@ -272,11 +259,8 @@ impl SeriesCache {
         self.series.retain(|key, entry| {
             let seen_now = succeeded && entry.seen_in == current;
             if !seen_now && previous != 0 && entry.seen_in == previous && entry.tracks_staleness {
-                let exposed = exposed_series(key);
                 // The labels were computed from this key before, with these rules.
-                if let Some(exposed) = exposed {
-                    let _ = push_sample(out, entry.stored, key, &exposed, marker, rules);
-                }
+                let _ = push_sample(out, entry.stored, key, None, marker, rules);
             }
             seen_now || !succeeded
         });
@@ -339,12 +323,79 @@ fn replace_if_different(slot: &mut String, value: &str) -> bool {
     true
 }
 
-/// Adds one sample: by reference when the storage gave one, else by labels.
+/// The scrape samples are added for.
+struct ThisScrape<'r> {
+    iteration: u64,
+    ts: i64,
+    rules: &'r SampleRules,
+}
+
+/// A sample line's value and timestamp.
+#[derive(Clone, Copy)]
+struct ExposedValue {
+    value: f64,
+    timestamp_ms: Option<i64>,
+}
+
+impl CachedSeries {
+    fn new(stored: Stored) -> Self {
+        CachedSeries {
+            stored,
+            seen_in: 0,
+            previously_seen_in: 0,
+            tracks_staleness: true,
+            last_explicit_ts: i64::MIN,
+        }
+    }
+}
+
+/// One sample of a cached series, in scrape `iteration`. `labels` are its
+/// final labels when they were just computed.
+fn add_sample(
+    entry: &mut CachedSeries,
+    key: &[u8],
+    labels: Option<Labels>,
+    exposed: ExposedValue,
+    scrape: &ThisScrape<'_>,
+    batch: &mut ScrapeBatch,
+) -> Result<(), String> {
+    let (iteration, rules) = (scrape.iteration, scrape.rules);
+    if entry.seen_in == iteration {
+        return Ok(()); // the same series twice in one scrape: the first one counts
+    }
+    entry.previously_seen_in = entry.seen_in;
+    entry.seen_in = iteration;
+    if entry.stored == Stored::Dropped {
+        return Ok(());
+    }
+    let t = match exposed.timestamp_ms.filter(|_| rules.honor_timestamps) {
+        Some(explicit) if explicit <= entry.last_explicit_ts => return Ok(()),
+        Some(explicit) => {
+            entry.tracks_staleness = false;
+            entry.last_explicit_ts = explicit;
+            explicit
+        }
+        None => {
+            entry.tracks_staleness = true;
+            scrape.ts
+        }
+    };
+    batch.samples_post_relabel += 1;
+    let limit = rules.limits.sample_limit;
+    if limit > 0 && batch.samples_post_relabel > limit {
+        return Err(format!("sample limit exceeded (limit: {limit})"));
+    }
+    let sample = Sample { t, v: exposed.value };
+    push_sample(batch, entry.stored, key, labels, sample, rules)
+}
+
+/// Adds one sample: by reference when the storage gave one, else by labels
+/// (`labels`, or computed again from the key).
 fn push_sample(
     batch: &mut ScrapeBatch,
     stored: Stored,
     key: &[u8],
-    exposed: &ExposedSample<'_>,
+    labels: Option<Labels>,
     sample: Sample,
     rules: &SampleRules,
 ) -> Result<(), String> {
@@ -352,7 +403,11 @@ fn push_sample(
         Stored::Dropped => {}
         Stored::At(series_ref) => batch.appends.known.push((series_ref, sample)),
         Stored::Unresolved => {
-            if let Some(labels) = final_labels(exposed, rules)? {
+            let labels = match labels {
+                Some(labels) => Some(labels),
+                None => key_labels(key, rules)?,
+            };
+            if let Some(labels) = labels {
                 batch.appends.new.push(SeriesSamples {
                     labels,
                     samples: vec![sample],
@@ -364,41 +419,18 @@ fn push_sample(
     Ok(())
 }
 
-/// Separates the name from each label, and a label's name from its value, in
-/// a key; neither byte can occur in UTF-8 text.
-const LABEL_START: u8 = 0xff;
-const VALUE_START: u8 = 0xfe;
-
-/// The series' identity as exposed: name and labels in their written order.
-fn write_key(key: &mut Vec<u8>, sample: &ExposedSample<'_>) {
-    key.clear();
-    key.extend_from_slice(sample.name.as_bytes());
-    for (name, value) in &sample.labels {
-        key.push(LABEL_START);
-        key.extend_from_slice(name.as_bytes());
-        key.push(VALUE_START);
-        key.extend_from_slice(value.as_bytes());
+/// The final labels of the series a key was written for.
+fn key_labels(key: &[u8], rules: &SampleRules) -> Result<Option<Labels>, String> {
+    let mut line = Vec::with_capacity(key.len() + 3);
+    line.extend_from_slice(key);
+    line.extend_from_slice(b" 0\n");
+    match Parser::new(&line, Format::PrometheusText).next() {
+        Some(Ok(Entry::Sample(sample))) => final_labels(&sample, rules),
+        _ => Err(format!(
+            "cached series {} does not parse",
+            String::from_utf8_lossy(key)
+        )),
     }
-}
-
-/// The exposed series a key was written from (value and timestamp left blank).
-fn exposed_series(key: &[u8]) -> Option<ExposedSample<'_>> {
-    let mut parts = key.split(|&b| b == LABEL_START);
-    let name = std::str::from_utf8(parts.next()?).ok()?;
-    let labels = parts
-        .map(|pair| {
-            let split = pair.iter().position(|&b| b == VALUE_START)?;
-            let name = std::str::from_utf8(&pair[..split]).ok()?;
-            let value = std::str::from_utf8(&pair[split + 1..]).ok()?;
-            Some((name, Cow::Borrowed(value)))
-        })
-        .collect::<Option<_>>()?;
-    Some(ExposedSample {
-        name,
-        labels,
-        value: 0.0,
-        timestamp_ms: None,
-    })
 }
 
 /// Target labels, `honor_labels`, metric relabelling and limits; `None` when dropped.
