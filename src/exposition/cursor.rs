@@ -123,6 +123,35 @@ impl<'a> Cursor<'a> {
         Some((name, &self.buf[start..self.pos]))
     }
 
+    /// Whether the series text at the cursor (as [`Cursor::series_text`]
+    /// finds it) is `text`, a text written by `write_series_text`; moves past
+    /// it if so and returns its metric name. Compares bytes, no scan.
+    pub fn series_text_is(&mut self, text: &[u8]) -> Option<&'a str> {
+        let rest = &self.buf[self.pos..];
+        if !rest.starts_with(text) {
+            return None;
+        }
+        let name_len = text.iter().position(|&b| !is_name_byte(b)).unwrap_or(text.len());
+        let after = &rest[text.len()..];
+        let ends_here = if name_len == text.len() {
+            match after.first() {
+                None => true,
+                Some(&b) if is_name_byte(b) || b == b'{' => false,
+                Some(b' ' | b'\t') => after.iter().find(|b| !matches!(b, b' ' | b'\t')) != Some(&b'{'),
+                Some(_) => true,
+            }
+        } else {
+            text[name_len] == b'{' && text.last() == Some(&b'}')
+        };
+        let name = &rest[..name_len];
+        if !ends_here || !is_legacy_name(name, true) {
+            return None;
+        }
+        let name = std::str::from_utf8(name).ok()?;
+        self.pos += text.len();
+        Some(name)
+    }
+
     /// Past the `}` that closes the label list at the cursor.
     fn skip_label_list(&mut self) -> Option<()> {
         loop {
@@ -250,6 +279,10 @@ impl<'a> Cursor<'a> {
             }
         }
     }
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b':'
 }
 
 /// Whether `name` is a legacy metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`) or,

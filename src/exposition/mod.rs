@@ -152,27 +152,58 @@ pub enum Read<'a, T> {
     Entry(Entry<'a>),
 }
 
+/// The start of a line, as [`Parser::next_known`]'s lookup sees it.
+pub struct LineStart<'a, 'c> {
+    cursor: &'c mut Cursor<'a>,
+    /// The metric name of the series text matched, once the cursor is past it.
+    matched: Option<&'a str>,
+}
+
+impl<'a> LineStart<'a, '_> {
+    /// Whether the line's series text is `text`: a cheap check for the series
+    /// the caller expects next.
+    pub fn is(&mut self, text: &[u8]) -> bool {
+        if self.matched.is_none() {
+            self.matched = self.cursor.series_text_is(text);
+        }
+        self.matched.is_some()
+    }
+
+    /// The line's series text, when the line starts with one.
+    pub fn text(&mut self) -> Option<&'a [u8]> {
+        if self.matched.is_some() {
+            return None;
+        }
+        let (name, text) = self.cursor.series_text()?;
+        self.matched = Some(name);
+        Some(text)
+    }
+}
+
 impl<'a> Parser<'a> {
-    /// Like [`Iterator::next`], but first offers the series text of a sample
-    /// line (its bytes from the metric name to the end of its label list) to
-    /// `lookup`. When `lookup` knows it, only the value and timestamp are
-    /// parsed. This is sound only if `lookup` knows nothing but texts written
-    /// by [`write_series_text`] for samples this parser returned: those texts
-    /// parse back to the same sample, so an identical line needs no checks.
-    /// Like Prometheus's scrape cache, this makes a known series cost one
-    /// lookup instead of label parsing.
+    /// Like [`Iterator::next`], but first lets `lookup` look at a sample
+    /// line's series text (its bytes from the metric name to the end of its
+    /// label list, through [`LineStart`]). When `lookup` knows it, only the
+    /// value and timestamp are parsed. This is sound only if `lookup` knows
+    /// nothing but texts written by [`write_series_text`] for samples this
+    /// parser returned: those texts parse back to the same sample, so an
+    /// identical line needs no checks. Like Prometheus's scrape cache, this
+    /// makes a known series cost one lookup instead of label parsing.
     pub fn next_known<T>(
         &mut self,
-        lookup: impl FnOnce(&'a [u8]) -> Option<T>,
+        lookup: impl FnOnce(&mut LineStart<'a, '_>) -> Option<T>,
     ) -> Option<Result<Read<'a, T>, ParseError>> {
         if self.finished {
             return None;
         }
         let mark = self.cursor.mark();
-        if let Some((name, text)) = self.cursor.series_text() {
-            if let Some(series) = lookup(text) {
-                return Some(self.known_sample(series, name));
-            }
+        let mut line = LineStart {
+            cursor: &mut self.cursor,
+            matched: None,
+        };
+        let found = lookup(&mut line);
+        if let (Some(series), Some(name)) = (found, line.matched) {
+            return Some(self.known_sample(series, name));
         }
         self.cursor.rewind(mark);
         self.next().map(|entry| entry.map(Read::Entry))

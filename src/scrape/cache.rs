@@ -23,10 +23,14 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 
+use table::SeriesTable;
+
 use crate::config::RelabelConfig;
 use crate::exposition::{write_series_text, Entry, Format, Parser, Read, Sample as ExposedSample};
 use crate::relabel::{relabel, LabelBuilder};
 use crate::storage::{stale_nan, Labels, RefBatch, Sample, SeriesRef, SeriesSamples, METRIC_NAME};
+
+mod table;
 
 /// What a job says about turning exposed samples into stored ones.
 #[derive(Debug, Clone, Default)]
@@ -61,9 +65,9 @@ pub struct Metadata {
 pub struct ScrapeBatch {
     /// Samples to append, staleness markers included.
     pub appends: RefBatch,
-    /// The exposed series of `appends.new`, in order: give their references
-    /// back with [`SeriesCache::resolved`].
-    pub new_keys: Vec<Box<[u8]>>,
+    /// The cache entries of `appends.new`, in order: give their references
+    /// back with [`SeriesCache::resolved`] before the next scrape.
+    pub new_series: Vec<usize>,
     pub samples_scraped: u64,
     pub samples_post_relabel: u64,
     pub series_added: u64,
@@ -93,7 +97,11 @@ struct CachedSeries {
 /// One target's cache. See the module doc.
 #[derive(Debug, Default)]
 pub struct SeriesCache {
-    series: HashMap<Box<[u8]>, CachedSeries>,
+    series: SeriesTable<CachedSeries>,
+    /// Set by a successful scrape that did not see every series: the
+    /// iteration whose series the next scrape keeps (the others are dropped
+    /// then, once the batch's entry numbers are no longer needed).
+    forget_unseen_before: Option<u64>,
     metadata: HashMap<String, (Metadata, u64)>,
     metadata_changed: bool,
     iteration: u64,
@@ -119,6 +127,7 @@ impl SeriesCache {
         ref_epoch: u64,
     ) -> Result<ScrapeBatch, String> {
         self.forget_references_before(ref_epoch);
+        self.forget_unseen_series();
         self.iteration += 1;
         let mut batch = ScrapeBatch::default();
         // Most scrapes expose what the last one did.
@@ -129,13 +138,22 @@ impl SeriesCache {
         }
         self.add_stale_markers(scrape_ts, rules, &mut batch, true);
         self.last_success = self.iteration;
+        if batch.series_added > 0 {
+            self.series.shrink();
+        }
         Ok(batch)
     }
 
+    fn forget_unseen_series(&mut self) {
+        if let Some(kept) = self.forget_unseen_before.take() {
+            self.series.retain(|entry| entry.seen_in >= kept);
+        }
+    }
+
     /// After the storage accepted a batch: the references of its new series.
-    pub fn resolved(&mut self, new_keys: &[Box<[u8]>], refs: &[Option<SeriesRef>]) {
-        for (key, series_ref) in new_keys.iter().zip(refs) {
-            if let (Some(entry), Some(series_ref)) = (self.series.get_mut(key), series_ref) {
+    pub fn resolved(&mut self, new_series: &[usize], refs: &[Option<SeriesRef>]) {
+        for (&number, series_ref) in new_series.iter().zip(refs) {
+            if let (Some((_, entry)), Some(series_ref)) = (self.series.get_mut(number), series_ref) {
                 entry.stored = Stored::At(*series_ref);
             }
         }
@@ -187,16 +205,16 @@ impl SeriesCache {
             rules,
         };
         let mut parser = Parser::new(body, format);
-        while let Some(read) = parser.next_known(|text| self.series.get_key_value_mut(text)) {
+        while let Some(read) = parser.next_known(|line| self.series.find(line)) {
             match read.map_err(|err| err.to_string())? {
                 Read::Known {
-                    series: (key, entry),
+                    series,
                     value,
                     timestamp_ms,
                 } => {
                     batch.samples_scraped += 1;
                     let exposed = ExposedValue { value, timestamp_ms };
-                    add_sample(entry, key, None, exposed, &scrape, batch)?;
+                    add_sample(&mut self.series, series, None, exposed, &scrape, batch)?;
                 }
                 Read::Entry(Entry::Sample(sample)) => {
                     batch.samples_scraped += 1;
@@ -227,25 +245,24 @@ impl SeriesCache {
     ) -> Result<(), String> {
         write_series_text(sample, &mut self.key);
         let mut labels = None;
-        if !self.series.contains_key(self.key.as_slice()) {
-            labels = final_labels(sample, scrape.rules)?;
-            batch.series_added += u64::from(labels.is_some());
-            let stored = if labels.is_some() {
-                Stored::Unresolved
-            } else {
-                Stored::Dropped
-            };
-            self.series
-                .insert(self.key.as_slice().into(), CachedSeries::new(stored));
-        }
-        let Some((key, entry)) = self.series.get_key_value_mut(self.key.as_slice()) else {
-            return Ok(());
+        let number = match self.series.find_text(&self.key) {
+            Some(number) => number,
+            None => {
+                labels = final_labels(sample, scrape.rules)?;
+                batch.series_added += u64::from(labels.is_some());
+                let stored = if labels.is_some() {
+                    Stored::Unresolved
+                } else {
+                    Stored::Dropped
+                };
+                self.series.insert(&self.key, CachedSeries::new(stored))?
+            }
         };
         let exposed = ExposedValue {
             value: sample.value,
             timestamp_ms: sample.timestamp_ms,
         };
-        add_sample(entry, key, labels, exposed, scrape, batch)
+        add_sample(&mut self.series, number, labels, exposed, scrape, batch)
     }
 
     /// Staleness markers for series of the last successful scrape not seen in this
@@ -256,14 +273,18 @@ impl SeriesCache {
             t: ts,
             v: stale_nan(),
         };
-        self.series.retain(|key, entry| {
+        let mut unseen = false;
+        for (number, (key, entry)) in self.series.iter_mut().enumerate() {
             let seen_now = succeeded && entry.seen_in == current;
             if !seen_now && previous != 0 && entry.seen_in == previous && entry.tracks_staleness {
                 // The labels were computed from this key before, with these rules.
-                let _ = push_sample(out, entry.stored, key, None, marker, rules);
+                let _ = push_sample(out, entry.stored, key, number, None, marker, rules);
             }
-            seen_now || !succeeded
-        });
+            unseen |= !seen_now;
+        }
+        if succeeded && unseen {
+            self.forget_unseen_before = Some(current);
+        }
     }
 
     /// A failed parse leaves the series as the last successful scrape saw them.
@@ -352,14 +373,17 @@ impl CachedSeries {
 /// One sample of a cached series, in scrape `iteration`. `labels` are its
 /// final labels when they were just computed.
 fn add_sample(
-    entry: &mut CachedSeries,
-    key: &[u8],
+    series: &mut SeriesTable<CachedSeries>,
+    number: usize,
     labels: Option<Labels>,
     exposed: ExposedValue,
     scrape: &ThisScrape<'_>,
     batch: &mut ScrapeBatch,
 ) -> Result<(), String> {
     let (iteration, rules) = (scrape.iteration, scrape.rules);
+    let Some((key, entry)) = series.get_mut(number) else {
+        return Ok(());
+    };
     if entry.seen_in == iteration {
         return Ok(()); // the same series twice in one scrape: the first one counts
     }
@@ -386,7 +410,7 @@ fn add_sample(
         return Err(format!("sample limit exceeded (limit: {limit})"));
     }
     let sample = Sample { t, v: exposed.value };
-    push_sample(batch, entry.stored, key, labels, sample, rules)
+    push_sample(batch, entry.stored, key, number, labels, sample, rules)
 }
 
 /// Adds one sample: by reference when the storage gave one, else by labels
@@ -395,6 +419,7 @@ fn push_sample(
     batch: &mut ScrapeBatch,
     stored: Stored,
     key: &[u8],
+    number: usize,
     labels: Option<Labels>,
     sample: Sample,
     rules: &SampleRules,
@@ -412,7 +437,7 @@ fn push_sample(
                     labels,
                     samples: vec![sample],
                 });
-                batch.new_keys.push(key.into());
+                batch.new_series.push(number);
             }
         }
     }

@@ -38,7 +38,7 @@ impl Harness {
             .scrape(body.as_bytes(), format, ts, rules, self.ref_epoch)?;
         let by_labels = batch.appends.new.len();
         let (stored, refs) = self.store(std::mem::take(&mut batch.appends));
-        self.cache.resolved(&batch.new_keys, &refs);
+        self.cache.resolved(&batch.new_series, &refs);
         Ok(Scraped {
             stored,
             by_labels,
