@@ -479,21 +479,38 @@ fn final_labels(sample: &ExposedSample<'_>, rules: &SampleRules) -> Result<Optio
 /// otherwise target labels win and clashing exposed ones become `exported_<name>`
 /// (prefixed again until the name is free).
 pub fn with_target_labels(exposed: Labels, target: &Labels, honor_labels: bool) -> Labels {
-    let mut builder = LabelBuilder::new(exposed.clone());
     if honor_labels {
-        for label in target.iter().filter(|l| exposed.get(&l.name).is_empty()) {
+        let missing: Vec<_> = target
+            .iter()
+            .filter(|l| exposed.get(&l.name).is_empty())
+            .collect();
+        let mut builder = LabelBuilder::new(exposed);
+        for label in missing {
             builder.set(&label.name, &label.value);
         }
         return builder.into_labels();
     }
-    let mut clashing: Vec<(String, String)> = Vec::new();
+    let clashing = exported_names(&exposed, target);
+    let mut builder = LabelBuilder::new(exposed);
     for label in target.iter() {
-        let exposed_value = exposed.get(&label.name);
-        if !exposed_value.is_empty() {
-            clashing.push((label.name.clone(), exposed_value.to_string()));
-        }
         builder.set(&label.name, &label.value);
     }
+    for (name, value) in &clashing {
+        builder.set(name, value);
+    }
+    builder.into_labels()
+}
+
+/// The exposed labels that clash with target labels, under the
+/// `exported_` names they keep (shortest names renamed first).
+fn exported_names(exposed: &Labels, target: &Labels) -> Vec<(String, String)> {
+    let mut clashing: Vec<(String, String)> = target
+        .iter()
+        .filter_map(|label| {
+            let exposed_value = exposed.get(&label.name);
+            (!exposed_value.is_empty()).then(|| (label.name.clone(), exposed_value.to_string()))
+        })
+        .collect();
     clashing.sort_by_key(|(name, _)| name.len());
     for i in 0..clashing.len() {
         let mut name = clashing[i].0.clone();
@@ -508,10 +525,7 @@ pub fn with_target_labels(exposed: Labels, target: &Labels, honor_labels: bool) 
         }
         clashing[i].0 = name;
     }
-    for (name, value) in &clashing {
-        builder.set(name, value);
-    }
-    builder.into_labels()
+    clashing
 }
 
 /// Prometheus's label limits, with its messages.
