@@ -20,6 +20,10 @@
 //!   scraped is the sum over the run of `scrape_samples_scraped`, asked of the
 //!   server itself (all three store it).
 //! - Peak RSS: `VmHWM` at the end.
+//! - The same CPU split in two: the first `INTERVAL_SECS + 1` seconds (every
+//!   target's first scrape, all its series new) in seconds of CPU, and per
+//!   sample after that (scrapes of known series; samples counted over that
+//!   window the same way).
 
 mod common;
 
@@ -73,11 +77,14 @@ fn run() -> Result<()> {
         check_binary(&spec)?;
         let figures = measure(&spec, &client, &addresses, &node.address, secs)?;
         println!(
-            "{:<17} samples scraped {:>10}  CPU {:>7.3} us/sample  peak RSS {:>6.1} MiB",
+            "{:<17} samples scraped {:>10}  CPU {:>7.3} us/sample  peak RSS {:>6.1} MiB  (first {}s: {:.2} s CPU; after: {:.3} us/sample)",
             spec.name,
             figures.samples,
             figures.cpu_us_per_sample,
-            figures.peak_rss as f64 / (1 << 20) as f64
+            figures.peak_rss as f64 / (1 << 20) as f64,
+            FIRST_ROUND_SECS,
+            figures.first_round_cpu_s,
+            figures.later_cpu_us_per_sample,
         );
     }
     if only.is_empty() || only.split(',').any(|name| name == "sightline") {
@@ -86,10 +93,17 @@ fn run() -> Result<()> {
     Ok(())
 }
 
+/// The first scrape of every target (all its series new) falls in this many
+/// seconds after ready; CPU is also reported separately for it and for what follows.
+const FIRST_ROUND_SECS: u64 = INTERVAL_SECS + 1;
+
 struct Figures {
     samples: u64,
     cpu_us_per_sample: f64,
     peak_rss: u64,
+    first_round_cpu_s: f64,
+    /// CPU per sample after the first round: scrapes of known series.
+    later_cpu_us_per_sample: f64,
 }
 
 /// The same scrape configuration for all three servers.
@@ -186,8 +200,12 @@ fn measure(spec: &Spec, client: &Client, addresses: &[String], node: &str, secs:
     )?;
     let pid = server.child.id();
     let cpu_before = cpu_time(pid)?;
-    sleep(Duration::from_secs(secs));
-    let cpu = cpu_time(pid)?.saturating_sub(cpu_before);
+    let first_round = FIRST_ROUND_SECS.min(secs);
+    sleep(Duration::from_secs(first_round));
+    let cpu_first_round = cpu_time(pid)?;
+    sleep(Duration::from_secs(secs - first_round));
+    let cpu_end = cpu_time(pid)?;
+    let cpu = cpu_end.saturating_sub(cpu_before);
     let peak = peak_rss(pid)?;
     if let Ok(Some(status)) = server.child.try_wait() {
         return Err(format!("{} exited during the run: {status}", spec.name));
@@ -196,10 +214,19 @@ fn measure(spec: &Spec, client: &Client, addresses: &[String], node: &str, secs:
     if samples == 0 {
         return Err(format!("{} scraped nothing", spec.name));
     }
+    let later_secs = secs - first_round;
+    let later_samples = if later_secs > 0 {
+        samples_scraped(client, &server.base, later_secs)?
+    } else {
+        0
+    };
+    let later_cpu = cpu_end.saturating_sub(cpu_first_round);
     Ok(Figures {
         samples,
         cpu_us_per_sample: cpu.as_secs_f64() * 1e6 / samples as f64,
         peak_rss: peak,
+        first_round_cpu_s: cpu_first_round.saturating_sub(cpu_before).as_secs_f64(),
+        later_cpu_us_per_sample: later_cpu.as_secs_f64() * 1e6 / later_samples.max(1) as f64,
     })
 }
 

@@ -96,6 +96,89 @@ impl<'a> Cursor<'a> {
         &self.buf[start..self.pos]
     }
 
+    /// Where the cursor is, to come back to with [`Cursor::rewind`].
+    pub fn mark(&self) -> (usize, usize) {
+        (self.pos, self.line)
+    }
+
+    pub fn rewind(&mut self, (pos, line): (usize, usize)) {
+        self.pos = pos;
+        self.line = line;
+    }
+
+    /// The text of a sample line's series, for a lookup of series parsed
+    /// before: a metric name, then either a label list up to its closing `}`
+    /// (found by skipping quoted strings) or nothing, when no `{` follows
+    /// after blanks. Nothing is checked beyond that extent: only a caller that
+    /// finds these exact bytes among series it parsed fully may skip parsing
+    /// them. `None` (the cursor moved) where no such extent is found.
+    pub fn series_text(&mut self) -> Option<(&'a str, &'a [u8])> {
+        let start = self.pos;
+        let name = self.metric_name()?;
+        if self.peek() == Some(b'{') {
+            self.skip_label_list()?;
+        } else if self.buf[self.pos..].iter().find(|b| !matches!(b, b' ' | b'\t')) == Some(&b'{') {
+            return None;
+        }
+        Some((name, &self.buf[start..self.pos]))
+    }
+
+    /// Whether the series text at the cursor (as [`Cursor::series_text`]
+    /// finds it) is `text`, a text written by `write_series_text`; moves past
+    /// it if so and returns its metric name. Compares bytes, no scan.
+    pub fn series_text_is(&mut self, text: &[u8]) -> Option<&'a str> {
+        let rest = &self.buf[self.pos..];
+        if !rest.starts_with(text) {
+            return None;
+        }
+        let name_len = text.iter().position(|&b| !is_name_byte(b)).unwrap_or(text.len());
+        let after = &rest[text.len()..];
+        let ends_here = if name_len == text.len() {
+            match after.first() {
+                None => true,
+                Some(&b) if is_name_byte(b) || b == b'{' => false,
+                Some(b' ' | b'\t') => after.iter().find(|b| !matches!(b, b' ' | b'\t')) != Some(&b'{'),
+                Some(_) => true,
+            }
+        } else {
+            text[name_len] == b'{' && text.last() == Some(&b'}')
+        };
+        let name = &rest[..name_len];
+        if !ends_here || !is_legacy_name(name, true) {
+            return None;
+        }
+        let name = std::str::from_utf8(name).ok()?;
+        self.pos += text.len();
+        Some(name)
+    }
+
+    /// Past the `}` that closes the label list at the cursor.
+    fn skip_label_list(&mut self) -> Option<()> {
+        loop {
+            let rest = &self.buf[self.pos..];
+            let at = memchr::memchr2(b'"', b'}', rest)?;
+            self.pos += at + 1;
+            if rest[at] == b'}' {
+                return Some(());
+            }
+            self.skip_quoted_rest()?;
+        }
+    }
+
+    /// Past the `"` that ends the quoted string the cursor is in.
+    fn skip_quoted_rest(&mut self) -> Option<()> {
+        loop {
+            let rest = &self.buf[self.pos..];
+            let at = memchr::memchr2(b'"', b'\\', rest)?;
+            if rest[at] == b'"' {
+                self.pos += at + 1;
+                return Some(());
+            }
+            // A backslash escapes the next byte.
+            self.pos = (self.pos + at + 2).min(self.buf.len());
+        }
+    }
+
     /// `[a-zA-Z_:][a-zA-Z0-9_:]*`
     pub fn metric_name(&mut self) -> Option<&'a str> {
         self.ascii_name(|b| b.is_ascii_alphabetic() || b == b'_' || b == b':')
@@ -195,6 +278,20 @@ impl<'a> Cursor<'a> {
                 quote(&rest[..end])
             }
         }
+    }
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b':'
+}
+
+/// Whether `name` is a legacy metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`) or,
+/// without `colons`, a legacy label name (`[a-zA-Z_][a-zA-Z0-9_]*`).
+pub(super) fn is_legacy_name(name: &[u8], colons: bool) -> bool {
+    let inner = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || (colons && b == b':');
+    match name.split_first() {
+        Some((first, rest)) => !first.is_ascii_digit() && inner(*first) && rest.iter().all(|&b| inner(b)),
+        None => false,
     }
 }
 

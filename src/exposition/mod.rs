@@ -12,7 +12,9 @@
 //! Go's float syntax, `# EOF` rules, exemplar placement). A scrape body is
 //! parsed once per target per interval, so this is a hot path: names and
 //! values borrow from the body, and label values are only copied when they
-//! hold escapes.
+//! hold escapes. [`Parser::next_known`] goes further for a caller that keeps
+//! the series it has seen (the scrape cache): a line whose series text it
+//! knows costs one lookup and the value's parse.
 //!
 //! Differences from Prometheus worth knowing:
 //! - escapes inside quoted *names* (`{"a\"b"}`) are refused, because names
@@ -134,6 +136,140 @@ impl<'a> Parser<'a> {
             cursor: Cursor::new(body),
             format,
             finished: false,
+        }
+    }
+}
+
+/// What [`Parser::next_known`] read.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Read<'a, T> {
+    /// A sample line whose series text the lookup knew; its labels were not parsed.
+    Known {
+        series: T,
+        value: f64,
+        timestamp_ms: Option<i64>,
+    },
+    Entry(Entry<'a>),
+}
+
+/// The start of a line, as [`Parser::next_known`]'s lookup sees it.
+pub struct LineStart<'a, 'c> {
+    cursor: &'c mut Cursor<'a>,
+    /// The metric name of the series text matched, once the cursor is past it.
+    matched: Option<&'a str>,
+}
+
+impl<'a> LineStart<'a, '_> {
+    /// Whether the line's series text is `text`: a cheap check for the series
+    /// the caller expects next.
+    pub fn is(&mut self, text: &[u8]) -> bool {
+        if self.matched.is_none() {
+            self.matched = self.cursor.series_text_is(text);
+        }
+        self.matched.is_some()
+    }
+
+    /// The line's series text, when the line starts with one.
+    pub fn text(&mut self) -> Option<&'a [u8]> {
+        if self.matched.is_some() {
+            return None;
+        }
+        let (name, text) = self.cursor.series_text()?;
+        self.matched = Some(name);
+        Some(text)
+    }
+}
+
+impl<'a> Parser<'a> {
+    /// Like [`Iterator::next`], but first lets `lookup` look at a sample
+    /// line's series text (its bytes from the metric name to the end of its
+    /// label list, through [`LineStart`]). When `lookup` knows it, only the
+    /// value and timestamp are parsed. This is sound only if `lookup` knows
+    /// nothing but texts written by [`write_series_text`] for samples this
+    /// parser returned: those texts parse back to the same sample, so an
+    /// identical line needs no checks. Like Prometheus's scrape cache, this
+    /// makes a known series cost one lookup instead of label parsing.
+    pub fn next_known<T>(
+        &mut self,
+        lookup: impl FnOnce(&mut LineStart<'a, '_>) -> Option<T>,
+    ) -> Option<Result<Read<'a, T>, ParseError>> {
+        if self.finished {
+            return None;
+        }
+        let mark = self.cursor.mark();
+        let mut line = LineStart {
+            cursor: &mut self.cursor,
+            matched: None,
+        };
+        let found = lookup(&mut line);
+        if let (Some(series), Some(name)) = (found, line.matched) {
+            return Some(self.known_sample(series, name));
+        }
+        self.cursor.rewind(mark);
+        self.next().map(|entry| entry.map(Read::Entry))
+    }
+
+    fn known_sample<T>(&mut self, series: T, name: &str) -> Result<Read<'a, T>, ParseError> {
+        let rest = match self.format {
+            Format::PrometheusText => text::value_and_timestamp(&mut self.cursor, name),
+            Format::OpenMetrics => openmetrics::value_and_timestamp(&mut self.cursor, name),
+        };
+        self.finished = rest.is_err();
+        let (value, timestamp_ms) = rest?;
+        Ok(Read::Known {
+            series,
+            value,
+            timestamp_ms,
+        })
+    }
+}
+
+/// Writes a sample's series as one line of either format would spell it
+/// with no blanks, no trailing comma and only the needed escapes:
+/// `name{label="value",...}` in the sample's label order, names quoted
+/// where they are not legacy names. Texts differ exactly when the name or
+/// labels (in order) differ, and a line spelled so gives the same text to
+/// [`Parser::next_known`]'s lookup.
+pub fn write_series_text(sample: &Sample<'_>, out: &mut Vec<u8>) {
+    out.clear();
+    let legacy_name = cursor::is_legacy_name(sample.name.as_bytes(), true);
+    if legacy_name {
+        out.extend_from_slice(sample.name.as_bytes());
+        if sample.labels.is_empty() {
+            return;
+        }
+        out.push(b'{');
+    } else {
+        out.extend_from_slice(b"{\"");
+        out.extend_from_slice(sample.name.as_bytes());
+        out.push(b'"');
+    }
+    for (i, (name, value)) in sample.labels.iter().enumerate() {
+        if i > 0 || !legacy_name {
+            out.push(b',');
+        }
+        if cursor::is_legacy_name(name.as_bytes(), false) {
+            out.extend_from_slice(name.as_bytes());
+        } else {
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"=\"");
+        write_escaped(value.as_bytes(), out);
+        out.push(b'"');
+    }
+    out.push(b'}');
+}
+
+/// A label value between quotes: `\\`, `\"` and line breaks escaped.
+fn write_escaped(value: &[u8], out: &mut Vec<u8>) {
+    for &byte in value {
+        match byte {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            _ => out.push(byte),
         }
     }
 }

@@ -160,14 +160,19 @@ fn sample<'a>(c: &mut Cursor<'a>) -> Result<Sample<'a>, ParseError> {
     if let Some(duplicate) = duplicate_label(&labels) {
         return Err(c.error(format!("label name \"{duplicate}\" is not unique")));
     }
-    let value = spaced_float(c, || format!("metric {name}"))?;
-    let timestamp_ms = timestamp_and_exemplar(c, name)?;
+    let (value, timestamp_ms) = value_and_timestamp(c, name)?;
     Ok(Sample {
         name,
         labels,
         value,
         timestamp_ms,
     })
+}
+
+/// The rest of a sample line after its series: value, timestamp, exemplar, line end.
+pub(super) fn value_and_timestamp(c: &mut Cursor<'_>, name: &str) -> Result<(f64, Option<i64>), ParseError> {
+    let value = spaced_float(c, || format!("metric {name}"))?;
+    Ok((value, timestamp_and_exemplar(c, name)?))
 }
 
 /// `{…}` contents, the `{` consumed: `name="value"` pairs separated by single

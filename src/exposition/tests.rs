@@ -1,7 +1,7 @@
 //! Properties over arbitrary input: the parser never panics, always ends, and
 //! errors carry a line inside the body.
 
-use super::{Entry, Format, Parser};
+use super::{write_series_text, Entry, Format, LineStart, Parser, Read};
 use proptest::prelude::*;
 
 const VALID_TEXT: &str = "# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\n\
@@ -111,8 +111,99 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
+/// The series texts of every sample in the seed bodies, in order.
+fn seed_series_texts() -> Vec<Vec<u8>> {
+    let mut texts = Vec::new();
+    for (body, format) in [
+        (VALID_TEXT, Format::PrometheusText),
+        (VALID_OM, Format::OpenMetrics),
+    ] {
+        for entry in Parser::new(body.as_bytes(), format) {
+            if let Ok(Entry::Sample(sample)) = entry {
+                let mut text = Vec::new();
+                write_series_text(&sample, &mut text);
+                texts.push(text);
+            }
+        }
+    }
+    texts
+}
+
+/// A lookup like the scrape cache's: the text expected next, else any known text.
+fn lookup(line: &mut LineStart<'_, '_>, known: &[Vec<u8>], next: &mut usize) -> Option<Vec<u8>> {
+    let expected = &known[*next % known.len()];
+    let found = if line.is(expected) {
+        *next % known.len()
+    } else {
+        let text = line.text()?;
+        known.iter().position(|k| k == text)?
+    };
+    *next = found + 1;
+    Some(known[found].clone())
+}
+
+/// `next_known` with a lookup of series parsed before reads what `next` reads.
+fn known_reads_agree(body: &[u8], format: Format, known: &[Vec<u8>]) {
+    let mut plain = Parser::new(body, format);
+    let mut fast = Parser::new(body, format);
+    let mut text = Vec::new();
+    let mut next = 0;
+    loop {
+        let read = fast.next_known(|line| lookup(line, known, &mut next));
+        match (plain.next(), read) {
+            (None, None) => return,
+            (
+                Some(Ok(Entry::Sample(sample))),
+                Some(Ok(Read::Known {
+                    series,
+                    value,
+                    timestamp_ms,
+                })),
+            ) => {
+                write_series_text(&sample, &mut text);
+                assert_eq!(text, series);
+                assert_eq!(
+                    (sample.value.to_bits(), sample.timestamp_ms),
+                    (value.to_bits(), timestamp_ms)
+                );
+            }
+            (Some(Ok(entry)), Some(Ok(Read::Entry(other)))) => assert_eq!(entry, other),
+            (Some(Err(err)), Some(Err(other))) => assert_eq!(err, other),
+            (expected, got) => panic!("next gave {expected:?}, next_known {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn known_series_texts_are_found_on_their_lines() {
+    let known = seed_series_texts();
+    assert!(known.contains(&b"http_requests_total{method=\"post\",code=\"200\"}".to_vec()));
+    assert!(known.contains(&b"foo_total{a=\"b\"}".to_vec()));
+    let mut fast = Parser::new(VALID_TEXT.as_bytes(), Format::PrometheusText);
+    let (mut found, mut next) = (0, 0);
+    while let Some(read) = fast.next_known(|line| lookup(line, &known, &mut next)) {
+        found += usize::from(matches!(read, Ok(Read::Known { .. })));
+    }
+    assert_eq!(found, 7, "every sample line of the seed is known");
+    known_reads_agree(VALID_TEXT.as_bytes(), Format::PrometheusText, &known);
+    known_reads_agree(VALID_OM.as_bytes(), Format::OpenMetrics, &known);
+    let respelled =
+        b"rpc_sum{} 1\nrpc_sum {le=\"0.5\"} 1\nrpc_sum\t 2\nrpc_sumx 3\nrpc_bucket{le=\"0.5\"}4\n";
+    known_reads_agree(respelled, Format::PrometheusText, &known);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn known_series_read_as_parsed_in_mutated_bodies(mutations in prop::collection::vec(mutation(), 1..8)) {
+        let known = seed_series_texts();
+        for seed in [VALID_TEXT, VALID_OM] {
+            let body = mutate(seed, &mutations);
+            known_reads_agree(&body, Format::PrometheusText, &known);
+            known_reads_agree(&body, Format::OpenMetrics, &known);
+        }
+    }
 
     #[test]
     fn never_panics_on_arbitrary_bytes(body in prop::collection::vec(any::<u8>(), 0..512)) {

@@ -145,8 +145,7 @@ fn sample<'a>(c: &mut Cursor<'a>) -> Result<Sample<'a>, ParseError> {
     if let Some(duplicate) = duplicate_label(&labels) {
         return Err(c.error(format!("label name \"{duplicate}\" is not unique")));
     }
-    let value = sample_value(c, name)?;
-    let timestamp_ms = timestamp_and_line_end(c)?;
+    let (value, timestamp_ms) = value_and_timestamp(c, name)?;
     Ok(Sample {
         name,
         labels,
@@ -198,6 +197,13 @@ fn label_list<'a>(
         c.skip_blanks();
         c.eat(b',');
     }
+}
+
+/// The rest of a sample line after its series: value, timestamp, line end.
+pub(super) fn value_and_timestamp(c: &mut Cursor<'_>, name: &str) -> Result<(f64, Option<i64>), ParseError> {
+    c.skip_blanks();
+    let value = sample_value(c, name)?;
+    Ok((value, timestamp_and_line_end(c)?))
 }
 
 fn sample_value(c: &mut Cursor<'_>, name: &str) -> Result<f64, ParseError> {

@@ -1,14 +1,17 @@
 //! The per-target scrape cache: from exposed series to stored labels, and staleness.
 //!
 //! Owns turning one scraped body into one append batch. Like Prometheus's
-//! `scrapeCache`, each exposed series (its name and labels as written) maps to
-//! the storage's [`SeriesRef`] for it: its final labels (target labels,
+//! `scrapeCache`, each exposed series maps to the storage's [`SeriesRef`] for
+//! it, keyed by its series text (name and labels in written order, spelled by
+//! [`write_series_text`]): a line spelled that way, as exposition libraries
+//! write them, is found by [`Parser::next_known`] without parsing its labels,
+//! and only its value and timestamp are read. Its final labels (target labels,
 //! `honor_labels`, metric relabelling, label limits) are computed only when the
 //! series is first seen, appended by labels once, and from then on its samples
 //! are appended by reference, so steady-state scrapes do no label work and
 //! allocate nothing per sample. The cache holds no labels: when a reference is
 //! lost (the storage removed series, or the append that would have given it
-//! failed) the labels are computed again from the exposed series.
+//! failed) the labels are computed again from the series text.
 //! The cache also remembers which series the last successful scrape returned,
 //! so that series which vanish, or every series when a scrape fails, get a
 //! staleness marker. Metric metadata (HELP, TYPE, UNIT) is kept per family for
@@ -20,10 +23,14 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 
+use table::SeriesTable;
+
 use crate::config::RelabelConfig;
-use crate::exposition::{Entry, Format, Parser, Sample as ExposedSample};
+use crate::exposition::{write_series_text, Entry, Format, Parser, Read, Sample as ExposedSample};
 use crate::relabel::{relabel, LabelBuilder};
 use crate::storage::{stale_nan, Labels, RefBatch, Sample, SeriesRef, SeriesSamples, METRIC_NAME};
+
+mod table;
 
 /// What a job says about turning exposed samples into stored ones.
 #[derive(Debug, Clone, Default)]
@@ -58,9 +65,9 @@ pub struct Metadata {
 pub struct ScrapeBatch {
     /// Samples to append, staleness markers included.
     pub appends: RefBatch,
-    /// The exposed series of `appends.new`, in order: give their references
-    /// back with [`SeriesCache::resolved`].
-    pub new_keys: Vec<Box<[u8]>>,
+    /// The cache entries of `appends.new`, in order: give their references
+    /// back with [`SeriesCache::resolved`] before the next scrape.
+    pub new_series: Vec<usize>,
     pub samples_scraped: u64,
     pub samples_post_relabel: u64,
     pub series_added: u64,
@@ -90,7 +97,11 @@ struct CachedSeries {
 /// One target's cache. See the module doc.
 #[derive(Debug, Default)]
 pub struct SeriesCache {
-    series: HashMap<Box<[u8]>, CachedSeries>,
+    series: SeriesTable<CachedSeries>,
+    /// Set by a successful scrape that did not see every series: the
+    /// iteration whose series the next scrape keeps (the others are dropped
+    /// then, once the batch's entry numbers are no longer needed).
+    forget_unseen_before: Option<u64>,
     metadata: HashMap<String, (Metadata, u64)>,
     metadata_changed: bool,
     iteration: u64,
@@ -116,6 +127,7 @@ impl SeriesCache {
         ref_epoch: u64,
     ) -> Result<ScrapeBatch, String> {
         self.forget_references_before(ref_epoch);
+        self.forget_unseen_series();
         self.iteration += 1;
         let mut batch = ScrapeBatch::default();
         // Most scrapes expose what the last one did.
@@ -126,13 +138,22 @@ impl SeriesCache {
         }
         self.add_stale_markers(scrape_ts, rules, &mut batch, true);
         self.last_success = self.iteration;
+        if batch.series_added > 0 {
+            self.series.shrink();
+        }
         Ok(batch)
     }
 
+    fn forget_unseen_series(&mut self) {
+        if let Some(kept) = self.forget_unseen_before.take() {
+            self.series.retain(|entry| entry.seen_in >= kept);
+        }
+    }
+
     /// After the storage accepted a batch: the references of its new series.
-    pub fn resolved(&mut self, new_keys: &[Box<[u8]>], refs: &[Option<SeriesRef>]) {
-        for (key, series_ref) in new_keys.iter().zip(refs) {
-            if let (Some(entry), Some(series_ref)) = (self.series.get_mut(key), series_ref) {
+    pub fn resolved(&mut self, new_series: &[usize], refs: &[Option<SeriesRef>]) {
+        for (&number, series_ref) in new_series.iter().zip(refs) {
+            if let (Some((_, entry)), Some(series_ref)) = (self.series.get_mut(number), series_ref) {
                 entry.stored = Stored::At(*series_ref);
             }
         }
@@ -178,87 +199,70 @@ impl SeriesCache {
         rules: &SampleRules,
         batch: &mut ScrapeBatch,
     ) -> Result<(), String> {
-        for entry in Parser::new(body, format) {
-            match entry.map_err(|err| err.to_string())? {
-                Entry::Sample(sample) => {
+        let scrape = ThisScrape {
+            iteration: self.iteration,
+            ts: scrape_ts,
+            rules,
+        };
+        let mut parser = Parser::new(body, format);
+        while let Some(read) = parser.next_known(|line| self.series.find(line)) {
+            match read.map_err(|err| err.to_string())? {
+                Read::Known {
+                    series,
+                    value,
+                    timestamp_ms,
+                } => {
                     batch.samples_scraped += 1;
-                    self.add_sample(&sample, scrape_ts, rules, batch)?;
+                    let exposed = ExposedValue { value, timestamp_ms };
+                    add_sample(&mut self.series, series, None, exposed, &scrape, batch)?;
                 }
-                Entry::Help { family, text } => self.note_metadata(family, MetadataField::Help(text)),
-                Entry::Type { family, kind } => {
+                Read::Entry(Entry::Sample(sample)) => {
+                    batch.samples_scraped += 1;
+                    self.add_parsed_sample(&sample, &scrape, batch)?;
+                }
+                Read::Entry(Entry::Help { family, text }) => {
+                    self.note_metadata(family, MetadataField::Help(text))
+                }
+                Read::Entry(Entry::Type { family, kind }) => {
                     self.note_metadata(family, MetadataField::Kind(kind.as_str()))
                 }
-                Entry::Unit { family, unit } => self.note_metadata(family, MetadataField::Unit(unit)),
+                Read::Entry(Entry::Unit { family, unit }) => {
+                    self.note_metadata(family, MetadataField::Unit(unit))
+                }
             }
         }
         self.forget_unseen_metadata();
         Ok(())
     }
 
-    fn add_sample(
+    /// A sample whose series the parser did not find in the cache under the
+    /// text of its line (a new series, or one spelled otherwise).
+    fn add_parsed_sample(
         &mut self,
         sample: &ExposedSample<'_>,
-        scrape_ts: i64,
-        rules: &SampleRules,
+        scrape: &ThisScrape<'_>,
         batch: &mut ScrapeBatch,
     ) -> Result<(), String> {
-        write_key(&mut self.key, sample);
-        let iteration = self.iteration;
-        let entry = match self.series.get_mut(self.key.as_slice()) {
-            Some(entry) => entry,
+        write_series_text(sample, &mut self.key);
+        let mut labels = None;
+        let number = match self.series.find_text(&self.key) {
+            Some(number) => number,
             None => {
-                let dropped = final_labels(sample, rules)?.is_none();
-                batch.series_added += u64::from(!dropped);
-                let fresh = CachedSeries {
-                    stored: if dropped {
-                        Stored::Dropped
-                    } else {
-                        Stored::Unresolved
-                    },
-                    seen_in: 0,
-                    previously_seen_in: 0,
-                    tracks_staleness: true,
-                    last_explicit_ts: i64::MIN,
+                labels = final_labels(sample, scrape.rules)?;
+                batch.series_added += u64::from(labels.is_some());
+                let stored = if labels.is_some() {
+                    Stored::Unresolved
+                } else {
+                    Stored::Dropped
                 };
-                self.series
-                    .entry(self.key.clone().into_boxed_slice())
-                    .or_insert(fresh)
+                self.series.insert(&self.key, CachedSeries::new(stored))?
             }
         };
-        if entry.seen_in == iteration {
-            return Ok(()); // the same series twice in one scrape: the first one counts
-        }
-        entry.previously_seen_in = entry.seen_in;
-        entry.seen_in = iteration;
-        if entry.stored == Stored::Dropped {
-            return Ok(());
-        }
-        let t = match sample.timestamp_ms.filter(|_| rules.honor_timestamps) {
-            Some(explicit) if explicit <= entry.last_explicit_ts => return Ok(()),
-            Some(explicit) => {
-                entry.tracks_staleness = false;
-                entry.last_explicit_ts = explicit;
-                explicit
-            }
-            None => {
-                entry.tracks_staleness = true;
-                scrape_ts
-            }
+        let exposed = ExposedValue {
+            value: sample.value,
+            timestamp_ms: sample.timestamp_ms,
         };
-        batch.samples_post_relabel += 1;
-        let limit = rules.limits.sample_limit;
-        if limit > 0 && batch.samples_post_relabel > limit {
-            return Err(format!("sample limit exceeded (limit: {limit})"));
-        }
-        let stored = entry.stored;
-        push_sample(
-            batch,
-            stored,
-            &self.key,
-            sample,
-            Sample { t, v: sample.value },
-            rules,
-        )
+        add_sample(&mut self.series, number, labels, exposed, scrape, batch)
     }
 
     /// Staleness markers for series of the last successful scrape not seen in this
@@ -269,17 +273,18 @@ impl SeriesCache {
             t: ts,
             v: stale_nan(),
         };
-        self.series.retain(|key, entry| {
+        let mut unseen = false;
+        for (number, (key, entry)) in self.series.iter_mut().enumerate() {
             let seen_now = succeeded && entry.seen_in == current;
             if !seen_now && previous != 0 && entry.seen_in == previous && entry.tracks_staleness {
-                let exposed = exposed_series(key);
                 // The labels were computed from this key before, with these rules.
-                if let Some(exposed) = exposed {
-                    let _ = push_sample(out, entry.stored, key, &exposed, marker, rules);
-                }
+                let _ = push_sample(out, entry.stored, key, number, None, marker, rules);
             }
-            seen_now || !succeeded
-        });
+            unseen |= !seen_now;
+        }
+        if succeeded && unseen {
+            self.forget_unseen_before = Some(current);
+        }
     }
 
     /// A failed parse leaves the series as the last successful scrape saw them.
@@ -339,12 +344,83 @@ fn replace_if_different(slot: &mut String, value: &str) -> bool {
     true
 }
 
-/// Adds one sample: by reference when the storage gave one, else by labels.
+/// The scrape samples are added for.
+struct ThisScrape<'r> {
+    iteration: u64,
+    ts: i64,
+    rules: &'r SampleRules,
+}
+
+/// A sample line's value and timestamp.
+#[derive(Clone, Copy)]
+struct ExposedValue {
+    value: f64,
+    timestamp_ms: Option<i64>,
+}
+
+impl CachedSeries {
+    fn new(stored: Stored) -> Self {
+        CachedSeries {
+            stored,
+            seen_in: 0,
+            previously_seen_in: 0,
+            tracks_staleness: true,
+            last_explicit_ts: i64::MIN,
+        }
+    }
+}
+
+/// One sample of a cached series, in scrape `iteration`. `labels` are its
+/// final labels when they were just computed.
+fn add_sample(
+    series: &mut SeriesTable<CachedSeries>,
+    number: usize,
+    labels: Option<Labels>,
+    exposed: ExposedValue,
+    scrape: &ThisScrape<'_>,
+    batch: &mut ScrapeBatch,
+) -> Result<(), String> {
+    let (iteration, rules) = (scrape.iteration, scrape.rules);
+    let Some((key, entry)) = series.get_mut(number) else {
+        return Ok(());
+    };
+    if entry.seen_in == iteration {
+        return Ok(()); // the same series twice in one scrape: the first one counts
+    }
+    entry.previously_seen_in = entry.seen_in;
+    entry.seen_in = iteration;
+    if entry.stored == Stored::Dropped {
+        return Ok(());
+    }
+    let t = match exposed.timestamp_ms.filter(|_| rules.honor_timestamps) {
+        Some(explicit) if explicit <= entry.last_explicit_ts => return Ok(()),
+        Some(explicit) => {
+            entry.tracks_staleness = false;
+            entry.last_explicit_ts = explicit;
+            explicit
+        }
+        None => {
+            entry.tracks_staleness = true;
+            scrape.ts
+        }
+    };
+    batch.samples_post_relabel += 1;
+    let limit = rules.limits.sample_limit;
+    if limit > 0 && batch.samples_post_relabel > limit {
+        return Err(format!("sample limit exceeded (limit: {limit})"));
+    }
+    let sample = Sample { t, v: exposed.value };
+    push_sample(batch, entry.stored, key, number, labels, sample, rules)
+}
+
+/// Adds one sample: by reference when the storage gave one, else by labels
+/// (`labels`, or computed again from the key).
 fn push_sample(
     batch: &mut ScrapeBatch,
     stored: Stored,
     key: &[u8],
-    exposed: &ExposedSample<'_>,
+    number: usize,
+    labels: Option<Labels>,
     sample: Sample,
     rules: &SampleRules,
 ) -> Result<(), String> {
@@ -352,53 +428,34 @@ fn push_sample(
         Stored::Dropped => {}
         Stored::At(series_ref) => batch.appends.known.push((series_ref, sample)),
         Stored::Unresolved => {
-            if let Some(labels) = final_labels(exposed, rules)? {
+            let labels = match labels {
+                Some(labels) => Some(labels),
+                None => key_labels(key, rules)?,
+            };
+            if let Some(labels) = labels {
                 batch.appends.new.push(SeriesSamples {
                     labels,
                     samples: vec![sample],
                 });
-                batch.new_keys.push(key.into());
+                batch.new_series.push(number);
             }
         }
     }
     Ok(())
 }
 
-/// Separates the name from each label, and a label's name from its value, in
-/// a key; neither byte can occur in UTF-8 text.
-const LABEL_START: u8 = 0xff;
-const VALUE_START: u8 = 0xfe;
-
-/// The series' identity as exposed: name and labels in their written order.
-fn write_key(key: &mut Vec<u8>, sample: &ExposedSample<'_>) {
-    key.clear();
-    key.extend_from_slice(sample.name.as_bytes());
-    for (name, value) in &sample.labels {
-        key.push(LABEL_START);
-        key.extend_from_slice(name.as_bytes());
-        key.push(VALUE_START);
-        key.extend_from_slice(value.as_bytes());
+/// The final labels of the series a key was written for.
+fn key_labels(key: &[u8], rules: &SampleRules) -> Result<Option<Labels>, String> {
+    let mut line = Vec::with_capacity(key.len() + 3);
+    line.extend_from_slice(key);
+    line.extend_from_slice(b" 0\n");
+    match Parser::new(&line, Format::PrometheusText).next() {
+        Some(Ok(Entry::Sample(sample))) => final_labels(&sample, rules),
+        _ => Err(format!(
+            "cached series {} does not parse",
+            String::from_utf8_lossy(key)
+        )),
     }
-}
-
-/// The exposed series a key was written from (value and timestamp left blank).
-fn exposed_series(key: &[u8]) -> Option<ExposedSample<'_>> {
-    let mut parts = key.split(|&b| b == LABEL_START);
-    let name = std::str::from_utf8(parts.next()?).ok()?;
-    let labels = parts
-        .map(|pair| {
-            let split = pair.iter().position(|&b| b == VALUE_START)?;
-            let name = std::str::from_utf8(&pair[..split]).ok()?;
-            let value = std::str::from_utf8(&pair[split + 1..]).ok()?;
-            Some((name, Cow::Borrowed(value)))
-        })
-        .collect::<Option<_>>()?;
-    Some(ExposedSample {
-        name,
-        labels,
-        value: 0.0,
-        timestamp_ms: None,
-    })
 }
 
 /// Target labels, `honor_labels`, metric relabelling and limits; `None` when dropped.
@@ -422,21 +479,38 @@ fn final_labels(sample: &ExposedSample<'_>, rules: &SampleRules) -> Result<Optio
 /// otherwise target labels win and clashing exposed ones become `exported_<name>`
 /// (prefixed again until the name is free).
 pub fn with_target_labels(exposed: Labels, target: &Labels, honor_labels: bool) -> Labels {
-    let mut builder = LabelBuilder::new(exposed.clone());
     if honor_labels {
-        for label in target.iter().filter(|l| exposed.get(&l.name).is_empty()) {
+        let missing: Vec<_> = target
+            .iter()
+            .filter(|l| exposed.get(&l.name).is_empty())
+            .collect();
+        let mut builder = LabelBuilder::new(exposed);
+        for label in missing {
             builder.set(&label.name, &label.value);
         }
         return builder.into_labels();
     }
-    let mut clashing: Vec<(String, String)> = Vec::new();
+    let clashing = exported_names(&exposed, target);
+    let mut builder = LabelBuilder::new(exposed);
     for label in target.iter() {
-        let exposed_value = exposed.get(&label.name);
-        if !exposed_value.is_empty() {
-            clashing.push((label.name.clone(), exposed_value.to_string()));
-        }
         builder.set(&label.name, &label.value);
     }
+    for (name, value) in &clashing {
+        builder.set(name, value);
+    }
+    builder.into_labels()
+}
+
+/// The exposed labels that clash with target labels, under the
+/// `exported_` names they keep (shortest names renamed first).
+fn exported_names(exposed: &Labels, target: &Labels) -> Vec<(String, String)> {
+    let mut clashing: Vec<(String, String)> = target
+        .iter()
+        .filter_map(|label| {
+            let exposed_value = exposed.get(&label.name);
+            (!exposed_value.is_empty()).then(|| (label.name.clone(), exposed_value.to_string()))
+        })
+        .collect();
     clashing.sort_by_key(|(name, _)| name.len());
     for i in 0..clashing.len() {
         let mut name = clashing[i].0.clone();
@@ -451,10 +525,7 @@ pub fn with_target_labels(exposed: Labels, target: &Labels, honor_labels: bool) 
         }
         clashing[i].0 = name;
     }
-    for (name, value) in &clashing {
-        builder.set(name, value);
-    }
-    builder.into_labels()
+    clashing
 }
 
 /// Prometheus's label limits, with its messages.

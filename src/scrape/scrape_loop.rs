@@ -183,7 +183,7 @@ impl Scraper {
             .appender
             .append_refs(appends)
             .map_err(|err| err.to_string())?;
-        self.cache.resolved(&batch.new_keys, &appended.new_refs);
+        self.cache.resolved(&batch.new_series, &appended.new_refs);
         Ok(batch)
     }
 

@@ -38,7 +38,7 @@ impl Harness {
             .scrape(body.as_bytes(), format, ts, rules, self.ref_epoch)?;
         let by_labels = batch.appends.new.len();
         let (stored, refs) = self.store(std::mem::take(&mut batch.appends));
-        self.cache.resolved(&batch.new_keys, &refs);
+        self.cache.resolved(&batch.new_series, &refs);
         Ok(Scraped {
             stored,
             by_labels,
@@ -259,13 +259,38 @@ fn known_series_are_appended_by_reference_until_the_epoch_moves() {
 }
 
 #[test]
-fn keys_give_back_the_exposed_series() {
-    let body = "m{b=\"2\",a=\"x\\\"y\"} 1\n";
+fn keys_give_back_the_final_labels() {
+    let body = "m{b=\"2\",a=\"x\\\"y\\n\"} 1\n";
     let Some(Ok(Entry::Sample(sample))) = Parser::new(body.as_bytes(), Format::PrometheusText).next() else {
         panic!("no sample in {body:?}");
     };
     let mut key = Vec::new();
-    write_key(&mut key, &sample);
-    let decoded = exposed_series(&key).unwrap();
-    assert_eq!((decoded.name, &decoded.labels), (sample.name, &sample.labels));
+    write_series_text(&sample, &mut key);
+    let rules = rules(&[("job", "j")]);
+    assert_eq!(key_labels(&key, &rules), final_labels(&sample, &rules));
+    let expected = Labels::from_pairs([("__name__", "m"), ("a", "x\"y\n"), ("b", "2"), ("job", "j")]);
+    assert_eq!(key_labels(&key, &rules), Ok(Some(expected)));
+}
+
+#[test]
+fn other_spellings_of_a_series_are_the_same_series() {
+    let mut cache = Harness::default();
+    let rules = rules(&[]);
+    let first = cache.scrape("a{x=\"1\"} 1\n", 1000, &rules).unwrap();
+    assert_eq!(first.by_labels, 1);
+    let spelled = "a { x = \"1\" , } 2\n{\"a\",x=\"1\"} 3\na{x=\"1\"} 4\n";
+    let again = cache.scrape(spelled, 2000, &rules).unwrap();
+    assert_eq!(again.stored, ["a{x=\"1\"} 2@2000"], "the first spelling counts");
+    assert_eq!((again.by_labels, again.series_added), (0, 0));
+}
+
+#[test]
+fn a_known_series_with_a_bad_value_fails_the_scrape() {
+    let mut cache = Harness::default();
+    let rules = rules(&[]);
+    cache.scrape("a{x=\"1\"} 1\nb 1\n", 1000, &rules).unwrap();
+    let err = cache.scrape("b 2\na{x=\"1\"} zz\n", 2000, &rules).unwrap_err();
+    assert_eq!(err, "line 2: invalid float \"zz\"");
+    let err = cache.scrape("a {x=\"1\"} 2\nb\n", 3000, &rules).unwrap_err();
+    assert_eq!(err, "line 2: expected value after metric b, found end of line");
 }
