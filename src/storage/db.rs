@@ -9,9 +9,12 @@
 //! readers are never blocked by an fsync and concurrent appends share one.
 
 use super::head::{AppendRules, CutChunk, Head, PreparedBatch};
+use super::index::SeriesId;
 use super::layout::{self, Codec, PartitionState};
 use super::wal::{self, Wal, WalBatch};
-use super::{snapshot, AppendError, AppendListener, AppendStats, Appender, Labels, SeriesSamples};
+use super::{
+    series_batch, snapshot, AppendError, AppendListener, AppendStats, Appender, Labels, SeriesSamples,
+};
 use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -113,6 +116,17 @@ pub(super) struct Inner {
     pub append_listeners: RwLock<Vec<Arc<dyn AppendListener>>>,
 }
 
+/// The series one `series` tree entry holds: a batch value, or an entry of
+/// the earlier format (one series id → its labels).
+pub(super) fn decode_series_entry(key: &[u8], value: &[u8]) -> Option<Vec<(SeriesId, Labels)>> {
+    series_batch::decode(value).or_else(|| {
+        let id = u32::from_be_bytes(key.try_into().ok()?);
+        let mut rest = value;
+        let labels = Labels::decode(&mut rest)?;
+        rest.is_empty().then(|| vec![(id, labels)])
+    })
+}
+
 /// Wall-clock time in milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -185,9 +199,11 @@ impl Storage {
         let mut head = inner.head.write();
         for entry in inner.series_tree.iter() {
             let (k, v) = entry?;
-            match (layout::decode_series_key(&k), Labels::decode(&mut &v[..])) {
-                (Some(id), Some(labels)) => head.add_series(id, labels),
-                _ => tracing::error!(key = ?k, "skipping corrupt entry in the series tree"),
+            match decode_series_entry(&k, &v) {
+                Some(series) => series
+                    .into_iter()
+                    .for_each(|(id, labels)| head.add_series(id, labels)),
+                None => tracing::error!(key = ?k, "skipping corrupt entry in the series tree"),
             }
         }
         self.load_partitions()?;
@@ -280,11 +296,14 @@ impl Storage {
         Ok(replayed)
     }
 
+    /// Stores the labels of a batch's new series as one value keyed by the
+    /// first new id (a replayed batch rewrites the same key).
     fn persist_new_series(&self, batch: &WalBatch) -> Result<(), StorageError> {
-        for (id, labels) in &batch.new_series {
-            let mut buf = Vec::new();
-            labels.encode(&mut buf);
-            self.inner.series_tree.insert(layout::series_key(*id), buf)?;
+        if let Some((first, _)) = batch.new_series.first() {
+            self.inner.series_tree.insert(
+                layout::series_key(*first),
+                series_batch::encode(&batch.new_series),
+            )?;
         }
         Ok(())
     }

@@ -271,3 +271,19 @@ fn aux_trees_are_durable_and_apart_from_the_engine() {
     let tree = storage.aux_tree("series").unwrap();
     assert_eq!(tree.get(b"k").unwrap().as_deref(), Some(b"v".as_slice()));
 }
+
+#[test]
+fn reads_series_stored_one_value_per_series() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Storage::open(dir.path(), opts()).unwrap();
+        let mut old = Vec::new();
+        Labels::from_pairs([("__name__", "up"), ("job", "a")]).encode(&mut old);
+        s.inner.series_tree.insert(layout::series_key(4), old).unwrap();
+        s.close().unwrap();
+    }
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    assert_eq!(s.num_series(), 1);
+    s.append(vec![series("up", "a", [(1, 1.0)])]).unwrap();
+    assert_eq!(s.num_series(), 1, "the stored series is found, not created again");
+}

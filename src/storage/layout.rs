@@ -1,7 +1,8 @@
 //! The sled layout: tree names, key encodings and chunk value framing.
 //!
 //! Trees:
-//! - `series`: series id (u32 BE) → canonical label bytes.
+//! - `series`: first series id of an append (u32 BE) → the labels of the
+//!   series it created (see `series_batch.rs`).
 //! - `chunks`: `partition | series id | min time` → `codec | max time | payload`.
 //!   Integers are big-endian, signed ones with the sign bit flipped, so byte
 //!   order is numeric order: a partition is one contiguous key range (retention
@@ -60,10 +61,6 @@ fn from_ordered_i64(b: [u8; 8]) -> i64 {
 
 pub fn series_key(id: SeriesId) -> [u8; 4] {
     id.to_be_bytes()
-}
-
-pub fn decode_series_key(key: &[u8]) -> Option<SeriesId> {
-    Some(u32::from_be_bytes(key.try_into().ok()?))
 }
 
 pub fn partition_key(partition: i64) -> [u8; 8] {

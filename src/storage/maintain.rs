@@ -12,7 +12,8 @@ use super::chunk::xor_sample_count;
 use super::db::{Storage, StorageError};
 use super::index::SeriesId;
 use super::layout::{self, Codec, PartitionState, PARTITION_MS};
-use super::{Sample, SelectHints};
+use super::{series_batch, Labels, Sample, SelectHints};
+use roaring::RoaringBitmap;
 use std::path::Path;
 
 /// What one retention pass removed.
@@ -124,12 +125,36 @@ impl Storage {
             .collect();
         for &id in &gone {
             head.remove_series(id);
-            self.inner.series_tree.remove(layout::series_key(id))?;
         }
+        self.forget_stored_series(&gone.iter().copied().collect())?;
         for (_, s) in head.iter_mut() {
             s.first_t = s.first_t.max(end.saturating_add(1));
         }
         Ok(gone.len())
+    }
+
+    /// Rewrites the series tree values that hold any of `gone`, without them.
+    fn forget_stored_series(&self, gone: &RoaringBitmap) -> Result<(), StorageError> {
+        if gone.is_empty() {
+            return Ok(());
+        }
+        for entry in self.inner.series_tree.iter() {
+            let (key, value) = entry?;
+            let Some(series) = super::db::decode_series_entry(&key, &value) else {
+                continue;
+            };
+            let kept: Vec<(SeriesId, Labels)> = series
+                .iter()
+                .filter(|(id, _)| !gone.contains(*id))
+                .cloned()
+                .collect();
+            if kept.is_empty() {
+                self.inner.series_tree.remove(key)?;
+            } else if kept.len() < series.len() {
+                self.inner.series_tree.insert(key, series_batch::encode(&kept))?;
+            }
+        }
+        Ok(())
     }
 
     /// Compacts cold partitions: those ending more than half a partition

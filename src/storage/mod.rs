@@ -19,6 +19,7 @@ mod layout;
 mod maintain;
 pub mod matcher;
 mod read;
+mod series_batch;
 mod series_ref;
 mod snapshot;
 mod stats;

@@ -5,18 +5,26 @@
 //! With it, a restart replays only the WAL written since the last checkpoint
 //! instead of every sample in the head. The file is written to a temporary
 //! name, synced and renamed, and carries a CRC; a corrupt or missing snapshot
-//! makes start-up fall back to scanning the chunks tree. Knows nothing of sled.
+//! makes start-up fall back to scanning the stored packs. Knows nothing of sled.
+//!
+//! Layout: magic `SLHEAD02`, then deflated: first WAL segment to replay (u64
+//! LE), newest timestamp (i64 LE), series count and per series its state;
+//! then a CRC32 of everything before it. Deflate halves the file, which is
+//! counted in bytes per sample on disk.
 
 use super::chunk::XorChunk;
 use super::head::Head;
 use super::index::SeriesId;
 use super::labels::{get_uvarint, put_uvarint};
 use super::Sample;
+use flate2::read::DeflateDecoder;
+use flate2::write::DeflateEncoder;
+use flate2::Compression;
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"SLHEAD01";
+const MAGIC: &[u8; 8] = b"SLHEAD02";
 pub const FILE_NAME: &str = "head.snapshot";
 
 /// One series' state as the snapshot stores it.
@@ -39,7 +47,6 @@ pub struct Snapshot {
 /// Serialises the head; `replay_from_segment` is the first WAL segment not covered.
 pub fn encode(head: &Head, replay_from_segment: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + head.num_series() * 64);
-    out.extend_from_slice(MAGIC);
     out.extend_from_slice(&replay_from_segment.to_le_bytes());
     out.extend_from_slice(&head.max_t.to_le_bytes());
     put_uvarint(&mut out, head.num_series() as u64);
@@ -56,6 +63,12 @@ pub fn encode(head: &Head, replay_from_segment: u64) -> Vec<u8> {
             out.extend_from_slice(&o.v.to_bits().to_le_bytes());
         }
     }
+    let mut encoder = DeflateEncoder::new(MAGIC.to_vec(), Compression::fast());
+    // Writing into a Vec cannot fail.
+    let mut out = match encoder.write_all(&out).and_then(|()| encoder.finish()) {
+        Ok(out) => out,
+        Err(e) => unreachable!("deflate into memory failed: {e}"),
+    };
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
@@ -89,7 +102,11 @@ fn decode(data: &[u8]) -> Option<Snapshot> {
     if crc32fast::hash(body).to_le_bytes() != crc {
         return None;
     }
-    let buf = &mut body.strip_prefix(MAGIC)?;
+    let mut raw = Vec::new();
+    DeflateDecoder::new(body.strip_prefix(MAGIC)?)
+        .read_to_end(&mut raw)
+        .ok()?;
+    let buf = &mut &raw[..];
     let replay_from_segment = read_u64(buf)?;
     let max_t = read_u64(buf)? as i64;
     let n = get_uvarint(buf)?;
