@@ -69,15 +69,20 @@ const pageTests = [
     await shot(page, "overview");
   }],
   ["overview-light-theme", async (page) => {
+    // The app applies its theme in an effect after rendering, so wait for the
+    // attribute rather than read it at once.
+    await page.waitForSelector("html[data-theme]", { state: "attached" });
     const before = await page.getAttribute("html", "data-theme");
     const other = before === "dark" ? "light" : "dark";
     await page.click("button.theme");
-    assert.equal(await page.getAttribute("html", "data-theme"), other);
+    await page.waitForSelector(`html[data-theme="${other}"]`, { state: "attached", timeout: 5000 });
     await page.reload();
     await page.waitForSelector(".tiles");
+    await page.waitForSelector("html[data-theme]", { state: "attached" });
     assert.equal(await page.getAttribute("html", "data-theme"), other, "the theme survives a reload");
     await shot(page, `overview-${other}`);
     await page.click("button.theme");
+    await page.waitForSelector(`html[data-theme="${before}"]`, { state: "attached", timeout: 5000 });
   }],
   ["explore-graph", async (page) => {
     await visit(page, `#/explore?q=${encodeURIComponent("rate(demo_requests_total[5m])")}&from=now-1h&to=now`, ".chart");
