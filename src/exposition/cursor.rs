@@ -198,7 +198,7 @@ impl<'a> Cursor<'a> {
         if !is_start(self.peek()?) {
             return None;
         }
-        let bytes = self.take_while(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
+        let bytes = self.take_while(is_name_byte);
         std::str::from_utf8(bytes).ok()
     }
 

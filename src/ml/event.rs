@@ -33,11 +33,15 @@ impl Serialize for FeatureValue {
 
 /// An integral number as an integer, others as they are.
 fn serialize_number<S: Serializer>(n: f64, serializer: S) -> Result<S::Ok, S::Error> {
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        serializer.serialize_i64(n as i64)
-    } else {
-        serializer.serialize_f64(n)
+    match whole_number(n) {
+        Some(i) => serializer.serialize_i64(i),
+        None => serializer.serialize_f64(n),
     }
+}
+
+/// `n` as an integer, when it is a whole number that `f64` holds exactly.
+fn whole_number(n: f64) -> Option<i64> {
+    (n.fract() == 0.0 && n.abs() < 9.0e15).then_some(n as i64)
 }
 
 /// Read with a visitor, not through `serde_json::Value`: 50 features per event
@@ -182,11 +186,7 @@ impl Outcome {
 
 /// `1.0` → `"1"`, `0.5` → `"0.5"`: a numeric class label as it is usually written.
 pub fn number_label(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n}")
-    }
+    whole_number(n).map_or_else(|| n.to_string(), |i| i.to_string())
 }
 
 /// A label as a JSON string, a number as [`FeatureValue`] writes one.

@@ -792,15 +792,10 @@ fn label_text(value: &serde_json::Value) -> Option<String> {
     }
 }
 
-/// A ground truth as [`outcome_json`] wrote it, back as an outcome.
+/// A ground truth read as a prediction's outcome is; a value no outcome can
+/// be (null, array, object) kept as its JSON text.
 fn outcome_of(truth: &serde_json::Value) -> Outcome {
-    match truth {
-        serde_json::Value::String(s) => Outcome::Label(s.clone()),
-        serde_json::Value::Number(n) => n
-            .as_f64()
-            .map_or_else(|| Outcome::Label(n.to_string()), Outcome::Number),
-        other => Outcome::Label(label_text(other).unwrap_or_else(|| other.to_string())),
-    }
+    Outcome::deserialize(truth).unwrap_or_else(|_| Outcome::Label(truth.to_string()))
 }
 
 fn outcome_json(outcome: &Outcome) -> serde_json::Value {

@@ -143,14 +143,12 @@ impl Storage {
             let Some(series) = super::db::decode_series_entry(&key, &value) else {
                 continue;
             };
-            let kept: Vec<(SeriesId, Labels)> = series
-                .iter()
-                .filter(|(id, _)| !gone.contains(*id))
-                .cloned()
-                .collect();
+            let stored = series.len();
+            let kept: Vec<(SeriesId, Labels)> =
+                series.into_iter().filter(|(id, _)| !gone.contains(*id)).collect();
             if kept.is_empty() {
                 self.inner.series_tree.remove(key)?;
-            } else if kept.len() < series.len() {
+            } else if kept.len() < stored {
                 self.inner.series_tree.insert(key, series_batch::encode(&kept))?;
             }
         }
