@@ -287,3 +287,32 @@ fn reads_series_stored_one_value_per_series() {
     s.append(vec![series("up", "a", [(1, 1.0)])]).unwrap();
     assert_eq!(s.num_series(), 1, "the stored series is found, not created again");
 }
+
+#[test]
+fn retention_rewrites_stored_series_without_the_removed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let retained = StorageOptions {
+        retention_ms: layout::PARTITION_MS,
+        ..opts()
+    };
+    let late = 10 * layout::PARTITION_MS;
+    {
+        let s = Storage::open(dir.path(), retained.clone()).unwrap();
+        // One append creates both series, so their labels share one stored value.
+        s.append(vec![
+            series("old", "a", [(0, 1.0)]),
+            series("kept", "a", [(0, 1.0)]),
+        ])
+        .unwrap();
+        s.append(vec![series("kept", "a", [(late, 2.0)])]).unwrap();
+        s.compact(false).unwrap();
+        assert_eq!(s.apply_retention().unwrap().series_removed, 1);
+        s.close().unwrap();
+    }
+    let s = Storage::open(dir.path(), retained).unwrap();
+    assert_eq!(s.num_series(), 1, "the removed series is not read back");
+    assert_eq!(
+        select_all(&s, "kept")[0].samples,
+        vec![Sample { t: late, v: 2.0 }]
+    );
+}
