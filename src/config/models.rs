@@ -49,9 +49,11 @@ pub struct ModelConfig {
     pub drift: DriftJobConfig,
 }
 
-/// `drift:` of a model. A tumbling window: when it ends (after `window_events`
-/// predictions, or `window_duration` if set) it is compared with the reference
-/// and a new one starts; that is the job's schedule.
+/// `drift:` of a model: the current window (`window_events` predictions, or
+/// `window_duration` if set) compared with the reference. A tumbling window is
+/// compared when it ends and a new one starts; a sliding window is compared
+/// every step (`window_step_events` or `window_step_duration`, a tenth of the
+/// window by default) over the last whole window. That is the job's schedule.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DriftJobConfig {
@@ -64,9 +66,15 @@ pub struct DriftJobConfig {
     /// A time window of this length instead of a count window.
     #[serde(default)]
     pub window_duration: Option<PromDuration>,
-    /// Only `tumbling` is built; `sliding` is refused with a message.
-    #[serde(default = "default_window_mode")]
-    pub window_mode: String,
+    /// `tumbling` (default) or `sliding`.
+    #[serde(default)]
+    pub window_mode: WindowMode,
+    /// Predictions between two runs of a sliding count window.
+    #[serde(default)]
+    pub window_step_events: Option<u64>,
+    /// Time between two runs of a sliding time window.
+    #[serde(default)]
+    pub window_step_duration: Option<PromDuration>,
     /// Evidently-style tests run on every window (`ml_test_passed{model,test}`).
     #[serde(default, deserialize_with = "fields::nullable")]
     pub tests: Vec<crate::drift::suite::SuiteTest>,
@@ -78,7 +86,9 @@ impl Default for DriftJobConfig {
             preset: crate::drift::Preset::default(),
             window_events: default_window_events(),
             window_duration: None,
-            window_mode: default_window_mode(),
+            window_mode: WindowMode::default(),
+            window_step_events: None,
+            window_step_duration: None,
             tests: Vec::new(),
         }
     }
@@ -88,8 +98,92 @@ fn default_window_events() -> u64 {
     1000
 }
 
-fn default_window_mode() -> String {
-    "tumbling".to_string()
+/// How a drift job's current window moves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowMode {
+    /// Back-to-back windows, each compared once when it ends.
+    #[default]
+    Tumbling,
+    /// The last whole window, compared every step.
+    Sliding,
+}
+
+/// Steps a sliding window is cut into when no step is given.
+pub const DEFAULT_SLIDING_STEPS: u64 = 10;
+/// Most steps one sliding window may hold (each keeps its own state).
+pub const MAX_SLIDING_STEPS: u64 = 100;
+
+impl DriftJobConfig {
+    /// The window's length: events for a count window, milliseconds for a time window.
+    pub fn window_length(&self) -> WindowLength {
+        match self.window_duration {
+            Some(d) => WindowLength::Millis(d.as_millis()),
+            None => WindowLength::Events(self.window_events),
+        }
+    }
+
+    /// The step between runs, in the window's unit (the whole window when tumbling).
+    pub fn window_step(&self) -> u64 {
+        let (length, given) = match self.window_length() {
+            WindowLength::Events(n) => (n, self.window_step_events),
+            WindowLength::Millis(ms) => (ms, self.window_step_duration.map(PromDuration::as_millis)),
+        };
+        match self.window_mode {
+            WindowMode::Tumbling => length,
+            WindowMode::Sliding => given.unwrap_or(length / DEFAULT_SLIDING_STEPS),
+        }
+    }
+
+    /// Why this window and step do not fit together, if they do not.
+    fn window_problem(&self) -> Option<String> {
+        let (length, step) = (self.window_length().amount(), self.window_step());
+        let misplaced = match self.window_length() {
+            WindowLength::Events(_) => self.window_step_duration.map(|_| "window_step_duration"),
+            WindowLength::Millis(_) => self.window_step_events.map(|_| "window_step_events"),
+        };
+        if let Some(field) = misplaced {
+            return Some(format!(
+                "{field} does not fit a {} window",
+                self.window_length().kind()
+            ));
+        }
+        let has_step = self.window_step_events.is_some() || self.window_step_duration.is_some();
+        if self.window_mode == WindowMode::Tumbling && has_step {
+            return Some("a window step needs window_mode: sliding".to_string());
+        }
+        if length == 0 {
+            return Some("drift windows must hold at least one event and last longer than 0".to_string());
+        }
+        if step == 0 || length % step != 0 || length / step > MAX_SLIDING_STEPS {
+            return Some(format!(
+                "a sliding window must be a whole number of steps, at most {MAX_SLIDING_STEPS}: set a step that divides the window (window {length}, step {step})"
+            ));
+        }
+        None
+    }
+}
+
+/// A drift window's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowLength {
+    Events(u64),
+    Millis(u64),
+}
+
+impl WindowLength {
+    fn amount(self) -> u64 {
+        match self {
+            WindowLength::Events(n) | WindowLength::Millis(n) => n,
+        }
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            WindowLength::Events(_) => "count",
+            WindowLength::Millis(_) => "time",
+        }
+    }
 }
 
 /// What a model predicts.
@@ -330,20 +424,8 @@ fn check_model(model: &ModelConfig, path: &str, problems: &mut Vec<(String, Stri
             "sampling rate must be between 0 and 1".to_string(),
         );
     }
-    if model.drift.window_mode != "tumbling" {
-        add(
-            "drift.window_mode",
-            format!(
-                "window_mode {:?} is not supported: only tumbling windows are built",
-                model.drift.window_mode
-            ),
-        );
-    }
-    if model.drift.window_events == 0 || model.drift.window_duration.is_some_and(|d| d.is_zero()) {
-        add(
-            "drift",
-            "drift windows must hold at least one event and last longer than 0".to_string(),
-        );
+    if let Some(problem) = model.drift.window_problem() {
+        add("drift", problem);
     }
     if model.sampling.retention.is_zero() {
         add(
@@ -375,6 +457,23 @@ mod tests {
     }
 
     #[test]
+    fn sliding_windows_take_a_step_or_a_tenth_of_the_window() {
+        use super::{WindowLength, WindowMode};
+        let yaml = "models:\n  - name: a\n    drift: {window_events: 1000, window_mode: sliding}\n  - name: b\n    drift: {window_duration: 1h, window_mode: sliding, window_step_duration: 15m}\n  - name: c\n";
+        let config = parse_str(yaml, "m.yml").unwrap_or_else(|e| panic!("{e}"));
+        let [a, b, c] = [0, 1, 2].map(|i| &config.models[i].drift);
+        assert_eq!(
+            (a.window_mode, a.window_length(), a.window_step()),
+            (WindowMode::Sliding, WindowLength::Events(1000), 100)
+        );
+        assert_eq!(
+            (b.window_length(), b.window_step()),
+            (WindowLength::Millis(3_600_000), 900_000)
+        );
+        assert_eq!((c.window_mode, c.window_step()), (WindowMode::Tumbling, 1000));
+    }
+
+    #[test]
     fn bad_models_point_at_the_field() {
         let cases = [
             (
@@ -396,6 +495,26 @@ mod tests {
             (
                 "models:\n  - name: a\n    colour: red\n",
                 "m.yml:3:5: unknown field `colour`",
+            ),
+            (
+                "models:\n  - name: a\n    drift: {window_mode: hopping}\n",
+                "m.yml:3:26: unknown variant `hopping`",
+            ),
+            (
+                "models:\n  - name: a\n    drift: {window_events: 1000, window_mode: sliding, window_step_events: 300}\n",
+                "m.yml:3:12: a sliding window must be a whole number of steps",
+            ),
+            (
+                "models:\n  - name: a\n    drift: {window_events: 1005, window_mode: sliding}\n",
+                "m.yml:3:12: a sliding window must be a whole number of steps",
+            ),
+            (
+                "models:\n  - name: a\n    drift: {window_events: 1000, window_step_events: 100}\n",
+                "m.yml:3:12: a window step needs window_mode: sliding",
+            ),
+            (
+                "models:\n  - name: a\n    drift: {window_duration: 1h, window_mode: sliding, window_step_events: 10}\n",
+                "m.yml:3:12: window_step_events does not fit a time window",
             ),
         ];
         for (yaml, want) in cases {

@@ -55,6 +55,13 @@ impl CurrentWindow {
         }
     }
 
+    /// Adds another window over the same reference (see `ColumnState::absorb`).
+    pub fn absorb(&mut self, other: &CurrentWindow) {
+        for (mine, theirs) in self.columns.iter_mut().zip(&other.columns) {
+            mine.absorb(theirs);
+        }
+    }
+
     /// Empties the window (a tumbling window's next period).
     pub fn reset(&mut self) {
         self.columns.iter_mut().for_each(ColumnState::reset);

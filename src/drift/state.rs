@@ -38,6 +38,14 @@ impl StateLimits {
         sample_size: usize::MAX,
         max_categories: usize::MAX,
     };
+
+    /// The same limits with another sample size.
+    pub const fn with_sample_size(self, sample_size: usize) -> StateLimits {
+        StateLimits {
+            sample_size,
+            max_categories: self.max_categories,
+        }
+    }
 }
 
 /// Counts of categories, exact up to a limit.
@@ -57,6 +65,20 @@ impl CategoryCounts {
         } else {
             self.overflow += 1;
         }
+    }
+
+    /// Adds another window's counts; categories beyond `limit` go to the overflow.
+    fn absorb(&mut self, other: &CategoryCounts, limit: usize) {
+        for (key, &count) in &other.counts {
+            if let Some(mine) = self.counts.get_mut(key) {
+                *mine += count;
+            } else if self.counts.len() < limit {
+                self.counts.insert(key.clone(), count);
+            } else {
+                self.overflow += count;
+            }
+        }
+        self.overflow += other.overflow;
     }
 
     pub fn get(&self, key: &str) -> u64 {
@@ -107,6 +129,37 @@ impl Reservoir {
         }
     }
 
+    /// Adds another reservoir's sample so that the result is a uniform sample
+    /// of everything both saw: each side gives values in proportion to what it
+    /// saw, picked at random from its own uniform sample, and the result is as
+    /// large as that allows within the capacity. While both are complete and
+    /// fit together this is their concatenation (exact).
+    fn absorb(&mut self, other: &Reservoir) {
+        let total = self.seen + other.seen;
+        if total == 0 {
+            return;
+        }
+        let size = (self.capacity as u64)
+            .min(self.proportional_limit(total))
+            .min(other.proportional_limit(total));
+        let mine = (u128::from(size) * u128::from(self.seen) / u128::from(total)) as usize;
+        let theirs = size as usize - mine;
+        keep_random(&mut self.values, mine, &mut self.rng);
+        let mut picked = other.values.clone();
+        keep_random(&mut picked, theirs, &mut self.rng);
+        self.values.extend_from_slice(&picked);
+        self.seen = total;
+    }
+
+    /// The largest sample of `total` values this one can give its share of.
+    fn proportional_limit(&self, total: u64) -> u64 {
+        if self.seen == 0 {
+            return u64::MAX;
+        }
+        let limit = self.values.len() as u128 * u128::from(total) / u128::from(self.seen);
+        u64::try_from(limit).unwrap_or(u64::MAX)
+    }
+
     /// True while every value seen is in the sample.
     pub fn is_complete(&self) -> bool {
         self.seen == self.values.len() as u64
@@ -125,6 +178,19 @@ impl Reservoir {
     fn take_values(&mut self) -> Vec<f64> {
         std::mem::take(&mut self.values)
     }
+}
+
+/// Keeps `n` of `values` chosen uniformly at random (all of them, in order,
+/// when there are no more than `n`).
+fn keep_random(values: &mut Vec<f64>, n: usize, rng: &mut fastrand::Rng) {
+    if n >= values.len() {
+        return;
+    }
+    for i in 0..n {
+        let j = rng.usize(i..values.len());
+        values.swap(i, j);
+    }
+    values.truncate(n);
 }
 
 /// Running moments and range of the finite values of a numerical column.
@@ -157,6 +223,22 @@ impl Moments {
         self.m2 += delta * (x - self.mean);
         self.min = self.min.min(x);
         self.max = self.max.max(x);
+    }
+
+    /// Combines the moments of two disjoint sets of values (Chan, Golub and
+    /// LeVeque 1979).
+    fn absorb(&mut self, other: &Moments) {
+        if other.count == 0 {
+            return;
+        }
+        let count = self.count + other.count;
+        let delta = other.mean - self.mean;
+        let weight = other.count as f64 / count as f64;
+        self.m2 += other.m2 + delta * delta * self.count as f64 * weight;
+        self.mean += delta * weight;
+        self.count = count;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
     }
 
     /// Population standard deviation (`np.std`, ddof = 0).
@@ -252,6 +334,22 @@ impl ColumnState {
     /// Values that took part in the statistics (not missing).
     pub fn present(&self) -> u64 {
         self.rows - self.missing
+    }
+
+    /// Adds another window's state over the same bins (the steps of a sliding
+    /// window). Counts, moments and bins add exactly; the samples combine as
+    /// `Reservoir::absorb` says, within this state's limits.
+    pub fn absorb(&mut self, other: &ColumnState) {
+        self.rows += other.rows;
+        self.missing += other.missing;
+        self.type_mismatches += other.type_mismatches;
+        self.moments.absorb(&other.moments);
+        self.sample.absorb(&other.sample);
+        self.categories.absorb(&other.categories, self.max_categories);
+        for (mine, theirs) in self.bin_counts.iter_mut().zip(&other.bin_counts) {
+            *mine += theirs;
+        }
+        self.out_of_range += other.out_of_range;
     }
 
     /// Starts a new window with the same bins and limits.
@@ -371,6 +469,76 @@ mod tests {
         // A uniform sample of 0..10000 has a mean near 5000.
         let mean = state.sample.values().iter().sum::<f64>() / 100.0;
         assert!((mean - 5000.0).abs() < 1200.0, "{mean}");
+    }
+
+    fn numbers(limits: StateLimits, seed: u64, values: impl IntoIterator<Item = f64>) -> ColumnState {
+        let mut state = ColumnState::new(ColumnType::Numerical, limits, vec![10.0, 100.0], seed);
+        values
+            .into_iter()
+            .for_each(|x| state.observe(FeatureValue::Number(x)));
+        state
+    }
+
+    #[test]
+    fn absorbing_complete_windows_equals_one_window_of_all_values() {
+        let first: Vec<f64> = (0..300).map(|i| f64::from(i) * 0.7).collect();
+        let second: Vec<f64> = (0..200).map(|i| f64::from(i).sqrt() * 31.0).collect();
+        let mut merged = numbers(StateLimits::STREAMING, 1, []);
+        merged.absorb(&numbers(StateLimits::STREAMING, 2, first.iter().copied()));
+        merged.absorb(&numbers(StateLimits::STREAMING, 3, second.iter().copied()));
+        let whole = numbers(StateLimits::STREAMING, 4, first.iter().chain(&second).copied());
+        assert_eq!(merged.sample.values(), whole.sample.values());
+        assert!(merged.sample.is_complete());
+        assert_eq!(
+            (merged.rows, merged.bin_counts.clone()),
+            (whole.rows, whole.bin_counts.clone())
+        );
+        assert_eq!(merged.moments.count, whole.moments.count);
+        assert!((merged.moments.mean - whole.moments.mean).abs() < 1e-12);
+        assert!((merged.moments.std() - whole.moments.std()).abs() < 1e-9);
+        assert_eq!(
+            (merged.moments.min, merged.moments.max),
+            (whole.moments.min, whole.moments.max)
+        );
+    }
+
+    #[test]
+    fn absorbing_categories_respects_the_limit() {
+        let limits = StateLimits {
+            sample_size: 10,
+            max_categories: 2,
+        };
+        let categories = |values: &[&str]| {
+            let mut state = ColumnState::new(ColumnType::Categorical, limits, Vec::new(), 1);
+            values.iter().for_each(|v| state.observe(FeatureValue::Text(v)));
+            state
+        };
+        let mut merged = categories(&["a", "a", "b"]);
+        merged.absorb(&categories(&["b", "c", "c"]));
+        assert_eq!((merged.categories.get("a"), merged.categories.get("b")), (2, 2));
+        assert_eq!((merged.categories.overflow, merged.rows), (2, 6));
+    }
+
+    #[test]
+    fn absorbing_full_reservoirs_keeps_each_part_in_proportion() {
+        let small = StateLimits {
+            sample_size: 500,
+            max_categories: 10,
+        };
+        // 9,000 values near 0 and 1,000 near 1,000, each sampled down to 500.
+        let mut merged = numbers(small.with_sample_size(1_000), 1, []);
+        merged.absorb(&numbers(small, 2, (0..9_000).map(|i| f64::from(i % 10))));
+        merged.absorb(&numbers(
+            small,
+            3,
+            (0..1_000).map(|i| 1_000.0 + f64::from(i % 10)),
+        ));
+        // 500 values standing for 9,000 allow a uniform sample of 555 of the
+        // 10,000, of which 10% come from the second part.
+        let kept = merged.sample.values();
+        assert_eq!(kept.len(), 555);
+        assert_eq!(kept.iter().filter(|&&x| x >= 1_000.0).count(), 56);
+        assert_eq!(merged.moments.count, 10_000);
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! A model's drift job: its reference, the tumbling current window fed by
-//! every prediction (sampled or not), the end-of-window runs, their series
-//! and stored reports.
+//! A model's drift job: its reference, the current window (tumbling or
+//! sliding, kept as one state per step) fed by every prediction (sampled or
+//! not), the runs at each window end or step, their series and stored reports.
 //!
 //! Owns turning uploads (CSV as `drift::table` reads it, NDJSON or JSON rows)
 //! and logged predictions into a `drift::ReferenceProfile`, the window's
@@ -10,7 +10,7 @@
 //! References and reports live in the `ml_drift` aux tree, so both survive
 //! restarts (the reference is kept as uploaded and rebuilt at start).
 
-use crate::config::models::{DriftJobConfig, FeatureKind};
+use crate::config::models::{DriftJobConfig, FeatureKind, WindowLength, WindowMode};
 use crate::drift::{
     self, ColumnState, ColumnType, CurrentWindow, DatasetDrift, ReferenceColumn, ReferenceProfile,
     StateLimits,
@@ -18,7 +18,7 @@ use crate::drift::{
 use crate::ml::counters::series;
 use crate::ml::event::{each_named_value, FeatureValue, Features};
 use crate::storage::{Label, SeriesSamples};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// How an uploaded reference is framed.
@@ -143,17 +143,26 @@ pub fn as_drift_value(value: &FeatureValue) -> drift::FeatureValue<'_> {
     }
 }
 
+/// One step of the current window (the whole window when tumbling).
+#[derive(Clone)]
+struct Step {
+    window: CurrentWindow,
+    /// Scores seen in this step (prediction drift).
+    scores: ColumnState,
+    started_ms: i64,
+    events: u64,
+}
+
 /// The running job of one model.
 pub struct DriftJob {
     pub reference: Arc<Reference>,
-    window: CurrentWindow,
-    /// Scores of the open window (prediction drift).
-    scores: ColumnState,
-    /// The first window's scores, which later windows' scores are compared with.
+    /// The step being filled.
+    open: Step,
+    /// Ended steps still inside a sliding window, oldest first.
+    ended: VecDeque<Step>,
+    /// The first compared window's scores, which later windows' scores are compared with.
     score_baseline: Option<Arc<ReferenceColumn>>,
-    window_started_ms: i64,
-    window_events: u64,
-    windows_run: u64,
+    steps_started: u64,
     /// Reference column indices ordered by name, to walk an event's sorted features.
     columns_by_name: Vec<usize>,
 }
@@ -169,91 +178,136 @@ pub struct ClosedWindow {
 }
 
 impl DriftJob {
-    pub fn new(reference: Arc<Reference>, now_ms: i64) -> DriftJob {
-        let window = reference.profile.new_window(StateLimits::STREAMING, 1);
+    pub fn new(reference: Arc<Reference>, config: &DriftJobConfig, now_ms: i64) -> DriftJob {
         let columns = &reference.profile.columns;
         let mut columns_by_name: Vec<usize> = (0..columns.len()).collect();
         columns_by_name.sort_by(|&a, &b| columns[a].name.cmp(&columns[b].name));
+        let open = new_step(&reference, step_limits(config), 1, now_ms);
         DriftJob {
             columns_by_name,
             reference,
-            window,
-            scores: score_state(0),
+            open,
+            ended: VecDeque::new(),
             score_baseline: None,
-            window_started_ms: now_ms,
-            window_events: 0,
-            windows_run: 0,
+            steps_started: 1,
         }
     }
 
-    /// Adds one prediction's features (absent ones as missing) and score to the window.
+    /// Adds one prediction's features (absent ones as missing) and score to the open step.
     pub fn observe(&mut self, features: &Features, score: Option<f64>) {
         if let Some(score) = score {
-            self.scores.observe(drift::FeatureValue::Number(score));
+            self.open.scores.observe(drift::FeatureValue::Number(score));
         }
         let columns = &self.reference.profile.columns;
         let names = self
             .columns_by_name
             .iter()
             .map(|&i| (i, columns[i].name.as_str()));
-        let window = &mut self.window;
+        let window = &mut self.open.window;
         each_named_value(names, features, |index, value| {
             window.observe(index, value.map_or(drift::FeatureValue::Missing, as_drift_value));
         });
-        self.window_events += 1;
+        self.open.events += 1;
     }
 
-    /// Whether the tumbling window has ended.
+    /// Whether the open step has ended. A tumbling time window does not end
+    /// while empty; a sliding one moves on with time.
     pub fn due(&self, config: &DriftJobConfig, now_ms: i64) -> bool {
-        match config.window_duration {
-            Some(d) => {
-                let length = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-                self.window_events > 0 && now_ms.saturating_sub(self.window_started_ms) >= length
+        let step = config.window_step();
+        match config.window_length() {
+            WindowLength::Events(_) => self.open.events >= step,
+            WindowLength::Millis(_) => {
+                let elapsed = u64::try_from(now_ms.saturating_sub(self.open.started_ms)).unwrap_or(0);
+                let moves_when_empty = config.window_mode == WindowMode::Sliding;
+                (self.open.events > 0 || moves_when_empty) && elapsed >= step
             }
-            None => self.window_events >= config.window_events,
         }
     }
 
-    /// Ends the window and starts the next one.
-    pub fn close_window(&mut self, now_ms: i64) -> ClosedWindow {
-        self.windows_run += 1;
-        let fresh = self
-            .reference
-            .profile
-            .new_window(StateLimits::STREAMING, self.windows_run + 1);
-        let scores = std::mem::replace(&mut self.scores, score_state(self.windows_run));
-        let score_baseline = self.score_baseline.clone();
-        if score_baseline.is_none() && scores.rows > 0 {
-            self.score_baseline = Some(Arc::new(ReferenceColumn::finish("prediction", scores.clone())));
+    /// Ends the open step and starts the next one. Returns the window to
+    /// compare: the step itself when tumbling, the last whole window when
+    /// sliding (none until a whole window has passed, or if it saw no events).
+    pub fn close_window(&mut self, config: &DriftJobConfig, now_ms: i64) -> Option<ClosedWindow> {
+        self.steps_started += 1;
+        let fresh = new_step(&self.reference, step_limits(config), self.steps_started, now_ms);
+        self.ended.push_back(std::mem::replace(&mut self.open, fresh));
+        let steps = steps_per_window(config);
+        while self.ended.len() > steps {
+            self.ended.pop_front();
         }
-        let closed = ClosedWindow {
-            scores,
-            score_baseline,
-            window: std::mem::replace(&mut self.window, fresh),
-            started_ms: self.window_started_ms,
-            ended_ms: now_ms,
-            events: self.window_events,
-        };
-        self.window_started_ms = now_ms;
-        self.window_events = 0;
-        closed
+        if self.ended.len() < steps {
+            return None;
+        }
+        let closed = self.merged(self.ended.iter(), now_ms);
+        // The oldest step leaves the window before the next comparison.
+        self.ended.pop_front();
+        if closed.events == 0 {
+            return None;
+        }
+        if self.score_baseline.is_none() && closed.scores.rows > 0 {
+            self.score_baseline = Some(Arc::new(ReferenceColumn::finish(
+                "prediction",
+                closed.scores.clone(),
+            )));
+        }
+        Some(closed)
     }
 
-    /// A copy of the open window (an on-demand run leaves it open).
+    /// The window as it stands (an on-demand run leaves it open): the open
+    /// step and, when sliding, the ended steps still inside the window.
     pub fn snapshot(&self, now_ms: i64) -> ClosedWindow {
-        ClosedWindow {
-            scores: self.scores.clone(),
+        self.merged(self.ended.iter().chain([&self.open]), now_ms)
+    }
+
+    /// One window made of `steps`, oldest first.
+    fn merged<'a>(&self, steps: impl Iterator<Item = &'a Step>, now_ms: i64) -> ClosedWindow {
+        let mut closed = ClosedWindow {
+            window: self
+                .reference
+                .profile
+                .new_window(StateLimits::STREAMING, self.steps_started),
+            scores: score_state(StateLimits::STREAMING, self.steps_started),
             score_baseline: self.score_baseline.clone(),
-            window: self.window.clone(),
-            started_ms: self.window_started_ms,
+            started_ms: now_ms,
             ended_ms: now_ms,
-            events: self.window_events,
+            events: 0,
+        };
+        for step in steps {
+            closed.window.absorb(&step.window);
+            closed.scores.absorb(&step.scores);
+            closed.started_ms = closed.started_ms.min(step.started_ms);
+            closed.events += step.events;
         }
+        closed
     }
 }
 
-fn score_state(seed: u64) -> ColumnState {
-    ColumnState::new(ColumnType::Numerical, StateLimits::STREAMING, Vec::new(), seed)
+/// Steps in one window (1 when tumbling).
+fn steps_per_window(config: &DriftJobConfig) -> usize {
+    let length = match config.window_length() {
+        WindowLength::Events(n) | WindowLength::Millis(n) => n,
+    };
+    usize::try_from(length / config.window_step().max(1)).map_or(1, |n| n.max(1))
+}
+
+/// A step's share of the streaming limits, so a whole sliding window keeps
+/// no more than a tumbling one.
+fn step_limits(config: &DriftJobConfig) -> StateLimits {
+    let limits = StateLimits::STREAMING;
+    limits.with_sample_size((limits.sample_size / steps_per_window(config)).max(1))
+}
+
+fn new_step(reference: &Reference, limits: StateLimits, seed: u64, now_ms: i64) -> Step {
+    Step {
+        window: reference.profile.new_window(limits, seed),
+        scores: score_state(limits, seed),
+        started_ms: now_ms,
+        events: 0,
+    }
+}
+
+fn score_state(limits: StateLimits, seed: u64) -> ColumnState {
+    ColumnState::new(ColumnType::Numerical, limits, Vec::new(), seed)
 }
 
 /// The seed's prediction drift: two-sample KS of this window's scores
@@ -427,25 +481,25 @@ mod tests {
             .collect();
         let reference = reference_from_rows(&rows, &BTreeMap::new());
         assert_eq!(reference.rows, 500);
-        let mut job = DriftJob::new(Arc::new(reference), 0);
+        let config = DriftJobConfig {
+            window_events: 500,
+            ..DriftJobConfig::default()
+        };
+        let mut job = DriftJob::new(Arc::new(reference), &config, 0);
         for i in 0..500 {
             job.observe(
                 &features(row(f64::from(i % 100), if i % 2 == 0 { "a" } else { "b" })),
                 Some(0.3),
             );
         }
-        let config = DriftJobConfig {
-            window_events: 500,
-            ..DriftJobConfig::default()
-        };
         assert!(job.due(&config, 1));
-        let same = job.close_window(1);
+        let same = job.close_window(&config, 1).expect("a whole tumbling window");
         let drift = same.window.evaluate(&job.reference.profile, Preset::Evidently);
         assert!(!drift.dataset_drift, "{drift:?}");
         for i in 0..500 {
             job.observe(&features(row(f64::from(i % 100) + 80.0, "a")), Some(0.9));
         }
-        let shifted = job.close_window(2);
+        let shifted = job.close_window(&config, 2).expect("a whole tumbling window");
         let drift = shifted.window.evaluate(&job.reference.profile, Preset::Evidently);
         assert_eq!(drift.drifted_columns, 2);
         assert!(prediction_drift(&same).is_none());
@@ -462,6 +516,52 @@ mod tests {
         assert_eq!(json["window"]["events"], 500);
         assert_eq!(json["dataset"]["driftedColumns"], 2);
         assert!(html.contains("<svg"), "{html}");
+    }
+
+    fn sliding(window_events: u64, step: u64) -> DriftJobConfig {
+        DriftJobConfig {
+            window_events,
+            window_mode: WindowMode::Sliding,
+            window_step_events: Some(step),
+            ..DriftJobConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_sliding_window_compares_the_last_whole_window_every_step() {
+        let rows: Vec<_> = (0..400).map(|i| row(f64::from(i % 100), "a")).collect();
+        let config = sliding(400, 100);
+        let mut job = DriftJob::new(Arc::new(reference_from_rows(&rows, &BTreeMap::new())), &config, 0);
+        let mut windows = Vec::new();
+        for step in 0..6 {
+            for i in 0..100 {
+                // The last two steps move every value up by 1,000.
+                let shift = if step >= 4 { 1_000.0 } else { 0.0 };
+                job.observe(&features(row(f64::from(i) + shift, "a")), None);
+            }
+            assert!(job.due(&config, step));
+            windows.push(job.close_window(&config, step));
+        }
+        assert!(
+            windows[..3].iter().all(Option::is_none),
+            "no run before a whole window"
+        );
+        let runs: Vec<ClosedWindow> = windows.into_iter().flatten().collect();
+        assert_eq!(runs.len(), 3);
+        assert!(runs.iter().all(|w| w.events == 400));
+        let started: Vec<i64> = runs.iter().map(|w| w.started_ms).collect();
+        assert_eq!(started, [0, 0, 1]);
+        let shifted_values = |w: &ClosedWindow| {
+            let x = &w.window.columns[job.reference.profile.column_index("x").unwrap_or(0)];
+            x.sample.values().iter().filter(|&&v| v >= 1_000.0).count()
+        };
+        assert_eq!(runs.iter().map(shifted_values).collect::<Vec<_>>(), [0, 100, 200]);
+        // Each run is exact: the whole window fits the streaming sample.
+        assert!(runs
+            .iter()
+            .all(|w| w.window.columns.iter().all(|c| c.sample.is_complete())));
+        let snapshot = job.snapshot(7);
+        assert_eq!((snapshot.events, shifted_values(&snapshot)), (300, 200));
     }
 
     #[test]

@@ -511,7 +511,7 @@ impl MlMonitor {
         let mut state = self.inner.state.lock();
         if let Some(m) = state.models.get_mut(model) {
             m.schema.expect_from_reference(&reference.profile);
-            m.drift = Some(DriftJob::new(Arc::new(reference), now_ms));
+            m.drift = Some(DriftJob::new(Arc::new(reference), &m.schema.config.drift, now_ms));
             m.dirty = true;
         }
         summary
@@ -657,12 +657,15 @@ fn due_windows(state: &mut State, t: i64) -> Vec<(String, DriftRun)> {
     let mut due = Vec::new();
     for (name, model) in &mut state.models {
         let config = &model.schema.config.drift;
-        if let Some(job) = model.drift.as_mut().filter(|job| job.due(config, t)) {
+        let Some(job) = model.drift.as_mut().filter(|job| job.due(config, t)) else {
+            continue;
+        };
+        if let Some(window) = job.close_window(config, t) {
             due.push((
                 name.clone(),
                 DriftRun {
                     reference: job.reference.clone(),
-                    window: job.close_window(t),
+                    window,
                     preset: config.preset,
                     tests: config.tests.clone(),
                 },
@@ -710,7 +713,12 @@ fn restore_references(
         match format.map(|f| build_reference(f, &bytes[1..], &kinds)) {
             Some(Ok(reference)) => {
                 model.schema.expect_from_reference(&reference.profile);
-                model.drift = Some(DriftJob::new(Arc::new(reference), crate::storage::now_ms()));
+                let now_ms = crate::storage::now_ms();
+                model.drift = Some(DriftJob::new(
+                    Arc::new(reference),
+                    &model.schema.config.drift,
+                    now_ms,
+                ));
             }
             Some(Err(e)) => tracing::error!(model = %name, "stored drift reference unusable: {e}"),
             None => tracing::error!(model = %name, "stored drift reference has an unknown format"),
