@@ -521,6 +521,63 @@ fn joins_and_counters_survive_a_restart() {
     assert_eq!(dup["data"]["accepted"], 0, "{dup}");
 }
 
+/// 100 predictions whose ages start at `age`.
+fn aged_batch(prefix: &str, age: u32) -> Value {
+    let batch: Vec<Value> = (0..100)
+        .map(|i| {
+            let mut p = prediction(&format!("{prefix}{i}"), "1", 0.9, "new");
+            let plan = if i % 3 == 0 { "pro" } else { "free" };
+            p["features"] = json!({"age": age + i % 50, "plan": plan, "tenure": f64::from(i % 50) + 0.5});
+            p
+        })
+        .collect();
+    json!(batch)
+}
+
+#[test]
+fn a_sliding_drift_window_is_compared_every_step_over_the_last_whole_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let drift_yaml = "    drift:\n      window_events: 200\n      window_mode: sliding\n      window_step_events: 100\n      preset: evidently\n";
+    let server = start(dir.path(), drift_yaml);
+    let mut csv = String::from("age,plan,tenure\n");
+    for i in 0..400 {
+        let plan = if i % 3 == 0 { "pro" } else { "free" };
+        csv.push_str(&format!("{},{plan},{}.5\n", 20 + i % 50, i % 50));
+    }
+    let (status, answer) = post(
+        &server,
+        "/api/v1/models/churn/reference",
+        "text/csv",
+        csv.into_bytes(),
+        false,
+    );
+    assert_eq!(status, 200, "{answer}");
+    // Two undrifted steps make the first whole window; both requests arrive
+    // within one tick, and each step still holds exactly 100 predictions.
+    post_json(&server, "/api/v1/predictions", &aged_batch("a", 20));
+    post_json(&server, "/api/v1/predictions", &aged_batch("b", 20));
+    let age = r#"feature_drift_detected{model="churn",feature="age"}"#;
+    wait_for_value(&server, age, 0.0);
+    let (_, report) = get_json(&server, "/api/v1/models/churn/drift");
+    assert_eq!(report["data"]["window"]["events"], 200, "{report}");
+    // One step 40 years older: the window now holds one undrifted and one drifted step.
+    post_json(&server, "/api/v1/predictions", &aged_batch("c", 60));
+    wait_for_value(&server, age, 1.0);
+    let (_, report) = get_json(&server, "/api/v1/models/churn/drift");
+    assert_eq!(report["data"]["window"]["events"], 200, "{report}");
+    let (_, answer) = post(
+        &server,
+        "/api/v1/models/churn/drift/run",
+        "application/json",
+        Vec::new(),
+        false,
+    );
+    assert_eq!(
+        answer["data"]["window"]["events"], 100,
+        "the drifted step and the empty open one: {answer}"
+    );
+}
+
 #[test]
 fn drift_job_compares_each_window_with_the_uploaded_reference() {
     let dir = tempfile::tempdir().expect("tempdir");

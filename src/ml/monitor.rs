@@ -8,7 +8,7 @@
 //! persistence in the `ml_models` aux tree (schema and counters as JSON,
 //! written at each flush), so counters stay monotonic across restarts.
 
-use crate::config::models::{FeatureKind, ModelConfig, ModelTask};
+use crate::config::models::{FeatureKind, ModelConfig, ModelTask, WindowLength};
 use crate::ml::counters::{series, GroupCounters};
 use crate::ml::data_quality::DataQuality;
 use crate::ml::drift_job::{
@@ -78,6 +78,8 @@ struct ModelState {
     feedback_pending: u64,
     feedback_expired: u64,
     drift: Option<DriftJob>,
+    /// Count windows that ended during the current request, to compare once its lock is released.
+    ended_windows: Vec<ClosedWindow>,
     dirty: bool,
 }
 
@@ -197,7 +199,12 @@ impl MlMonitor {
                 .and_then(|p| self.accept_prediction(&mut state, p, now_ms, &mut in_batch, &mut writes));
             answer.record(index, outcome);
         }
+        let runs = ended_count_windows(&mut state, now_ms);
         self.persist(writes)?;
+        drop(state);
+        for (model, run) in runs {
+            self.record_drift(&model, &run)?;
+        }
         Ok(answer)
     }
 
@@ -265,7 +272,7 @@ impl MlMonitor {
                 model.schema.expect_from_reference(&job.reference.profile);
             }
         }
-        model.count_prediction(&p);
+        model.count_prediction(&p, now_ms);
         let mut record = model.pending_record(&mut p, at_ms, now_ms);
         if record.logged {
             if let Some(details) = record.details.take() {
@@ -557,7 +564,7 @@ impl MlMonitor {
             prediction.as_ref(),
             tests,
         );
-        let time = ((t as u64) ^ (1 << 63)).to_be_bytes();
+        let time = report_time_key(t);
         let mut batch = sled::Batch::default();
         for (kind, bytes) in [
             (REPORT_JSON, serde_json::to_vec(&json).unwrap_or_default()),
@@ -611,6 +618,32 @@ impl MlMonitor {
             self.inner
                 .log
                 .apply_retention(&model, now_ms.saturating_sub(keep_ms))?;
+            self.prune_reports(&model, now_ms.saturating_sub(keep_ms))?;
+        }
+        Ok(())
+    }
+
+    /// Drops `model`'s drift reports older than `oldest_ms` (the prediction
+    /// log's retention) and all but the newest `MAX_STORED_REPORTS`.
+    fn prune_reports(&self, model: &str, oldest_ms: i64) -> Result<(), MonitorError> {
+        let keys: Vec<sled::IVec> = self
+            .inner
+            .drift_tree
+            .scan_prefix(report_prefix(REPORT_JSON, model))
+            .keys()
+            .collect::<Result<_, _>>()?;
+        let beyond_cap = keys.len().saturating_sub(MAX_STORED_REPORTS);
+        let prefix_len = report_prefix(REPORT_JSON, model).len();
+        for (i, key) in keys.iter().enumerate() {
+            let time = key.get(prefix_len..).and_then(|t| <[u8; 8]>::try_from(t).ok());
+            let ended_ms = time.map_or(i64::MIN, |t| (u64::from_be_bytes(t) ^ (1 << 63)) as i64);
+            if i >= beyond_cap && ended_ms >= oldest_ms {
+                break;
+            }
+            let mut html_key = key.to_vec();
+            html_key[0] = REPORT_HTML;
+            self.inner.drift_tree.remove(key)?;
+            self.inner.drift_tree.remove(html_key)?;
         }
         Ok(())
     }
@@ -652,6 +685,29 @@ struct DriftRun {
     tests: Vec<crate::drift::suite::SuiteTest>,
 }
 
+/// The count windows that ended during a request, each with its own
+/// timestamp (after every earlier one, so their series never collide).
+fn ended_count_windows(state: &mut State, now_ms: i64) -> Vec<(String, DriftRun)> {
+    let mut runs = Vec::new();
+    for (name, model) in &mut state.models {
+        let config = &model.schema.config.drift;
+        for mut window in model.ended_windows.drain(..) {
+            let t = now_ms.max(state.last_flush_ms + 1);
+            state.last_flush_ms = t;
+            window.ended_ms = t;
+            let Some(job) = &model.drift else { continue };
+            let run = DriftRun {
+                reference: job.reference.clone(),
+                window,
+                preset: config.preset,
+                tests: config.tests.clone(),
+            };
+            runs.push((name.clone(), run));
+        }
+    }
+    runs
+}
+
 /// Closes every window that has ended.
 fn due_windows(state: &mut State, t: i64) -> Vec<(String, DriftRun)> {
     let mut due = Vec::new();
@@ -681,9 +737,17 @@ fn reference_key(model: &str) -> Vec<u8> {
     key
 }
 
+/// Drift reports kept per model (each run stores one, JSON and HTML).
+const MAX_STORED_REPORTS: usize = 1_000;
+
 /// Key kinds of stored reports in the `ml_drift` tree.
 const REPORT_JSON: u8 = b'p';
 const REPORT_HTML: u8 = b'h';
+
+/// A report's time as a key suffix that sorts in time order.
+fn report_time_key(t: i64) -> [u8; 8] {
+    ((t as u64) ^ (1 << 63)).to_be_bytes()
+}
 
 fn report_prefix(kind: u8, model: &str) -> Vec<u8> {
     let mut key = vec![kind];
@@ -894,6 +958,7 @@ impl ModelState {
             feedback_pending: 0,
             feedback_expired: 0,
             drift: None,
+            ended_windows: Vec::new(),
             dirty: true,
         }
     }
@@ -970,7 +1035,7 @@ impl ModelState {
         })
     }
 
-    fn count_prediction(&mut self, p: &Prediction) {
+    fn count_prediction(&mut self, p: &Prediction, now_ms: i64) {
         let buckets = self.schema.config.latency_buckets.clone();
         let group = self.group_mut(&p.model_version, &p.segment);
         group
@@ -984,6 +1049,12 @@ impl ModelState {
         });
         if let Some(job) = &mut self.drift {
             job.observe(&p.features, distribution_score(p));
+            // A count window ends at exactly its last event, not at the next tick.
+            let config = &self.schema.config.drift;
+            let counted = matches!(config.window_length(), WindowLength::Events(_));
+            if counted && job.due(config, now_ms) {
+                self.ended_windows.extend(job.close_window(config, now_ms));
+            }
         }
         self.dirty = true;
     }
