@@ -403,9 +403,9 @@ pub fn drift_series(
     out
 }
 
-/// The stored report of one run: the drift library's report (its tests
-/// included) with the window, the model and prediction drift added, and its
-/// HTML rendering.
+/// The report of one run: its JSON document (the drift library's report, its
+/// tests included, with the window, the model and prediction drift added) and
+/// the library's report, which `drift::html` renders when the HTML is wanted.
 pub fn report_documents(
     model: &str,
     reference: &Reference,
@@ -413,9 +413,8 @@ pub fn report_documents(
     drift: &DatasetDrift,
     prediction: Option<&drift::MethodScore>,
     tests: Vec<drift::suite::TestResult>,
-) -> (serde_json::Value, String) {
+) -> (serde_json::Value, drift::report::DriftReport) {
     let report = drift::report::build_report(&reference.profile, &run.window, drift, tests);
-    let html = drift::html::render_html(&report);
     let mut json = serde_json::to_value(&report).unwrap_or_default();
     if let Some(object) = json.as_object_mut() {
         object.insert("model".into(), model.into());
@@ -429,7 +428,7 @@ pub fn report_documents(
             serde_json::to_value(prediction).unwrap_or_default(),
         );
     }
-    (json, html)
+    (json, report)
 }
 
 /// `ml_test_passed{model,test}` of each test result.
@@ -511,8 +510,9 @@ mod tests {
             .filter(|s| s.labels.metric_name() == "feature_drift_detected");
         assert!(detected.clone().count() == 2 && detected.clone().all(|s| s.samples[0].v == 1.0));
         let reference = job.reference.clone();
-        let (json, html) =
+        let (json, report) =
             report_documents("m", &reference, &shifted, &drift, prediction.as_ref(), Vec::new());
+        let html = drift::html::render_html(&report);
         assert_eq!(json["window"]["events"], 500);
         assert_eq!(json["dataset"]["driftedColumns"], 2);
         assert!(html.contains("<svg"), "{html}");

@@ -9,6 +9,8 @@
 //! written at each flush), so counters stay monotonic across restarts.
 
 use crate::config::models::{FeatureKind, ModelConfig, ModelTask, WindowLength};
+use crate::drift::html::render_html;
+use crate::drift::report::DriftReport;
 use crate::ml::counters::{series, GroupCounters};
 use crate::ml::data_quality::DataQuality;
 use crate::ml::drift_job::{
@@ -118,6 +120,16 @@ struct Inner {
     drift_tree: sled::Tree,
     declared: HashMap<String, ModelConfig>,
     state: Mutex<State>,
+    /// Each model's newest drift report not yet stored: a count window may end
+    /// many times a second, so reports are stored at most once per tick.
+    unsaved_reports: Mutex<BTreeMap<String, UnsavedReport>>,
+}
+
+/// A drift report waiting for the next tick; its HTML is rendered when stored.
+struct UnsavedReport {
+    ended_ms: i64,
+    json: serde_json::Value,
+    report: DriftReport,
 }
 
 impl MlMonitor {
@@ -170,6 +182,7 @@ impl MlMonitor {
                 drift_tree,
                 declared,
                 state: Mutex::new(state),
+                unsaved_reports: Mutex::new(BTreeMap::new()),
             }),
         })
     }
@@ -438,6 +451,7 @@ impl MlMonitor {
         for (model, run) in due {
             self.record_drift(&model, &run)?;
         }
+        self.save_reports()?;
         Ok(appended)
     }
 
@@ -556,7 +570,7 @@ impl MlMonitor {
             .storage
             .append(samples)
             .map_err(|e| MonitorError(format!("appending drift series: {e}")))?;
-        let (json, html) = report_documents(
+        let (json, report) = report_documents(
             model,
             &run.reference,
             &run.window,
@@ -564,22 +578,46 @@ impl MlMonitor {
             prediction.as_ref(),
             tests,
         );
-        let time = report_time_key(t);
-        let mut batch = sled::Batch::default();
-        for (kind, bytes) in [
-            (REPORT_JSON, serde_json::to_vec(&json).unwrap_or_default()),
-            (REPORT_HTML, html.into_bytes()),
-        ] {
-            let mut key = report_prefix(kind, model);
-            key.extend_from_slice(&time);
-            batch.insert(key, bytes);
-        }
-        self.inner.drift_tree.apply_batch(batch)?;
+        let unsaved = UnsavedReport {
+            ended_ms: t,
+            json: json.clone(),
+            report,
+        };
+        self.inner
+            .unsaved_reports
+            .lock()
+            .insert(model.to_string(), unsaved);
         Ok(json)
     }
 
-    /// The newest stored drift report of `model`: JSON, or HTML when `html`.
+    /// Stores each model's newest unsaved drift report, JSON and HTML.
+    fn save_reports(&self) -> Result<(), MonitorError> {
+        let unsaved = std::mem::take(&mut *self.inner.unsaved_reports.lock());
+        for (model, report) in unsaved {
+            let time = report_time_key(report.ended_ms);
+            let mut batch = sled::Batch::default();
+            for (kind, bytes) in [
+                (REPORT_JSON, serde_json::to_vec(&report.json).unwrap_or_default()),
+                (REPORT_HTML, render_html(&report.report).into_bytes()),
+            ] {
+                let mut key = report_prefix(kind, &model);
+                key.extend_from_slice(&time);
+                batch.insert(key, bytes);
+            }
+            self.inner.drift_tree.apply_batch(batch)?;
+        }
+        Ok(())
+    }
+
+    /// The newest drift report of `model`: JSON, or HTML when `html`.
     pub fn latest_report(&self, model: &str, html: bool) -> Result<Option<Vec<u8>>, MonitorError> {
+        if let Some(unsaved) = self.inner.unsaved_reports.lock().get(model) {
+            return Ok(Some(if html {
+                render_html(&unsaved.report).into_bytes()
+            } else {
+                serde_json::to_vec(&unsaved.json).unwrap_or_default()
+            }));
+        }
         let kind = if html { REPORT_HTML } else { REPORT_JSON };
         let newest = self
             .inner
@@ -737,8 +775,8 @@ fn reference_key(model: &str) -> Vec<u8> {
     key
 }
 
-/// Drift reports kept per model (each run stores one, JSON and HTML).
-const MAX_STORED_REPORTS: usize = 1_000;
+/// Drift reports kept per model (JSON and HTML, at most one per tick).
+const MAX_STORED_REPORTS: usize = 100;
 
 /// Key kinds of stored reports in the `ml_drift` tree.
 const REPORT_JSON: u8 = b'p';
