@@ -319,8 +319,8 @@ async fn search_predictions(
     let ndjson = ndjson
         || header_text(&headers, header::ACCEPT)
             .is_some_and(|a| is_ndjson(&a) && !a.contains("application/json"));
-    let log = state.monitor.log().clone();
-    let page = match tokio::task::spawn_blocking(move || log.search(&query)).await {
+    let monitor = state.monitor.clone();
+    let page = match tokio::task::spawn_blocking(move || monitor.search_log(query)).await {
         Ok(Ok(page)) => page,
         Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),

@@ -5,8 +5,12 @@
 //! timestamp as sign-flipped big-endian i64, request id → the item as
 //! bincode behind a tag byte; items stored as JSON before still read),
 //! so one model's items are one time-ordered key range, and `ml_log_ids`
-//! (model, NUL, request id → `ml_log` key) to find an item when its feedback
-//! arrives. The sampling decision is `sample`'s; searches go newest first.
+//! (model, NUL, request id → `ml_log` key). An item's key follows from its
+//! prediction's join record (model, time, request id), so feedback updates it
+//! and a search by request id finds it through that record; the id index is
+//! written only for items that may outlive their join record (a retention
+//! longer than the feedback TTL), which saves a sled write per logged item.
+//! The sampling decision is `sample`'s; searches go newest first.
 
 use crate::ml::event::{Features, Outcome};
 use bincode::{Decode, Encode};
@@ -33,6 +37,13 @@ pub struct LogItem {
     pub ground_truth: Option<Outcome>,
     pub confidence: Option<f64>,
     pub misclassified: Option<bool>,
+}
+
+/// An item to store, and whether to index it by request id (it may outlive
+/// the join record that otherwise finds it).
+pub struct LogWrite {
+    pub item: LogItem,
+    pub indexed: bool,
 }
 
 /// Why an item was logged; the policy of `sampling:`.
@@ -82,6 +93,9 @@ pub struct LogQuery {
     pub min_confidence: Option<f64>,
     pub max_confidence: Option<f64>,
     pub limit: usize,
+    /// With `request_id`: when that prediction was logged, from its join
+    /// record; without it the id index is asked.
+    pub logged_at_ms: Option<i64>,
     /// Resume strictly before this key (from the previous page).
     pub page_token: Option<Vec<u8>>,
 }
@@ -140,32 +154,34 @@ impl PredictionLog {
         })
     }
 
-    /// Stores `items`, each id before its item, one write each (no
-    /// `sled::Batch`, which costs two log-buffer writes per call). sled
-    /// recovers a prefix of its log, so a crash can at worst leave an id
+    /// Stores `items`, the id of each `indexed` one before it, one write
+    /// each (no `sled::Batch`, which costs two log-buffer writes per call).
+    /// sled recovers a prefix of its log, so a crash can at worst leave an id
     /// without its item, which reads as not logged.
-    pub fn insert(&self, items: &[LogItem]) -> sled::Result<()> {
-        for item in items {
+    pub fn insert(&self, items: &[LogWrite]) -> sled::Result<()> {
+        for LogWrite { item, indexed } in items {
             let key = item_key(&item.model, item.timestamp_ms, &item.request_id);
             let value = encode(item);
-            self.ids
-                .insert(id_key(&item.model, &item.request_id), key.clone())?;
+            if *indexed {
+                self.ids
+                    .insert(id_key(&item.model, &item.request_id), key.clone())?;
+            }
             self.items.insert(key, value)?;
         }
         Ok(())
     }
 
-    /// Adds the ground truth to a logged item; `false` when it is not logged.
+    /// Adds the ground truth to the item logged at `logged_at_ms`; `false`
+    /// when there is none.
     pub fn set_ground_truth(
         &self,
         model: &str,
         request_id: &str,
+        logged_at_ms: i64,
         truth: Outcome,
         misclassified: Option<bool>,
     ) -> sled::Result<bool> {
-        let Some(key) = self.ids.get(id_key(model, request_id))? else {
-            return Ok(false);
-        };
+        let key = item_key(model, logged_at_ms, request_id);
         let Some(bytes) = self.items.get(&key)? else {
             return Ok(false);
         };
@@ -227,7 +243,11 @@ impl PredictionLog {
 
     fn find_one(&self, model: &str, request_id: &str, query: &LogQuery) -> sled::Result<LogPage> {
         let mut items = Vec::new();
-        if let Some(key) = self.ids.get(id_key(model, request_id))? {
+        let key = match query.logged_at_ms {
+            Some(t) => Some(item_key(model, t, request_id)),
+            None => self.ids.get(id_key(model, request_id))?.map(|k| k.to_vec()),
+        };
+        if let Some(key) = key {
             if let Some(item) = self.items.get(&key)?.and_then(|bytes| decode(&key, &bytes)) {
                 if matches(&item, query) && in_range(item.timestamp_ms, query) {
                     items.push(item);
@@ -330,6 +350,10 @@ mod tests {
         }
     }
 
+    fn writes(items: Vec<LogItem>, indexed: bool) -> Vec<LogWrite> {
+        items.into_iter().map(|item| LogWrite { item, indexed }).collect()
+    }
+
     fn open() -> (tempfile::TempDir, PredictionLog) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let storage = crate::storage::Storage::open(dir.path(), crate::storage::StorageOptions::default())
@@ -344,8 +368,9 @@ mod tests {
         let items: Vec<LogItem> = (0..10)
             .map(|t| item("m", t, &format!("r{t}"), t as f64 / 10.0))
             .collect();
-        log.insert(&items).unwrap_or_else(|e| panic!("{e}"));
-        log.insert(&[item("other", 5, "x", 0.5)])
+        log.insert(&writes(items, false))
+            .unwrap_or_else(|e| panic!("{e}"));
+        log.insert(&writes(vec![item("other", 5, "x", 0.5)], false))
             .unwrap_or_else(|e| panic!("{e}"));
         let mut query = LogQuery {
             model: Some("m".into()),
@@ -400,10 +425,15 @@ mod tests {
     #[test]
     fn ground_truth_updates_and_retention_removes() {
         let (_dir, log) = open();
-        log.insert(&[item("m", 100, "a", 0.9), item("m", 200, "b", 0.9)])
-            .unwrap_or_else(|e| panic!("{e}"));
-        let updated = log.set_ground_truth("m", "a", Outcome::Label("b".into()), Some(true));
+        log.insert(&writes(
+            vec![item("m", 100, "a", 0.9), item("m", 200, "b", 0.9)],
+            false,
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let updated = log.set_ground_truth("m", "a", 100, Outcome::Label("b".into()), Some(true));
         assert_eq!(updated, Ok(true));
+        let not_logged = log.set_ground_truth("m", "a", 101, Outcome::Label("b".into()), Some(true));
+        assert_eq!(not_logged, Ok(false));
         let query = LogQuery {
             misclassified: Some(true),
             limit: 10,
@@ -419,6 +449,31 @@ mod tests {
             ..LogQuery::default()
         };
         assert!(log.search(&by_id).map(|p| p.items.is_empty()).unwrap_or(false));
+    }
+
+    #[test]
+    fn by_request_id_through_the_join_time_or_the_id_index() {
+        let (_dir, log) = open();
+        log.insert(&writes(vec![item("m", 100, "hinted", 0.9)], false))
+            .unwrap_or_else(|e| panic!("{e}"));
+        log.insert(&writes(vec![item("m", 200, "indexed", 0.9)], true))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let found = |request_id: &str, logged_at_ms| {
+            let query = LogQuery {
+                model: Some("m".into()),
+                request_id: Some(request_id.into()),
+                logged_at_ms,
+                limit: 10,
+                ..LogQuery::default()
+            };
+            let page = log.search(&query).unwrap_or_else(|e| panic!("{e}"));
+            page.items.iter().map(|i| i.timestamp_ms).collect::<Vec<_>>()
+        };
+        assert_eq!(found("hinted", Some(100)), [100]);
+        assert_eq!(found("hinted", None), Vec::<i64>::new(), "not indexed");
+        assert_eq!(found("indexed", None), [200]);
+        assert_eq!(found("indexed", Some(200)), [200]);
+        assert_eq!(found("indexed", Some(199)), Vec::<i64>::new());
     }
 
     #[test]

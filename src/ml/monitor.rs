@@ -19,7 +19,7 @@ use crate::ml::drift_job::{
 };
 use crate::ml::event::{Feedback, Outcome, Prediction};
 use crate::ml::join::{Expired, JoinBatch, JoinStore, LogDetails, PendingFeedback, PendingPrediction};
-use crate::ml::log::{self, LogItem, PredictionLog, SampleInputs};
+use crate::ml::log::{self, LogItem, LogPage, LogQuery, LogWrite, PredictionLog, SampleInputs};
 use crate::ml::model::{class_order, ModelSchema, Schema};
 use crate::ml::quality::{Classes, Labelled, QualityWindow, ScoreOf};
 use crate::storage::{Appender, Label, SeriesSamples, Storage};
@@ -192,10 +192,6 @@ impl MlMonitor {
         self.inner.state.is_locked()
     }
 
-    pub fn log(&self) -> &PredictionLog {
-        &self.inner.log
-    }
-
     /// Applies a batch of predictions (already parsed; `Err` items carry their reason).
     pub fn ingest_predictions(
         &self,
@@ -226,10 +222,10 @@ impl MlMonitor {
     fn persist(&self, writes: Writes) -> Result<(), MonitorError> {
         self.inner.join.apply(writes.join)?;
         self.inner.log.insert(&writes.log)?;
-        for (model, request_id, truth, misclassified) in writes.log_truths {
+        for (model, request_id, logged_at_ms, truth, misclassified) in writes.log_truths {
             self.inner
                 .log
-                .set_ground_truth(&model, &request_id, truth, misclassified)?;
+                .set_ground_truth(&model, &request_id, logged_at_ms, truth, misclassified)?;
         }
         Ok(())
     }
@@ -287,11 +283,11 @@ impl MlMonitor {
         }
         model.count_prediction(&p, now_ms);
         let mut record = model.pending_record(&mut p, at_ms, now_ms);
+        let retention_ms = log_retention_ms(&model.schema.config);
         if record.logged {
             if let Some(details) = record.details.take() {
-                writes
-                    .log
-                    .push(log_item(&p.model, &p.request_id, &record, details));
+                let item = log_item(&p.model, &p.request_id, &record, details);
+                writes.log.push(log_write(item, &record, retention_ms));
             }
         }
         // Most predictions find no feedback waiting: skip the lookup when none is.
@@ -315,6 +311,7 @@ impl MlMonitor {
                 &mut record,
                 &feedback.ground_truth,
                 classification,
+                retention_ms,
             );
         }
         writes.join.put_prediction(&p.model, &p.request_id, &record, true);
@@ -371,7 +368,15 @@ impl MlMonitor {
             Some(mut record) => {
                 model.join(&mut record, &truth, at_ms, now_ms)?;
                 let classification = model.schema.task() == Some(ModelTask::Classification);
-                writes.after_join(&f.model, &f.request_id, &mut record, &truth, classification);
+                let retention_ms = log_retention_ms(&model.schema.config);
+                writes.after_join(
+                    &f.model,
+                    &f.request_id,
+                    &mut record,
+                    &truth,
+                    classification,
+                    retention_ms,
+                );
                 writes
                     .join
                     .put_prediction(&f.model, &f.request_id, &record, false);
@@ -472,6 +477,20 @@ impl MlMonitor {
             .insert(reference_key(model), stored)
             .map_err(|e| ReferenceError::Storage(e.to_string()))?;
         Ok(self.install_reference(model, reference, now_ms))
+    }
+
+    /// Searches the prediction log; a search by request id is pointed at the
+    /// item through the prediction's join record.
+    pub fn search_log(&self, mut query: LogQuery) -> sled::Result<LogPage> {
+        if let (Some(model), Some(request_id)) = (&query.model, &query.request_id) {
+            query.logged_at_ms = self
+                .inner
+                .join
+                .prediction(model, request_id)?
+                .filter(|record| record.logged)
+                .map(|record| record.timestamp_ms);
+        }
+        self.inner.log.search(&query)
     }
 
     /// Sets `model`'s drift reference from its logged predictions in `[start_ms, end_ms]`.
@@ -850,9 +869,10 @@ impl BatchAnswer {
 #[derive(Default)]
 struct Writes {
     join: JoinBatch,
-    log: Vec<LogItem>,
-    /// Logged items whose ground truth arrived: model, request id, truth, misclassified.
-    log_truths: Vec<(String, String, Outcome, Option<bool>)>,
+    log: Vec<LogWrite>,
+    /// Logged items whose ground truth arrived: model, request id, time
+    /// logged, truth, misclassified.
+    log_truths: Vec<(String, String, i64, Outcome, Option<bool>)>,
 }
 
 impl Writes {
@@ -864,6 +884,7 @@ impl Writes {
         record: &mut PendingPrediction,
         truth: &serde_json::Value,
         classification: bool,
+        retention_ms: i64,
     ) {
         let misclassified = classification
             .then(|| classification_mismatch(&outcome_json(&record.prediction), truth))
@@ -872,6 +893,7 @@ impl Writes {
             self.log_truths.push((
                 model.to_string(),
                 request_id.to_string(),
+                record.timestamp_ms,
                 outcome_of(truth),
                 misclassified,
             ));
@@ -880,7 +902,7 @@ impl Writes {
                 let mut item = log_item(model, request_id, record, details);
                 item.ground_truth = Some(outcome_of(truth));
                 item.misclassified = Some(true);
-                self.log.push(item);
+                self.log.push(log_write(item, record, retention_ms));
                 record.logged = true;
             }
         }
@@ -940,6 +962,17 @@ impl LogDetails {
             error: p.error.take().and_then(|f| f.0),
         }
     }
+}
+
+fn log_retention_ms(config: &ModelConfig) -> i64 {
+    ms(config.sampling.retention.as_millis())
+}
+
+/// A log item, indexed by request id when it may outlive its join record
+/// (which otherwise tells where it is).
+fn log_write(item: LogItem, record: &PendingPrediction, retention_ms: i64) -> LogWrite {
+    let indexed = record.timestamp_ms.saturating_add(retention_ms) > record.expires_ms;
+    LogWrite { item, indexed }
 }
 
 /// The log item of a prediction, from its join record and details.
