@@ -1,7 +1,8 @@
 //! [`Storage`]: the head, the WAL and the sled trees put together.
 //!
 //! Owns opening (series load, snapshot restore, WAL replay), the append path
-//! (check → log → apply → persist cut chunks → sync) and checkpoints. Reading
+//! (check → log → apply → hold cut chunks for compaction → sync) and
+//! checkpoints. Reading
 //! lives in `read.rs`, retention and compaction in `maintain.rs`.
 //!
 //! Locking: the head `RwLock` is taken before the WAL mutex. Appends hold the
@@ -223,6 +224,7 @@ impl Storage {
                 0
             }
         };
+        self.mark_pending_partitions_open(&head)?;
         let replayed = self.replay_wal(&mut head, replay_from)?;
         drop(head);
         if !inner.opts.read_only {
@@ -230,6 +232,16 @@ impl Storage {
             if replayed > 0 {
                 self.checkpoint()?;
             }
+        }
+        Ok(())
+    }
+
+    /// A snapshot older than the last compaction can bring back chunks of a
+    /// partition since compacted: open it again, so compaction merges them.
+    fn mark_pending_partitions_open(&self, head: &Head) -> Result<(), StorageError> {
+        let mut parts = self.inner.partitions.lock();
+        for p in head.pending.partitions_in(i64::MIN..=i64::MAX) {
+            self.mark_open(&mut parts, p)?;
         }
         Ok(())
     }
@@ -285,7 +297,7 @@ impl Storage {
                 };
                 self.persist_new_series(&batch)?;
                 let cut = head.commit(batch);
-                self.persist_chunks(cut)?;
+                self.hold_cut_chunks(head, cut)?;
                 replayed += 1;
             }
         }
@@ -308,9 +320,44 @@ impl Storage {
         Ok(())
     }
 
-    /// Writes cut chunks to the chunks tree (durable at the next sled flush;
-    /// the WAL covers them until the checkpoint that follows), a few at a
-    /// time: see [`CHUNKS_PER_SLED_BATCH`].
+    /// Keeps cut chunks in the head until compaction (the WAL, then each
+    /// checkpoint's snapshot, covers them); while they hold more than the
+    /// store's memory budget (`cache_capacity`) the oldest partition's go to
+    /// sled. See `pending.rs` for why they are not written to sled at once.
+    pub(super) fn hold_cut_chunks(&self, head: &mut Head, cut: Vec<CutChunk>) -> Result<(), StorageError> {
+        if cut.is_empty() {
+            return Ok(());
+        }
+        {
+            let mut parts = self.inner.partitions.lock();
+            for c in &cut {
+                self.mark_open(&mut parts, layout::partition_of(c.min_t))?;
+            }
+        }
+        cut.into_iter().for_each(|c| head.pending.insert(c));
+        let budget = usize::try_from(self.inner.opts.cache_capacity_bytes).unwrap_or(usize::MAX);
+        let spilled = head.pending.spill(budget);
+        self.persist_chunks(spilled)
+    }
+
+    /// Records that `partition` has chunks compaction has not merged yet.
+    pub(super) fn mark_open(
+        &self,
+        parts: &mut BTreeMap<i64, PartitionState>,
+        partition: i64,
+    ) -> Result<(), StorageError> {
+        if parts.get(&partition) != Some(&PartitionState::Open) {
+            parts.insert(partition, PartitionState::Open);
+            self.inner
+                .partitions_tree
+                .insert(layout::partition_key(partition), &[PartitionState::Open as u8])?;
+        }
+        Ok(())
+    }
+
+    /// Writes chunks to the chunks tree (durable at the next sled flush; the
+    /// WAL or the head snapshot covers them until the checkpoint that
+    /// follows), a few at a time: see [`CHUNKS_PER_SLED_BATCH`].
     pub(super) fn persist_chunks(&self, cut: Vec<CutChunk>) -> Result<(), StorageError> {
         for group in cut.chunks(CHUNKS_PER_SLED_BATCH) {
             self.persist_chunk_group(group)?;
@@ -328,12 +375,7 @@ impl Storage {
                 &key[..],
                 layout::encode_chunk_value(Codec::Xor, c.max_t, &c.bytes),
             );
-            if parts.get(&partition) != Some(&PartitionState::Open) {
-                parts.insert(partition, PartitionState::Open);
-                self.inner
-                    .partitions_tree
-                    .insert(layout::partition_key(partition), &[PartitionState::Open as u8])?;
-            }
+            self.mark_open(&mut parts, partition)?;
         }
         drop(parts);
         self.inner.chunks.apply_batch(batch)?;
@@ -363,15 +405,17 @@ impl Storage {
             return Ok(());
         }
         let _one_at_a_time = inner.checkpoint_lock.lock();
-        let (bytes, segment) = {
+        let (raw, segment) = {
             let head = inner.head.write();
             let mut wal = inner.wal.lock();
             let Some(wal) = wal.as_mut() else {
                 return Ok(());
             };
             let segment = wal.rotate()?;
-            (snapshot::encode(&head, segment), segment)
+            (snapshot::serialize(&head, segment), segment)
         };
+        let bytes = snapshot::seal(&raw);
+        drop(raw);
         inner.db.flush()?;
         snapshot::write(&inner.dir, &bytes)?;
         if let Some(wal) = inner.wal.lock().as_ref() {
@@ -459,7 +503,7 @@ impl Storage {
         self.persist_new_series(&prepared.wal)
             .map_err(|e| AppendError::Storage(e.to_string()))?;
         let cut = head.commit(prepared.wal);
-        self.persist_chunks(cut)
+        self.hold_cut_chunks(head, cut)
             .map_err(|e| AppendError::Storage(e.to_string()))?;
         self.count(&prepared.stats);
         if let Some((listeners, batch)) = &forwarding {

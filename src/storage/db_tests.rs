@@ -231,9 +231,17 @@ fn label_apis() {
 #[test]
 fn corrupt_chunks_are_skipped_and_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Storage::open(dir.path(), opts()).unwrap();
-    s.append(vec![series("x", "a", (0..300).map(|i| (i * 1000, i as f64)))])
+    // The smallest memory budget sled takes (256 bytes) sends the cut chunks
+    // of these noisy values (over 256 bytes each) to sled at once.
+    let tiny_budget = StorageOptions {
+        cache_capacity_bytes: 256,
+        ..opts()
+    };
+    let s = Storage::open(dir.path(), tiny_budget).unwrap();
+    let noisy = |i: i64| (i * 7919 % 1000) as f64 / 7.0;
+    s.append(vec![series("x", "a", (0..300).map(|i| (i * 1000, noisy(i))))])
         .unwrap();
+    assert_eq!(s.inner.head.read().pending.len(), 0);
     // Overwrite the first persisted chunk with garbage, as a bad disk might.
     let (key, _) = s.inner.chunks.iter().next().unwrap().unwrap();
     s.inner
@@ -315,4 +323,40 @@ fn retention_rewrites_stored_series_without_the_removed_ones() {
         select_all(&s, "kept")[0].samples,
         vec![Sample { t: late, v: 2.0 }]
     );
+}
+
+#[test]
+fn pending_chunks_of_an_older_snapshot_merge_into_a_compacted_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    s.append(vec![series("x", "a", (0..300).map(|i| (i * 1000, i as f64)))])
+        .unwrap();
+    s.checkpoint().unwrap();
+    let before = select_all(&s, "x");
+    assert_eq!(
+        s.inner.head.read().pending.len(),
+        2,
+        "two cut chunks wait in the head"
+    );
+    assert_eq!(s.inner.chunks.len(), 0, "and none went to sled");
+    let snapshot = std::fs::read(dir.path().join(snapshot::FILE_NAME)).unwrap();
+
+    // Compaction writes the block; a crash before the next checkpoint leaves
+    // the snapshot that still holds the pending chunks.
+    s.compact(true).unwrap();
+    assert_eq!(s.inner.head.read().pending.len(), 0);
+    s.inner.db.flush().unwrap();
+    drop(s);
+    std::fs::write(dir.path().join(snapshot::FILE_NAME), snapshot).unwrap();
+
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    assert_eq!(select_all(&s, "x"), before);
+    s.compact(true).unwrap();
+    assert_eq!(
+        s.inner.head.read().pending.len(),
+        0,
+        "merged into the block again"
+    );
+    assert_eq!(select_all(&s, "x"), before);
+    assert_eq!(s.count_samples().unwrap().0, 300);
 }

@@ -18,6 +18,7 @@ pub mod labels;
 mod layout;
 mod maintain;
 pub mod matcher;
+mod pending;
 mod read;
 mod series_batch;
 mod series_ref;
