@@ -174,9 +174,10 @@ impl Head {
             .map_or(0, |s| hash_bytes(&s.encoded_labels))
     }
 
-    /// Bytes the head holds on the heap for its series and lookup table
-    /// (allocation sizes, not counting allocator overhead); the index is
-    /// reported by [`PostingsIndex::memory_bytes`].
+    /// Bytes the head holds on the heap for its series, lookup table and
+    /// cut chunks waiting for compaction (allocation sizes, not counting
+    /// allocator overhead); the index is reported by
+    /// [`PostingsIndex::memory_bytes`].
     pub fn series_memory_bytes(&self) -> usize {
         let per_series: usize = self
             .iter()
@@ -189,7 +190,10 @@ impl Head {
             .sum();
         let slots = self.series.capacity() * std::mem::size_of::<Option<MemSeries>>();
         let table = self.by_labels.capacity() * (std::mem::size_of::<SeriesId>() + 1);
-        per_series + slots.saturating_sub(self.live * std::mem::size_of::<MemSeries>()) + table
+        per_series
+            + slots.saturating_sub(self.live * std::mem::size_of::<MemSeries>())
+            + table
+            + self.pending.memory_bytes()
     }
 
     /// Ids of series matching `matchers` whose data overlaps `[mint, maxt]`.

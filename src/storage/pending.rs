@@ -57,6 +57,13 @@ impl PendingChunks {
         self.bytes
     }
 
+    /// Heap bytes held: payloads plus each map entry's key and value (the
+    /// B-tree's node overhead not counted).
+    pub fn memory_bytes(&self) -> usize {
+        self.bytes
+            + self.len() * (std::mem::size_of::<(SeriesId, i64)>() + std::mem::size_of::<PendingChunk>())
+    }
+
     pub fn len(&self) -> usize {
         self.partitions.values().map(BTreeMap::len).sum()
     }
