@@ -447,14 +447,17 @@ fn sightline_disk_report(mut server: Server) {
 }
 
 /// Per tree: name, key + value bytes, entries.
-fn sled_live_bytes(path: &Path) -> std::result::Result<Vec<(String, u64, u64)>, sled::Error> {
-    let db = sled::Config::new().path(path).open()?;
+fn sled_live_bytes(path: &Path) -> Result<Vec<(String, u64, u64)>> {
+    let db = sightline::storage::sled_config(path)
+        .map_err(|e| format!("{e}"))?
+        .open()
+        .map_err(|e| format!("{e}"))?;
     let mut out = Vec::new();
     for name in db.tree_names() {
-        let tree = db.open_tree(&name)?;
+        let tree = db.open_tree(&name).map_err(|e| format!("{e}"))?;
         let (mut bytes, mut entries) = (0u64, 0u64);
         for entry in tree.iter() {
-            let (k, v) = entry?;
+            let (k, v) = entry.map_err(|e| format!("{e}"))?;
             bytes += (k.len() + v.len()) as u64;
             entries += 1;
         }

@@ -360,3 +360,30 @@ fn pending_chunks_of_an_older_snapshot_merge_into_a_compacted_partition() {
     assert_eq!(select_all(&s, "x"), before);
     assert_eq!(s.count_samples().unwrap().0, 300);
 }
+
+#[test]
+fn sled_log_compression_is_on_for_new_stores_and_kept_for_old_ones() {
+    // sled's conf ends in a binary CRC.
+    let conf = |dir: &std::path::Path| {
+        String::from_utf8_lossy(&std::fs::read(dir.join("sled/conf")).unwrap()).into_owned()
+    };
+    let fresh = tempfile::tempdir().unwrap();
+    Storage::open(fresh.path(), opts()).unwrap().close().unwrap();
+    assert!(conf(fresh.path()).contains("use_compression: true"));
+
+    // A store created before compression was turned on opens as it was.
+    let old = tempfile::tempdir().unwrap();
+    {
+        let db = sled::Config::new().path(old.path().join("sled")).open().unwrap();
+        db.open_tree("aux/kept").unwrap().insert("k", "v").unwrap();
+        db.flush().unwrap();
+    }
+    let s = Storage::open(old.path(), opts()).unwrap();
+    assert_eq!(s.aux_tree("kept").unwrap().get("k").unwrap().unwrap(), "v");
+    s.append(vec![series("x", "a", [(1, 1.0)])]).unwrap();
+    s.close().unwrap();
+    drop(s);
+    assert!(conf(old.path()).contains("use_compression: false"));
+    let s = Storage::open(old.path(), opts()).unwrap();
+    assert_eq!(select_all(&s, "x")[0].samples.len(), 1);
+}
