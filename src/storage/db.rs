@@ -370,14 +370,16 @@ impl Storage {
         self.persist_chunks(spilled)
     }
 
-    /// Records that `partition` has chunks compaction has not merged yet.
+    /// Records that `partition` has chunks compaction has not merged yet
+    /// (in memory only when the store is open read-only).
     pub(super) fn mark_open(
         &self,
         parts: &mut BTreeMap<i64, PartitionState>,
         partition: i64,
     ) -> Result<(), StorageError> {
-        if parts.get(&partition) != Some(&PartitionState::Open) {
-            parts.insert(partition, PartitionState::Open);
+        if parts.insert(partition, PartitionState::Open) != Some(PartitionState::Open)
+            && !self.inner.opts.read_only
+        {
             self.inner
                 .partitions_tree
                 .insert(layout::partition_key(partition), &[PartitionState::Open as u8])?;
