@@ -362,7 +362,7 @@ fn pending_chunks_of_an_older_snapshot_merge_into_a_compacted_partition() {
 }
 
 #[test]
-fn sled_log_compression_is_on_for_new_stores_and_kept_for_old_ones() {
+fn new_stores_compress_sleds_log_in_small_segments_and_old_ones_keep_theirs() {
     // sled's conf ends in a binary CRC.
     let conf = |dir: &std::path::Path| {
         String::from_utf8_lossy(&std::fs::read(dir.join("sled/conf")).unwrap()).into_owned()
@@ -370,8 +370,10 @@ fn sled_log_compression_is_on_for_new_stores_and_kept_for_old_ones() {
     let fresh = tempfile::tempdir().unwrap();
     Storage::open(fresh.path(), opts()).unwrap().close().unwrap();
     assert!(conf(fresh.path()).contains("use_compression: true"));
+    assert!(conf(fresh.path()).contains("segment_size: 65536"));
+    Storage::open(fresh.path(), opts()).unwrap().close().unwrap();
 
-    // A store created before compression was turned on opens as it was.
+    // A store created before (sled's defaults) opens as it was.
     let old = tempfile::tempdir().unwrap();
     {
         let db = sled::Config::new().path(old.path().join("sled")).open().unwrap();
@@ -384,6 +386,16 @@ fn sled_log_compression_is_on_for_new_stores_and_kept_for_old_ones() {
     s.close().unwrap();
     drop(s);
     assert!(conf(old.path()).contains("use_compression: false"));
+    assert!(conf(old.path()).contains("segment_size: 524288"));
     let s = Storage::open(old.path(), opts()).unwrap();
     assert_eq!(select_all(&s, "x")[0].samples.len(), 1);
+}
+
+#[test]
+fn a_sled_conf_without_its_parameters_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("sled")).unwrap();
+    std::fs::write(dir.path().join("sled/conf"), "segment_size: 65536\n").unwrap();
+    let err = Storage::open(dir.path(), opts()).err().unwrap().to_string();
+    assert!(err.contains("no valid use_compression"), "{err}");
 }
