@@ -11,6 +11,17 @@
 //! `VICTORIA_METRICS_BIN`, `SIGHTLINE_BIN` to point at other binaries, and
 //! `INGEST_ONLY=sightline,prometheus` to run a subset. `SIGHTLINE_EXTRA_YAML`
 //! is appended to Sightline's config (e.g. a `storage:` section).
+//! `INGEST_JITTER_MS` (default 0) adds uniform random jitter of up to ± that
+//! many milliseconds to every timestamp: `INGEST_JITTER_MS=20` reproduces the
+//! harder load this bench sent before (figures in docs/ARCHITECTURE.md that
+//! mention "+/-20 ms jitter" were measured with it).
+//!
+//! Timestamps: each series is sent exactly on its 15 s interval at a fixed
+//! per-series offset within it, as Prometheus sends scraped samples: a scrape
+//! loop runs at a fixed offset of its interval, and Prometheus (2.42 here;
+//! hidden flags `--scrape.adjust-timestamps`, default true, and
+//! `--scrape.timestamp-tolerance`, default 2ms) snaps a scrape's timestamp to
+//! that schedule when it is within the tolerance.
 //!
 //! Each sender owns a share of the series and sends them in timestamp order,
 //! 2 000 samples per request, one sample per `TimeSeries` as Prometheus's
@@ -56,12 +67,13 @@ fn main() {
     }
     let cfg = Config::from_env();
     println!(
-        "ingest_compare: {} series x {} points = {} samples, {} senders, {} samples/request",
+        "ingest_compare: {} series x {} points = {} samples, {} senders, {} samples/request, timestamp jitter +/-{} ms",
         cfg.series,
         cfg.points,
         cfg.series * cfg.points,
         cfg.senders,
-        SAMPLES_PER_REQUEST
+        SAMPLES_PER_REQUEST,
+        cfg.jitter_ms
     );
     let started = Instant::now();
     let payloads = generate(&cfg);
@@ -86,6 +98,8 @@ struct Config {
     series: usize,
     points: usize,
     senders: usize,
+    /// Maximum timestamp jitter either way, in ms (0: exactly on schedule).
+    jitter_ms: u64,
 }
 
 impl Config {
@@ -94,6 +108,7 @@ impl Config {
             series: env_usize("INGEST_SERIES", 10_000),
             points: env_usize("INGEST_POINTS", 200),
             senders: env_usize("INGEST_SENDERS", 4).max(1),
+            jitter_ms: env_usize("INGEST_JITTER_MS", 0) as u64,
         };
         if cfg.points as i64 * INTERVAL_MS > 55 * 60_000 {
             println!(
@@ -213,7 +228,7 @@ fn sender_payloads(cfg: &Config, sender: usize, first: i64) -> Vec<Payload> {
     let mut batch = Vec::with_capacity(SAMPLES_PER_REQUEST);
     for k in 0..cfg.points as i64 {
         for g in &mut gens {
-            let t = first + k * INTERVAL_MS + g.offset_ms + rng.below(40) as i64 - 20;
+            let t = first + k * INTERVAL_MS + g.offset_ms + jitter(cfg.jitter_ms, &mut rng);
             let v = g.step(&mut rng);
             batch.push(SeriesSamples {
                 labels: g.labels.clone(),
@@ -228,6 +243,17 @@ fn sender_payloads(cfg: &Config, sender: usize, first: i64) -> Vec<Payload> {
         out.push(encode(&mut batch));
     }
     out
+}
+
+/// A uniform offset in `[-max_ms, max_ms)`. It draws from `rng` even when
+/// `max_ms` is 0, so the values drawn after it are the same whatever the
+/// jitter.
+fn jitter(max_ms: u64, rng: &mut Rng) -> i64 {
+    let draw = rng.next();
+    if max_ms == 0 {
+        return 0;
+    }
+    (draw % (2 * max_ms)) as i64 - max_ms as i64
 }
 
 // ---- servers -----------------------------------------------------------
@@ -339,6 +365,9 @@ fn measure(spec: &Spec, payloads: &[Vec<Payload>]) -> Result<Row> {
     println!("series visible to PromQL: {}", visible_series(&server, &client));
     println!("peak RSS including the check query: {} MiB", peak_rss(pid)? >> 20);
     println!("data dir after compaction: {}", breakdown(&server.data_dir()));
+    if spec.kind == common::Kind::Sightline {
+        sightline_disk_report(server);
+    }
     Ok(Row {
         name: spec.name,
         accepted,
@@ -383,6 +412,58 @@ fn breakdown(path: &Path) -> String {
         .map(|(size, name)| format!("{name} {} KiB", size >> 10))
         .collect();
     parts.join(", ")
+}
+
+/// Where Sightline's bytes are: the files of its sled directory, then (after
+/// a clean shutdown, which checkpoints) the whole directory again and the
+/// live bytes (keys + values) of each sled tree, against sled's files.
+fn sightline_disk_report(mut server: Server) {
+    let dir = server.data_dir();
+    println!("sled files after compaction: {}", breakdown(&dir.join("sled")));
+    if let Err(e) = server.terminate() {
+        println!("!!!!! clean shutdown failed: {e}");
+        return;
+    }
+    println!("data dir after shutdown: {}", breakdown(&dir));
+    println!("sled files after shutdown: {}", breakdown(&dir.join("sled")));
+    match sled_live_bytes(&dir.join("sled")) {
+        Ok(trees) => {
+            let live: u64 = trees.iter().map(|t| t.1).sum();
+            let on_disk = dir_size(&dir.join("sled"));
+            let parts: Vec<String> = trees
+                .iter()
+                .map(|(name, bytes, entries)| format!("{name} {} KiB in {entries} entries", bytes >> 10))
+                .collect();
+            println!(
+                "sled live keys+values {} KiB ({}), sled files {} KiB: {:.2}x live",
+                live >> 10,
+                parts.join(", "),
+                on_disk >> 10,
+                on_disk as f64 / live.max(1) as f64
+            );
+        }
+        Err(e) => println!("!!!!! reading sled: {e}"),
+    }
+}
+
+/// Per tree: name, key + value bytes, entries.
+fn sled_live_bytes(path: &Path) -> Result<Vec<(String, u64, u64)>> {
+    let db = sightline::storage::sled_config(path)
+        .map_err(|e| format!("{e}"))?
+        .open()
+        .map_err(|e| format!("{e}"))?;
+    let mut out = Vec::new();
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name).map_err(|e| format!("{e}"))?;
+        let (mut bytes, mut entries) = (0u64, 0u64);
+        for entry in tree.iter() {
+            let (k, v) = entry.map_err(|e| format!("{e}"))?;
+            bytes += (k.len() + v.len()) as u64;
+            entries += 1;
+        }
+        out.push((String::from_utf8_lossy(&name).into_owned(), bytes, entries));
+    }
+    Ok(out)
 }
 
 // ---- report ------------------------------------------------------------

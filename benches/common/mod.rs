@@ -166,6 +166,25 @@ impl Server {
         self.dir.path().join("data")
     }
 
+    /// Sends SIGTERM and waits (up to a minute) for a clean exit.
+    pub fn terminate(&mut self) -> Result<()> {
+        let pid = libc::pid_t::try_from(self.child.id()).map_err(|e| format!("pid: {e}"))?;
+        // SAFETY: kill(2) on our own child's pid; no memory is shared.
+        if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+            return Err(format!("SIGTERM: {}", std::io::Error::last_os_error()));
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            match self.child.try_wait() {
+                Ok(Some(status)) if status.success() => return Ok(()),
+                Ok(Some(status)) => return Err(format!("exited with {status}")),
+                Ok(None) => sleep(Duration::from_millis(100)),
+                Err(e) => return Err(format!("waiting: {e}")),
+            }
+        }
+        Err("did not exit within a minute of SIGTERM".into())
+    }
+
     pub fn log_tail(&self) -> String {
         let log = fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();

@@ -231,9 +231,17 @@ fn label_apis() {
 #[test]
 fn corrupt_chunks_are_skipped_and_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Storage::open(dir.path(), opts()).unwrap();
-    s.append(vec![series("x", "a", (0..300).map(|i| (i * 1000, i as f64)))])
+    // The smallest memory budget sled takes (256 bytes) sends the cut chunks
+    // of these noisy values (over 256 bytes each) to sled at once.
+    let tiny_budget = StorageOptions {
+        cache_capacity_bytes: 256,
+        ..opts()
+    };
+    let s = Storage::open(dir.path(), tiny_budget).unwrap();
+    let noisy = |i: i64| (i * 7919 % 1000) as f64 / 7.0;
+    s.append(vec![series("x", "a", (0..300).map(|i| (i * 1000, noisy(i))))])
         .unwrap();
+    assert_eq!(s.inner.head.read().pending.len(), 0);
     // Overwrite the first persisted chunk with garbage, as a bad disk might.
     let (key, _) = s.inner.chunks.iter().next().unwrap().unwrap();
     s.inner
@@ -315,4 +323,79 @@ fn retention_rewrites_stored_series_without_the_removed_ones() {
         select_all(&s, "kept")[0].samples,
         vec![Sample { t: late, v: 2.0 }]
     );
+}
+
+#[test]
+fn pending_chunks_of_an_older_snapshot_merge_into_a_compacted_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    s.append(vec![series("x", "a", (0..300).map(|i| (i * 1000, i as f64)))])
+        .unwrap();
+    s.checkpoint().unwrap();
+    let before = select_all(&s, "x");
+    assert_eq!(
+        s.inner.head.read().pending.len(),
+        2,
+        "two cut chunks wait in the head"
+    );
+    assert_eq!(s.inner.chunks.len(), 0, "and none went to sled");
+    let snapshot = std::fs::read(dir.path().join(snapshot::FILE_NAME)).unwrap();
+
+    // Compaction writes the block; a crash before the next checkpoint leaves
+    // the snapshot that still holds the pending chunks.
+    s.compact(true).unwrap();
+    assert_eq!(s.inner.head.read().pending.len(), 0);
+    s.inner.db.flush().unwrap();
+    drop(s);
+    std::fs::write(dir.path().join(snapshot::FILE_NAME), snapshot).unwrap();
+
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    assert_eq!(select_all(&s, "x"), before);
+    s.compact(true).unwrap();
+    assert_eq!(
+        s.inner.head.read().pending.len(),
+        0,
+        "merged into the block again"
+    );
+    assert_eq!(select_all(&s, "x"), before);
+    assert_eq!(s.count_samples().unwrap().0, 300);
+}
+
+#[test]
+fn new_stores_compress_sleds_log_in_small_segments_and_old_ones_keep_theirs() {
+    // sled's conf ends in a binary CRC.
+    let conf = |dir: &std::path::Path| {
+        String::from_utf8_lossy(&std::fs::read(dir.join("sled/conf")).unwrap()).into_owned()
+    };
+    let fresh = tempfile::tempdir().unwrap();
+    Storage::open(fresh.path(), opts()).unwrap().close().unwrap();
+    assert!(conf(fresh.path()).contains("use_compression: true"));
+    assert!(conf(fresh.path()).contains("segment_size: 65536"));
+    Storage::open(fresh.path(), opts()).unwrap().close().unwrap();
+
+    // A store created before (sled's defaults) opens as it was.
+    let old = tempfile::tempdir().unwrap();
+    {
+        let db = sled::Config::new().path(old.path().join("sled")).open().unwrap();
+        db.open_tree("aux/kept").unwrap().insert("k", "v").unwrap();
+        db.flush().unwrap();
+    }
+    let s = Storage::open(old.path(), opts()).unwrap();
+    assert_eq!(s.aux_tree("kept").unwrap().get("k").unwrap().unwrap(), "v");
+    s.append(vec![series("x", "a", [(1, 1.0)])]).unwrap();
+    s.close().unwrap();
+    drop(s);
+    assert!(conf(old.path()).contains("use_compression: false"));
+    assert!(conf(old.path()).contains("segment_size: 524288"));
+    let s = Storage::open(old.path(), opts()).unwrap();
+    assert_eq!(select_all(&s, "x")[0].samples.len(), 1);
+}
+
+#[test]
+fn a_sled_conf_without_its_parameters_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("sled")).unwrap();
+    std::fs::write(dir.path().join("sled/conf"), "segment_size: 65536\n").unwrap();
+    let err = Storage::open(dir.path(), opts()).err().unwrap().to_string();
+    assert!(err.contains("no valid use_compression"), "{err}");
 }

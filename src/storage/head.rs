@@ -5,11 +5,13 @@
 //! without changing anything and produces the [`WalBatch`] to log;
 //! [`Head::commit`] applies a logged batch (also used, unchanged, to replay the
 //! WAL, so replay rebuilds exactly the same chunks). Commit returns the chunks
-//! it cut, which the caller persists. The head must not touch sled or files.
+//! it cut, which the caller keeps in [`Head::pending`] until compaction. The
+//! head must not touch sled or files.
 
 use super::chunk::XorChunk;
 use super::index::{PostingsIndex, SeriesId};
 use super::layout::partition_of;
+use super::pending::PendingChunks;
 use super::wal::WalBatch;
 use super::{AppendError, AppendStats, Labels, Matcher, Sample, SeriesSamples};
 use hashbrown::HashTable;
@@ -89,6 +91,8 @@ pub struct Head {
     index: PostingsIndex,
     /// Newest sample timestamp in the whole head.
     pub max_t: i64,
+    /// Cut chunks waiting for compaction.
+    pub pending: PendingChunks,
     live: usize,
     /// Series removed so far: a [`SeriesRef`](super::SeriesRef) handed out
     /// before the last removal may name a series that is gone.
@@ -170,9 +174,10 @@ impl Head {
             .map_or(0, |s| hash_bytes(&s.encoded_labels))
     }
 
-    /// Bytes the head holds on the heap for its series and lookup table
-    /// (allocation sizes, not counting allocator overhead); the index is
-    /// reported by [`PostingsIndex::memory_bytes`].
+    /// Bytes the head holds on the heap for its series, lookup table and
+    /// cut chunks waiting for compaction (allocation sizes, not counting
+    /// allocator overhead); the index is reported by
+    /// [`PostingsIndex::memory_bytes`].
     pub fn series_memory_bytes(&self) -> usize {
         let per_series: usize = self
             .iter()
@@ -185,7 +190,10 @@ impl Head {
             .sum();
         let slots = self.series.capacity() * std::mem::size_of::<Option<MemSeries>>();
         let table = self.by_labels.capacity() * (std::mem::size_of::<SeriesId>() + 1);
-        per_series + slots.saturating_sub(self.live * std::mem::size_of::<MemSeries>()) + table
+        per_series
+            + slots.saturating_sub(self.live * std::mem::size_of::<MemSeries>())
+            + table
+            + self.pending.memory_bytes()
     }
 
     /// Ids of series matching `matchers` whose data overlaps `[mint, maxt]`.

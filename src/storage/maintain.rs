@@ -4,14 +4,16 @@
 //! older than the retention time (measured from the newest sample, as
 //! Prometheus does) or while the data directory exceeds the retention size,
 //! then forgets series left without data. Compaction re-encodes the XOR chunks
-//! of a cold partition into one pco block per series, which cuts bytes per
-//! sample several-fold (measurements in `block.rs`).
+//! of a cold partition (those the head holds for it, see `pending.rs`, and any
+//! in sled) into one pco block per series, which cuts bytes per sample
+//! several-fold (measurements in `block.rs`).
 
 use super::block::{block_sample_count, encode_block};
 use super::chunk::xor_sample_count;
 use super::db::{Storage, StorageError};
 use super::index::SeriesId;
 use super::layout::{self, Codec, PartitionState, PARTITION_MS};
+use super::pending::PendingChunk;
 use super::{series_batch, Labels, Sample, SelectHints};
 use roaring::RoaringBitmap;
 use std::path::Path;
@@ -97,10 +99,12 @@ impl Storage {
         Ok(dropped)
     }
 
-    /// Deletes one partition's chunks; returns the bytes they held.
+    /// Deletes one partition's chunks, in sled and in the head; returns the
+    /// bytes they held.
     fn drop_partition(&self, partition: i64) -> Result<u64, StorageError> {
         let mut batch = sled::Batch::default();
-        let mut bytes = 0u64;
+        let pending = self.inner.head.write().pending.take_partition(partition);
+        let mut bytes: u64 = pending.iter().map(|c| c.bytes.len() as u64).sum();
         for entry in self.inner.chunks.scan_prefix(layout::partition_key(partition)) {
             let (k, v) = entry?;
             bytes += (k.len() + v.len()) as u64;
@@ -173,7 +177,7 @@ impl Storage {
                 layout::partition_end(layout::partition_of(boundary) - 1)
             };
             let cut = head.cut_chunks_before(cold_end);
-            self.persist_chunks(cut)?;
+            self.hold_cut_chunks(&mut head, cut)?;
             boundary
         };
         let candidates: Vec<i64> = self
@@ -191,7 +195,12 @@ impl Storage {
         Ok(report)
     }
 
+    /// Merges each series' chunks in `partition`, the head's pending ones and
+    /// those in sled, into one block. Walks sled's chunks (grouped by series,
+    /// ascending) beside the ascending ids of series with pending chunks.
     fn compact_partition(&self, partition: i64, report: &mut CompactionReport) -> Result<(), StorageError> {
+        let pending = self.inner.head.read().pending.series_in(partition);
+        let mut pending = pending.into_iter().peekable();
         let mut current: Option<SeriesId> = None;
         let mut group: Vec<(sled::IVec, sled::IVec)> = Vec::new();
         for entry in self.inner.chunks.scan_prefix(layout::partition_key(partition)) {
@@ -200,12 +209,23 @@ impl Storage {
                 continue;
             };
             if current != Some(key.series) {
-                self.merge_series_chunks(partition, std::mem::take(&mut group), report)?;
+                if let Some(series) = current {
+                    self.merge_series_chunks(partition, series, std::mem::take(&mut group), report)?;
+                }
+                while let Some(only_pending) = pending.next_if(|&id| id < key.series) {
+                    self.merge_series_chunks(partition, only_pending, Vec::new(), report)?;
+                }
+                pending.next_if_eq(&key.series);
                 current = Some(key.series);
             }
             group.push((k, v));
         }
-        self.merge_series_chunks(partition, group, report)?;
+        if let Some(series) = current {
+            self.merge_series_chunks(partition, series, group, report)?;
+        }
+        for only_pending in pending {
+            self.merge_series_chunks(partition, only_pending, Vec::new(), report)?;
+        }
         self.inner
             .partitions
             .lock()
@@ -218,48 +238,67 @@ impl Storage {
         Ok(())
     }
 
-    /// Replaces one series' chunks in a partition with a single block, atomically.
+    /// Replaces one series' chunks in a partition (`stored` from sled, and
+    /// the head's pending ones) with a single block, atomically in sled; the
+    /// pending chunks merged are then dropped from the head.
     fn merge_series_chunks(
         &self,
         partition: i64,
-        group: Vec<(sled::IVec, sled::IVec)>,
+        series: SeriesId,
+        stored: Vec<(sled::IVec, sled::IVec)>,
         report: &mut CompactionReport,
     ) -> Result<(), StorageError> {
-        let already_one_block = group.len() == 1
-            && group
+        let pending = self.inner.head.read().pending.copy_series(partition, series);
+        let already_one_block = pending.is_empty()
+            && stored.len() == 1
+            && stored
                 .first()
                 .and_then(|(_, v)| layout::decode_chunk_value(v))
                 .is_some_and(|v| v.codec == Codec::Block);
-        if group.is_empty() || already_one_block {
+        if (stored.is_empty() && pending.is_empty()) || already_one_block {
             return Ok(());
         }
-        let Some(series) = group
-            .first()
-            .and_then(|(k, _)| layout::decode_chunk_key(k))
-            .map(|k| k.series)
-        else {
-            return Ok(());
-        };
         let mut runs: Vec<Vec<Sample>> = Vec::new();
         let mut batch = sled::Batch::default();
-        for (k, v) in &group {
+        for (k, v) in &stored {
             report.bytes_before += (k.len() + v.len()) as u64;
             if let Some(samples) = self.decode_stored_chunk(k, v) {
                 runs.push(samples);
             }
             batch.remove(k.clone());
         }
+        runs.extend(self.decode_pending(series, &pending, report));
         let samples = super::read::merge_all(runs);
-        let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
-            return Ok(());
-        };
-        let key = layout::chunk_key(partition, series, first.t);
-        let value = layout::encode_chunk_value(Codec::Block, last.t, &encode_block(&samples));
-        report.bytes_after += (key.len() + value.len()) as u64;
-        report.chunks_merged += group.len();
-        batch.insert(&key[..], value);
+        if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
+            let key = layout::chunk_key(partition, series, first.t);
+            let value = layout::encode_chunk_value(Codec::Block, last.t, &encode_block(&samples));
+            report.bytes_after += (key.len() + value.len()) as u64;
+            batch.insert(&key[..], value);
+        }
+        report.chunks_merged += stored.len() + pending.len();
         self.inner.chunks.apply_batch(batch)?;
+        self.inner
+            .head
+            .write()
+            .pending
+            .remove_copied(partition, series, &pending);
         Ok(())
+    }
+
+    /// Decodes pending chunks; a corrupt one is logged, counted and skipped.
+    fn decode_pending(
+        &self,
+        series: SeriesId,
+        pending: &[(i64, PendingChunk)],
+        report: &mut CompactionReport,
+    ) -> Vec<Vec<Sample>> {
+        pending
+            .iter()
+            .filter_map(|(min_t, chunk)| {
+                report.bytes_before += chunk.bytes.len() as u64;
+                self.decode_pending_chunk(series, *min_t, &chunk.bytes)
+            })
+            .collect()
     }
 
     /// Counts stored samples and chunks from chunk headers (for stats);
@@ -277,6 +316,10 @@ impl Storage {
             samples += count.unwrap_or(0);
         }
         let head = self.inner.head.read();
+        for (_, _, chunk) in head.pending.iter() {
+            chunks += 1;
+            samples += xor_sample_count(&chunk.bytes).unwrap_or(0);
+        }
         for (_, s) in head.iter() {
             samples += (s.chunk.num_samples() + s.ooo.len()) as u64;
             chunks += u64::from(s.chunk.num_samples() > 0);

@@ -18,6 +18,7 @@ pub mod labels;
 mod layout;
 mod maintain;
 pub mod matcher;
+mod pending;
 mod read;
 mod series_batch;
 mod series_ref;
@@ -25,7 +26,7 @@ mod snapshot;
 mod stats;
 mod wal;
 
-pub use db::{now_ms, FsyncMode, Storage, StorageCounters, StorageError, StorageOptions};
+pub use db::{now_ms, sled_config, FsyncMode, Storage, StorageCounters, StorageError, StorageOptions};
 pub use maintain::{dir_size, CompactionReport, RetentionReport};
 pub use series_ref::{RefAppended, RefAppender, RefBatch, SeriesRef};
 pub use stats::TsdbStatus;

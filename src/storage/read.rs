@@ -1,8 +1,9 @@
 //! The read path: [`Queryable`] for [`Storage`].
 //!
-//! A select takes the matching ids and their head data under the head read
+//! A select takes the matching ids and their head data (open chunk,
+//! out-of-order samples, cut chunks waiting for compaction) under the head read
 //! lock, then reads persisted chunks from sled without it, and yields the
-//! series one at a time in label order, decoding each series' head chunk only
+//! series one at a time in label order, decoding each series' head chunks only
 //! when it is reached ([`Queryable::select_iter`]). Chunks of one
 //! series may overlap (out-of-order chunks, a chunk re-cut after a crash), so
 //! each series' samples are merged by timestamp, first copy wins. A chunk that
@@ -28,6 +29,8 @@ struct HeadPart {
     labels: Labels,
     runs: Vec<Vec<Sample>>,
     open_chunk: Vec<u8>,
+    /// Cut chunks not yet compacted that overlap the range.
+    pending: Vec<Box<[u8]>>,
 }
 
 impl Storage {
@@ -40,6 +43,9 @@ impl Storage {
     ) -> (RoaringBitmap, Vec<(SeriesId, HeadPart)>) {
         let head = self.inner.head.read();
         let ids = head.select_ids(matchers, mint, maxt);
+        let pending_partitions = head
+            .pending
+            .partitions_in(layout::partition_of(mint)..=layout::partition_of(maxt));
         let mut parts = Vec::with_capacity(ids.len() as usize);
         for id in &ids {
             let Some(s) = head.get(id) else { continue };
@@ -53,12 +59,19 @@ impl Storage {
                 .filter(|x| x.t >= mint && x.t <= maxt)
                 .copied()
                 .collect();
+            let pending = pending_partitions
+                .iter()
+                .flat_map(|&p| head.pending.of_series(p, id))
+                .filter(|(min_t, c)| *min_t <= maxt && c.max_t >= mint)
+                .map(|(_, c)| c.bytes.clone())
+                .collect();
             parts.push((
                 id,
                 HeadPart {
                     labels: s.labels(),
                     runs: if ooo.is_empty() { Vec::new() } else { vec![ooo] },
                     open_chunk,
+                    pending,
                 },
             ));
         }
@@ -150,6 +163,22 @@ impl Storage {
         self.decode_chunk(key, value, i64::MIN)
     }
 
+    /// Decodes a cut chunk the head holds for compaction; `None` (logged and
+    /// counted) when corrupt.
+    pub(super) fn decode_pending_chunk(
+        &self,
+        series: SeriesId,
+        min_t: i64,
+        bytes: &[u8],
+    ) -> Option<Vec<Sample>> {
+        decode_xor(bytes)
+            .inspect_err(|e| {
+                self.inner.counters.corrupt_chunks.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(series, min_t, "skipping corrupt pending chunk: {e}");
+            })
+            .ok()
+    }
+
     fn corrupt_chunk(&self, key: &[u8], why: &str) {
         self.inner.counters.corrupt_chunks.fetch_add(1, Ordering::Relaxed);
         tracing::error!(key = ?layout::decode_chunk_key(key), "skipping corrupt chunk: {why}");
@@ -198,6 +227,12 @@ impl Iterator for SelectedSeries {
         for (id, part) in self.parts.by_ref() {
             let mut runs = self.persisted.remove(&id).unwrap_or_default();
             runs.extend(part.runs);
+            for chunk in &part.pending {
+                match decode_xor(chunk) {
+                    Ok(samples) => runs.push(samples),
+                    Err(e) => tracing::error!(series = id, "pending chunk failed to decode: {e}"),
+                }
+            }
             if !part.open_chunk.is_empty() {
                 match decode_xor(&part.open_chunk) {
                     Ok(samples) => runs.push(samples),

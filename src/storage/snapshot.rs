@@ -1,19 +1,27 @@
 //! The head snapshot written at each checkpoint: the runtime state of every
-//! series (time range, last sample, open chunk, out-of-order buffer) and the
-//! WAL segment replay must start from.
+//! series (time range, last sample, open chunk, out-of-order buffer), the cut
+//! chunks waiting for compaction (`pending.rs`) and the WAL segment replay
+//! must start from.
 //!
 //! With it, a restart replays only the WAL written since the last checkpoint
 //! instead of every sample in the head. The file is written to a temporary
 //! name, synced and renamed, and carries a CRC; a corrupt or missing snapshot
-//! makes start-up fall back to scanning the stored packs. Knows nothing of sled.
+//! makes start-up fall back to scanning the stored chunks, and the pending
+//! chunks it held are lost (the WAL segments that had them are gone). Knows
+//! nothing of sled.
 //!
-//! Layout: magic `SLHEAD02`, then deflated: first WAL segment to replay (u64
-//! LE), newest timestamp (i64 LE), series count and per series its state;
-//! then a CRC32 of everything before it. Deflate halves the file, which is
-//! counted in bytes per sample on disk.
+//! Layout: magic `SLHEAD03`, then deflated: first WAL segment to replay (u64
+//! LE), newest timestamp (i64 LE), series count and per series its state,
+//! pending chunk count and per chunk its series, first and last timestamp and
+//! bytes; then a CRC32 of everything before it. Deflate halves the series
+//! state, which is counted in bytes per sample on disk. A `SLHEAD02` snapshot
+//! (no pending chunks) is still read.
+//!
+//! [`serialize`] copies the head under its lock; [`seal`] deflates outside it,
+//! so appends do not wait for the compression of the pending chunks.
 
 use super::chunk::XorChunk;
-use super::head::Head;
+use super::head::{CutChunk, Head};
 use super::index::SeriesId;
 use super::labels::{get_uvarint, put_uvarint};
 use super::Sample;
@@ -24,7 +32,9 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"SLHEAD02";
+const MAGIC: &[u8; 8] = b"SLHEAD03";
+/// The format before pending chunks: the same without their section.
+const MAGIC_WITHOUT_PENDING: &[u8; 8] = b"SLHEAD02";
 pub const FILE_NAME: &str = "head.snapshot";
 
 /// One series' state as the snapshot stores it.
@@ -42,11 +52,20 @@ pub struct Snapshot {
     pub replay_from_segment: u64,
     pub max_t: i64,
     pub series: Vec<SeriesState>,
+    pub pending: Vec<CutChunk>,
 }
 
-/// Serialises the head; `replay_from_segment` is the first WAL segment not covered.
+/// The whole snapshot file for `head`: [`serialize`] then [`seal`].
+#[cfg(test)]
 pub fn encode(head: &Head, replay_from_segment: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + head.num_series() * 64);
+    seal(&serialize(head, replay_from_segment))
+}
+
+/// The head's state, uncompressed; `replay_from_segment` is the first WAL
+/// segment not covered.
+pub fn serialize(head: &Head, replay_from_segment: u64) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(64 + head.num_series() * 64 + head.pending.bytes() + head.pending.len() * 24);
     out.extend_from_slice(&replay_from_segment.to_le_bytes());
     out.extend_from_slice(&head.max_t.to_le_bytes());
     put_uvarint(&mut out, head.num_series() as u64);
@@ -63,9 +82,22 @@ pub fn encode(head: &Head, replay_from_segment: u64) -> Vec<u8> {
             out.extend_from_slice(&o.v.to_bits().to_le_bytes());
         }
     }
+    put_uvarint(&mut out, head.pending.len() as u64);
+    for (id, min_t, chunk) in head.pending.iter() {
+        put_uvarint(&mut out, u64::from(id));
+        out.extend_from_slice(&min_t.to_le_bytes());
+        out.extend_from_slice(&chunk.max_t.to_le_bytes());
+        put_uvarint(&mut out, chunk.bytes.len() as u64);
+        out.extend_from_slice(&chunk.bytes);
+    }
+    out
+}
+
+/// Deflates a serialized head and appends the CRC: the file's bytes.
+pub fn seal(raw: &[u8]) -> Vec<u8> {
     let mut encoder = DeflateEncoder::new(MAGIC.to_vec(), Compression::fast());
     // Writing into a Vec cannot fail.
-    let mut out = match encoder.write_all(&out).and_then(|()| encoder.finish()) {
+    let mut out = match encoder.write_all(raw).and_then(|()| encoder.finish()) {
         Ok(out) => out,
         Err(e) => unreachable!("deflate into memory failed: {e}"),
     };
@@ -102,10 +134,12 @@ fn decode(data: &[u8]) -> Option<Snapshot> {
     if crc32fast::hash(body).to_le_bytes() != crc {
         return None;
     }
+    let (deflated, has_pending) = match body.strip_prefix(MAGIC) {
+        Some(rest) => (rest, true),
+        None => (body.strip_prefix(MAGIC_WITHOUT_PENDING)?, false),
+    };
     let mut raw = Vec::new();
-    DeflateDecoder::new(body.strip_prefix(MAGIC)?)
-        .read_to_end(&mut raw)
-        .ok()?;
+    DeflateDecoder::new(deflated).read_to_end(&mut raw).ok()?;
     let buf = &mut &raw[..];
     let replay_from_segment = read_u64(buf)?;
     let max_t = read_u64(buf)? as i64;
@@ -114,11 +148,38 @@ fn decode(data: &[u8]) -> Option<Snapshot> {
     for _ in 0..n {
         series.push(decode_series(buf)?);
     }
+    let mut pending = Vec::new();
+    if has_pending {
+        for _ in 0..get_uvarint(buf)? {
+            pending.push(decode_pending(buf)?);
+        }
+    }
     Some(Snapshot {
         replay_from_segment,
         max_t,
         series,
+        pending,
     })
+}
+
+fn decode_pending(buf: &mut &[u8]) -> Option<CutChunk> {
+    let series = u32::try_from(get_uvarint(buf)?).ok()?;
+    let min_t = read_u64(buf)? as i64;
+    let max_t = read_u64(buf)? as i64;
+    let bytes = read_bytes(buf)?;
+    Some(CutChunk {
+        series,
+        min_t,
+        max_t,
+        bytes,
+    })
+}
+
+fn read_bytes(buf: &mut &[u8]) -> Option<Vec<u8>> {
+    let len = usize::try_from(get_uvarint(buf)?).ok()?;
+    let bytes = buf.get(..len)?.to_vec();
+    *buf = buf.get(len..)?;
+    Some(bytes)
 }
 
 fn decode_series(buf: &mut &[u8]) -> Option<SeriesState> {
@@ -126,9 +187,7 @@ fn decode_series(buf: &mut &[u8]) -> Option<SeriesState> {
     let first_t = read_u64(buf)? as i64;
     let last_t = read_u64(buf)? as i64;
     let last_v = f64::from_bits(read_u64(buf)?);
-    let len = usize::try_from(get_uvarint(buf)?).ok()?;
-    let chunk = buf.get(..len)?.to_vec();
-    *buf = buf.get(len..)?;
+    let chunk = read_bytes(buf)?;
     let n = get_uvarint(buf)?;
     let mut ooo = Vec::new();
     for _ in 0..n {
@@ -168,6 +227,11 @@ pub fn restore(head: &mut Head, snapshot: Snapshot) -> Result<(), String> {
                 .map_err(|e| format!("open chunk of series {}: {e}", state.id))?;
         }
     }
+    for chunk in snapshot.pending {
+        if head.get(chunk.series).is_some() {
+            head.pending.insert(chunk);
+        }
+    }
     Ok(())
 }
 
@@ -189,11 +253,22 @@ mod tests {
             s.ooo.push(Sample { t: 5, v: -1.0 });
         }
         head.max_t = 10;
+        head.pending.insert(CutChunk {
+            series: 2,
+            min_t: 1,
+            max_t: 4,
+            bytes: vec![1, 2, 3],
+        });
         let bytes = encode(&head, 7);
         let snap = decode(&bytes).unwrap();
         assert_eq!(
-            (snap.replay_from_segment, snap.max_t, snap.series.len()),
-            (7, 10, 2)
+            (
+                snap.replay_from_segment,
+                snap.max_t,
+                snap.series.len(),
+                snap.pending.len()
+            ),
+            (7, 10, 2, 1)
         );
 
         let mut fresh = Head::new();
@@ -205,10 +280,30 @@ mod tests {
             (s.first_t, s.last_t, s.chunk.num_samples(), s.ooo.len()),
             (10, 10, 1, 1)
         );
+        let pending: Vec<_> = fresh.pending.of_series(0, 2).map(|(t, c)| (t, c.max_t)).collect();
+        assert_eq!(pending, vec![(1, 4)]);
 
         let mut bad = bytes.clone();
         bad[12] ^= 1;
         assert!(decode(&bad).is_none());
         assert!(decode(&bytes[..3]).is_none());
+    }
+
+    #[test]
+    fn reads_the_format_without_pending_chunks() {
+        let mut head = Head::new();
+        head.add_series(0, Labels::from_pairs([("__name__", "a")]));
+        let raw = serialize(&head, 3);
+        // The older format: its magic, and the body without the pending section.
+        let mut encoder = DeflateEncoder::new(MAGIC_WITHOUT_PENDING.to_vec(), Compression::fast());
+        encoder.write_all(&raw[..raw.len() - 1]).unwrap();
+        let mut old = encoder.finish().unwrap();
+        let crc = crc32fast::hash(&old);
+        old.extend_from_slice(&crc.to_le_bytes());
+        let snap = decode(&old).unwrap();
+        assert_eq!(
+            (snap.replay_from_segment, snap.series.len(), snap.pending.len()),
+            (3, 1, 0)
+        );
     }
 }
