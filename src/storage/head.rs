@@ -324,14 +324,14 @@ impl Head {
     /// Checks a batch against the append rules without changing anything.
     pub fn prepare(
         &self,
-        batch: Vec<SeriesSamples>,
+        mut batch: Vec<SeriesSamples>,
         rules: &AppendRules,
     ) -> Result<PreparedBatch, AppendError> {
         let mut check = BatchCheck::new(self, rules);
-        for series in &batch {
-            check.add_series(series)?;
+        for (position, series) in batch.iter().enumerate() {
+            check.add_labelled(&series.labels, &series.samples, position)?;
         }
-        Ok(check.finish())
+        Ok(check.finish(|position| std::mem::take(&mut batch[position].labels)))
     }
 
     /// [`Head::prepare`] for the append-by-reference path: samples of series
@@ -340,7 +340,7 @@ impl Head {
     pub fn prepare_refs(
         &self,
         known: &[(SeriesId, Sample)],
-        new: &[SeriesSamples],
+        mut new: Vec<SeriesSamples>,
         rules: &AppendRules,
     ) -> Result<(PreparedBatch, Vec<Option<SeriesId>>), AppendError> {
         let mut check = BatchCheck::new(self, rules);
@@ -351,9 +351,13 @@ impl Head {
         }
         let ids = new
             .iter()
-            .map(|series| check.add_series(series))
+            .enumerate()
+            .map(|(position, series)| check.add_labelled(&series.labels, &series.samples, position))
             .collect::<Result<_, _>>()?;
-        Ok((check.finish(), ids))
+        Ok((
+            check.finish(|position| std::mem::take(&mut new[position].labels)),
+            ids,
+        ))
     }
 
     /// [`Head::prepare`] for an [`OrderedBatch`]: its series are checked in
@@ -361,14 +365,14 @@ impl Head {
     /// refused is the one a label batch in the same order would name.
     pub fn prepare_ordered(
         &self,
-        batch: &OrderedBatch,
+        mut batch: OrderedBatch,
         rules: &AppendRules,
     ) -> Result<PreparedBatch, AppendError> {
         let mut check = BatchCheck::new(self, rules);
         check.touched.reserve(batch.series.len());
         check.wal.samples.reserve(batch.samples.len());
         let mut rest = &batch.samples[..];
-        for (series, count) in &batch.series {
+        for (position, (series, count)) in batch.series.iter().enumerate() {
             let (samples, tail) = rest.split_at_checked(*count).ok_or_else(|| {
                 AppendError::Storage("ordered batch names more samples than it holds".into())
             })?;
@@ -376,11 +380,14 @@ impl Head {
             match series {
                 BatchSeries::Known(id) => samples.iter().try_for_each(|&s| check.add_known(*id, s))?,
                 BatchSeries::New(labels) => {
-                    check.add_labelled(labels, samples)?;
+                    check.add_labelled(labels, samples, position)?;
                 }
             }
         }
-        Ok(check.finish())
+        Ok(check.finish(|position| match &mut batch.series[position].0 {
+            BatchSeries::New(labels) => std::mem::take(labels),
+            BatchSeries::Known(_) => Labels::default(),
+        }))
     }
 
     /// Applies a logged batch; returns the chunks that were cut.
@@ -481,14 +488,29 @@ impl fmt::Display for LabelsOf<'_> {
     }
 }
 
+/// A series one batch creates.
+struct Created {
+    id: SeriesId,
+    /// Where its labels are among the batch's series.
+    position: usize,
+    /// Its canonical label bytes in [`BatchCheck::created_keys`].
+    key: std::ops::Range<usize>,
+}
+
 /// Running state while one batch is checked.
 struct BatchCheck<'a> {
     head: &'a Head,
     rules: &'a AppendRules,
     wal: WalBatch,
     stats: AppendStats,
-    /// Series created by this batch, by labels.
-    created: FxHashMap<Labels, SeriesId>,
+    /// Series created by this batch, in creation order.
+    created: Vec<Created>,
+    /// Indexes into `created`, hashed by canonical label bytes.
+    created_index: HashTable<usize>,
+    /// The canonical label bytes of the created series, one after another:
+    /// the batch's own labels are moved into the WAL batch at the end
+    /// instead of being cloned once for this lookup and once for the WAL.
+    created_keys: Vec<u8>,
     /// Reused buffer for the encoded labels of the series being resolved,
     /// so a lookup allocates nothing.
     encoded: Vec<u8>,
@@ -506,7 +528,9 @@ impl<'a> BatchCheck<'a> {
             rules,
             wal: WalBatch::default(),
             stats: AppendStats::default(),
-            created: FxHashMap::default(),
+            created: Vec::new(),
+            created_index: HashTable::new(),
+            created_keys: Vec::new(),
             encoded: Vec::with_capacity(256),
             touched: FxHashMap::default(),
             ooo_seen: FxHashMap::default(),
@@ -514,17 +538,19 @@ impl<'a> BatchCheck<'a> {
         }
     }
 
-    /// Returns the series' id; `None` for one without samples, which is skipped.
-    fn add_series(&mut self, series: &SeriesSamples) -> Result<Option<SeriesId>, AppendError> {
-        self.add_labelled(&series.labels, &series.samples)
-    }
-
-    /// [`BatchCheck::add_series`] for labels and samples held apart.
-    fn add_labelled(&mut self, labels: &Labels, samples: &[Sample]) -> Result<Option<SeriesId>, AppendError> {
+    /// A series given by labels, at `position` among the batch's series
+    /// (its labels are taken from there when it is new). Returns the
+    /// series' id; `None` for one without samples, which is skipped.
+    fn add_labelled(
+        &mut self,
+        labels: &Labels,
+        samples: &[Sample],
+        position: usize,
+    ) -> Result<Option<SeriesId>, AppendError> {
         if samples.is_empty() {
             return Ok(None);
         }
-        let id = self.resolve(labels)?;
+        let id = self.resolve(labels, position)?;
         for &s in samples {
             self.add_checked(id, labels, s)?;
         }
@@ -555,14 +581,19 @@ impl<'a> BatchCheck<'a> {
         Ok(())
     }
 
-    fn resolve(&mut self, labels: &Labels) -> Result<SeriesId, AppendError> {
+    fn resolve(&mut self, labels: &Labels, position: usize) -> Result<SeriesId, AppendError> {
         self.encoded.clear();
         labels.encode(&mut self.encoded);
         if let Some(id) = self.head.lookup_encoded(&self.encoded) {
             return Ok(id);
         }
-        if let Some(&id) = self.created.get(labels) {
-            return Ok(id);
+        let hash = hash_bytes(&self.encoded);
+        let (created, keys) = (&self.created, &self.created_keys);
+        if let Some(&i) = self
+            .created_index
+            .find(hash, |&i| keys[created[i].key.clone()] == self.encoded[..])
+        {
+            return Ok(created[i].id);
         }
         // Stored series were valid when created: only new ones are checked.
         labels.validate().map_err(|source| AppendError::InvalidLabels {
@@ -577,8 +608,17 @@ impl<'a> BatchCheck<'a> {
             });
         }
         let id = self.head.next_id() + self.created.len() as SeriesId;
-        self.created.insert(labels.clone(), id);
-        self.wal.new_series.push((id, labels.clone()));
+        let start = self.created_keys.len();
+        self.created_keys.extend_from_slice(&self.encoded);
+        self.created.push(Created {
+            id,
+            position,
+            key: start..self.created_keys.len(),
+        });
+        let (created, keys) = (&self.created, &self.created_keys);
+        self.created_index.insert_unique(hash, created.len() - 1, |&i| {
+            hash_bytes(&keys[created[i].key.clone()])
+        });
         self.stats.series_created += 1;
         Ok(id)
     }
@@ -661,7 +701,14 @@ impl<'a> BatchCheck<'a> {
         Ok(true)
     }
 
-    fn finish(self) -> PreparedBatch {
+    /// The checked batch; `labels_at` gives up the labels of the batch's
+    /// series at a position, for each series the batch creates.
+    fn finish(mut self, mut labels_at: impl FnMut(usize) -> Labels) -> PreparedBatch {
+        self.wal.new_series = self
+            .created
+            .iter()
+            .map(|c| (c.id, labels_at(c.position)))
+            .collect();
         PreparedBatch {
             wal: self.wal,
             stats: self.stats,

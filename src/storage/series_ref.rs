@@ -12,7 +12,7 @@
 //!
 //! Remote-write ingest uses the same references within one request:
 //! [`Storage::lookup_canonical`] finds the series it already holds by their
-//! canonical label bytes, and [`Storage::append_ordered`] appends an
+//! canonical label bytes while it decodes, and [`Storage::append_ordered`] appends an
 //! [`OrderedBatch`] whose series keep the request's order (known ones by
 //! reference, new ones by labels), so a refusal names the same sample a label
 //! batch would.
@@ -90,19 +90,30 @@ impl OrderedBatch {
     }
 }
 
+/// Series lookups by canonical label bytes ([`Labels::encode`]); from
+/// [`Storage::lookup_canonical`].
+pub struct CanonicalLookup<'a> {
+    head: parking_lot::RwLockReadGuard<'a, super::head::Head>,
+}
+
+impl CanonicalLookup<'_> {
+    /// The [`RefAppender::ref_epoch`] the references found are valid in.
+    pub fn epoch(&self) -> u64 {
+        self.head.removals()
+    }
+
+    pub fn get(&self, canonical: &[u8]) -> Option<SeriesRef> {
+        self.head.lookup_encoded(canonical)
+    }
+}
+
 impl Storage {
-    /// The references of the series whose canonical label bytes
-    /// ([`Labels::encode`]) are given, in order (`None` for one the head does
-    /// not hold), with the [`RefAppender::ref_epoch`] they are valid in.
-    pub fn lookup_canonical<'a>(
-        &self,
-        keys: impl Iterator<Item = &'a [u8]>,
-    ) -> (u64, Vec<Option<SeriesRef>>) {
-        let head = self.inner.head.read();
-        (
-            head.removals(),
-            keys.map(|key| head.lookup_encoded(key)).collect(),
-        )
+    /// Finds series by their canonical label bytes, under one head read
+    /// lock held until the lookup is dropped: drop it before appending.
+    pub fn lookup_canonical(&self) -> CanonicalLookup<'_> {
+        CanonicalLookup {
+            head: self.inner.head.read(),
+        }
     }
 
     /// Appends an [`OrderedBatch`] whose references were looked up in `epoch`:
@@ -121,8 +132,8 @@ impl Storage {
             if head.removals() != epoch {
                 return Ok(None);
             }
-            let prepared = head.prepare_ordered(&batch, &rules)?;
             let forwarding = listeners.map(|l| (l, Arc::new(batch.labelled(&head))));
+            let prepared = head.prepare_ordered(batch, &rules)?;
             let stats = prepared.stats;
             (stats, self.log_and_apply(&mut head, prepared, forwarding)?)
         };
@@ -150,8 +161,8 @@ impl RefAppender for Storage {
         let listeners = self.active_listeners();
         let (appended, synced) = {
             let mut head = self.inner.head.write();
-            let (prepared, new_refs) = head.prepare_refs(&batch.known, &batch.new, &rules)?;
-            let forwarding = listeners.map(|l| (l, Arc::new(labelled(&head, batch))));
+            let forwarding = listeners.map(|l| (l, Arc::new(labelled(&head, &batch))));
+            let (prepared, new_refs) = head.prepare_refs(&batch.known, batch.new, &rules)?;
             let stats = prepared.stats;
             let synced = self.log_and_apply(&mut head, prepared, forwarding)?;
             (RefAppended { stats, new_refs }, synced)
@@ -162,14 +173,16 @@ impl RefAppender for Storage {
 }
 
 /// The batch as label batches, for append listeners (the remote-write sender).
-fn labelled(head: &super::head::Head, batch: RefBatch) -> Vec<SeriesSamples> {
-    let known = batch.known.into_iter().filter_map(|(id, sample)| {
+/// Built before the batch is checked (which consumes it), so a reference
+/// to a removed series is left out here and refused by the check.
+fn labelled(head: &super::head::Head, batch: &RefBatch) -> Vec<SeriesSamples> {
+    let known = batch.known.iter().filter_map(|&(id, sample)| {
         Some(SeriesSamples {
             labels: head.get(id)?.labels(),
             samples: vec![sample],
         })
     });
-    known.chain(batch.new).collect()
+    known.chain(batch.new.iter().cloned()).collect()
 }
 
 #[cfg(test)]
@@ -306,13 +319,13 @@ mod tests {
         assert_eq!((stats.samples_appended, stats.series_created), (2, 1));
         assert_eq!(values(&s, "a"), [(10, 1.0), (20, 2.0)]);
         assert_eq!(values(&s, "b"), [(20, 1.0)]);
-        let (epoch, refs) = s.lookup_canonical(
-            [encoded(&b), encoded(&Labels::from_pairs([("__name__", "c")]))]
-                .iter()
-                .map(Vec::as_slice),
+        let lookup = s.lookup_canonical();
+        assert_eq!(lookup.epoch(), 0);
+        assert!(lookup.get(&encoded(&b)).is_some());
+        assert_eq!(
+            lookup.get(&encoded(&Labels::from_pairs([("__name__", "c")]))),
+            None
         );
-        assert_eq!(epoch, s.ref_epoch());
-        assert!(matches!(refs[..], [Some(_), None]));
     }
 
     fn encoded(labels: &Labels) -> Vec<u8> {
