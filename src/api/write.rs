@@ -41,13 +41,13 @@ type Refusal = (u16, &'static str, u64, String);
 /// between their lookup and the append, they are looked up again.
 fn decode_and_append(storage: &Storage, body: &[u8], limits: &WriteLimits) -> Result<u64, Refusal> {
     for _ in 0..LOOKUP_TRIES {
-        let mut epoch = 0;
-        let batch = decode_resolving(body, limits, |keys| {
-            let (at, refs) = storage.lookup_canonical(keys);
-            epoch = at;
-            refs
-        })
-        .map_err(|e| (e.status(), e.reason(), 0, e.to_string()))?;
+        let (batch, epoch) = {
+            // Holds the head's read lock while decoding; released before appending.
+            let lookup = storage.lookup_canonical();
+            let batch = decode_resolving(body, limits, |key| lookup.get(key))
+                .map_err(|e| (e.status(), e.reason(), 0, e.to_string()))?;
+            (batch, lookup.epoch())
+        };
         let samples = batch.samples.len() as u64;
         let appended = storage.append_ordered(batch, epoch).map_err(|e| {
             let status = if e.is_client_error() { 400 } else { 500 };

@@ -312,23 +312,23 @@ impl WriteError {
 /// Decodes a remote-write 1.0 body (snappy block of a `WriteRequest`) into
 /// one batch entry per `TimeSeries` that carries float samples.
 pub fn decode_write_request(body: &[u8], limits: &WriteLimits) -> Result<Vec<SeriesSamples>, WriteError> {
-    let decoded = decode_checked(body, limits)?;
-    decoded
-        .series()
-        .map(|(key, samples)| {
-            Ok(SeriesSamples {
-                labels: canonical_labels(key)?,
-                samples: samples.to_vec(),
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    decode_each(body, limits, |entries, key, samples| {
+        out.reserve(entries);
+        out.push(SeriesSamples {
+            labels: canonical_labels(key)?,
+            samples: samples.to_vec(),
+        });
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// [`decode_write_request`] for the storage's ordered path: `resolve` is
-/// given the canonical label bytes ([`Labels::encode`]) of every entry, in
-/// order, and answers the reference of each series the storage already
-/// holds (`Storage::lookup_canonical`). Only the others get a [`Labels`]
-/// value; a known series costs no allocation at all.
+/// given the canonical label bytes ([`Labels::encode`]) of each entry, in
+/// order, and answers the reference of a series the storage already holds
+/// (`Storage::lookup_canonical`). Only the others get a [`Labels`] value, so
+/// a known series costs no allocation.
 ///
 /// Every entry passes the same checks first, known or not, so a request is
 /// refused exactly as [`decode_write_request`] refuses it; and a reference
@@ -337,55 +337,35 @@ pub fn decode_write_request(body: &[u8], limits: &WriteLimits) -> Result<Vec<Ser
 pub fn decode_resolving(
     body: &[u8],
     limits: &WriteLimits,
-    resolve: impl FnOnce(&mut dyn Iterator<Item = &[u8]>) -> Vec<Option<SeriesRef>>,
+    mut resolve: impl FnMut(&[u8]) -> Option<SeriesRef>,
 ) -> Result<OrderedBatch, WriteError> {
-    let decoded = decode_checked(body, limits)?;
-    let refs = resolve(&mut decoded.series().map(|(key, _)| key));
-    let series = decoded
-        .series()
-        .enumerate()
-        .map(|(i, (key, samples))| {
-            let series = match refs.get(i).copied().flatten() {
-                Some(known) => BatchSeries::Known(known),
-                None => BatchSeries::New(canonical_labels(key)?),
-            };
-            Ok((series, samples.len()))
-        })
-        .collect::<Result<_, WriteError>>()?;
-    Ok(OrderedBatch {
-        samples: decoded.samples,
-        series,
-    })
+    let mut batch = OrderedBatch::default();
+    decode_each(body, limits, |entries, key, samples| {
+        // Senders put one sample in each entry: sized once for that.
+        batch.series.reserve(entries);
+        batch.samples.reserve(entries.max(samples.len()));
+        let series = match resolve(key) {
+            Some(known) => BatchSeries::Known(known),
+            None => BatchSeries::New(canonical_labels(key)?),
+        };
+        batch.series.push((series, samples.len()));
+        batch.samples.extend_from_slice(samples);
+        Ok(())
+    })?;
+    Ok(batch)
 }
 
-/// A request's entries with float samples, checked, with their labels in
-/// canonical form: no per-series allocation.
-///
-/// The protobuf is read in place rather than through [`proto::WriteRequest`].
-/// Exemplars, histograms and metadata are skipped without being parsed.
-#[derive(Default)]
-struct Decoded {
-    /// Canonical label bytes of every entry, one after another.
-    canonical: Vec<u8>,
-    /// Where each entry's canonical bytes end, and its sample count.
-    entries: Vec<(usize, usize)>,
-    /// Every entry's samples, one after another.
-    samples: Vec<Sample>,
-}
-
-impl Decoded {
-    fn series(&self) -> impl Iterator<Item = (&[u8], &[Sample])> {
-        let (mut key_start, mut sample_start) = (0, 0);
-        self.entries.iter().map(move |&(key_end, count)| {
-            let key = &self.canonical[key_start..key_end];
-            let samples = &self.samples[sample_start..sample_start + count];
-            (key_start, sample_start) = (key_end, sample_start + count);
-            (key, samples)
-        })
-    }
-}
-
-fn decode_checked(body: &[u8], limits: &WriteLimits) -> Result<Decoded, WriteError> {
+/// Reads a request in place (not through [`proto::WriteRequest`]), checks
+/// every entry as remote-write 1.0 requires, and hands each entry with
+/// float samples to `each` as its canonical label bytes and samples, in
+/// order, with the number of entries still to come (itself included), so
+/// that `each` can reserve room (`Vec::reserve` of that many is a no-op once
+/// done). Exemplars, histograms and metadata are skipped unparsed.
+fn decode_each(
+    body: &[u8],
+    limits: &WriteLimits,
+    mut each: impl FnMut(usize, &[u8], &[Sample]) -> Result<(), WriteError>,
+) -> Result<(), WriteError> {
     let raw = decompress(body, limits.max_decompressed_bytes)?;
     let series = count_series(&raw).map_err(|e| proto_error("WriteRequest", e))?;
     if series > limits.max_series {
@@ -394,30 +374,29 @@ fn decode_checked(body: &[u8], limits: &WriteLimits) -> Result<Decoded, WriteErr
             max: limits.max_series,
         });
     }
-    let mut out = Decoded {
-        entries: Vec::with_capacity(series),
-        ..Decoded::default()
-    };
     let mut scratch = Scratch::default();
+    let mut key = Vec::with_capacity(256);
+    let mut samples = 0;
     for (index, ts) in timeseries(&raw).enumerate() {
         let ts = ts.map_err(|e| proto_error("WriteRequest", e))?;
         parse_series(ts, &mut scratch).map_err(|(msg, e)| proto_error(msg, e))?;
-        if out.samples.len() + scratch.samples.len() > limits.max_samples {
+        samples += scratch.samples.len();
+        if samples > limits.max_samples {
             return Err(WriteError::TooManySamples {
                 max: limits.max_samples,
             });
         }
         check_series(index, &mut scratch, limits)?;
         if !scratch.samples.is_empty() {
-            encode_sorted_pairs(&scratch.labels, &mut out.canonical);
-            out.samples.extend_from_slice(&scratch.samples);
-            out.entries.push((out.canonical.len(), scratch.samples.len()));
+            key.clear();
+            encode_sorted_pairs(&scratch.labels, &mut key);
+            each(series - index, &key, &scratch.samples)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-/// The [`Labels`] of canonical bytes that [`decode_checked`] wrote.
+/// The [`Labels`] of canonical bytes that [`decode_each`] wrote.
 fn canonical_labels(mut key: &[u8]) -> Result<Labels, WriteError> {
     Labels::decode(&mut key)
         .ok_or_else(|| WriteError::Proto("labels did not survive their canonical encoding".into()))
@@ -1009,8 +988,8 @@ mod tests {
             let body = snappy(&proto::WriteRequest { timeseries, metadata: Vec::new() }.encode_to_vec());
             let by_labels = decode(&body);
             // A resolver that claims every series refuses nothing more or less.
-            let all_known = decode_resolving(&body, &WriteLimits::default(), |keys| keys.map(|_| Some(known)).collect());
-            let none_known = decode_resolving(&body, &WriteLimits::default(), |_| Vec::new());
+            let all_known = decode_resolving(&body, &WriteLimits::default(), |_| Some(known));
+            let none_known = decode_resolving(&body, &WriteLimits::default(), |_| None);
             match by_labels {
                 Err(e) => {
                     prop_assert_eq!(all_known, Err(e.clone()));
