@@ -29,6 +29,9 @@
 //! - A series may appear several times in one request (Prometheus senders put
 //!   each sample in its own `TimeSeries`); the batch keeps request order and
 //!   leaves out entries without float samples.
+//! - The server decodes with [`decode_resolving`]: each entry's labels are
+//!   checked, written in canonical form into one scratch buffer and looked up
+//!   in the storage; only series it does not hold get a [`Labels`] value.
 
 use prost::Message;
 
