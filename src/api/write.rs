@@ -7,7 +7,7 @@
 
 use super::AppState;
 use crate::ingest::remote_write::{decode_resolving, WriteLimits};
-use crate::storage::Storage;
+use crate::storage::{RefAppender, Storage};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -41,13 +41,11 @@ type Refusal = (u16, &'static str, u64, String);
 /// between their lookup and the append, they are looked up again.
 fn decode_and_append(storage: &Storage, body: &[u8], limits: &WriteLimits) -> Result<u64, Refusal> {
     for _ in 0..LOOKUP_TRIES {
-        let (batch, epoch) = {
-            // Holds the head's read lock while decoding; released before appending.
-            let lookup = storage.lookup_canonical();
-            let batch = decode_resolving(body, limits, |key| lookup.get(key))
-                .map_err(|e| (e.status(), e.reason(), 0, e.to_string()))?;
-            (batch, lookup.epoch())
-        };
+        // Removals only add up: the same epoch at the append means no series
+        // found by a lookup below was removed in between.
+        let epoch = storage.ref_epoch();
+        let batch = decode_resolving(body, limits, |key| storage.lookup_canonical().get(key))
+            .map_err(|e| (e.status(), e.reason(), 0, e.to_string()))?;
         let samples = batch.samples.len() as u64;
         let appended = storage.append_ordered(batch, epoch).map_err(|e| {
             let status = if e.is_client_error() { 400 } else { 500 };
