@@ -6,8 +6,8 @@
 //! too large, 500 when the storage failed (the sender retries).
 
 use super::AppState;
-use crate::ingest::remote_write::decode_write_request;
-use crate::storage::{Appender, SeriesSamples};
+use crate::ingest::remote_write::{decode_resolving, WriteLimits};
+use crate::storage::{RefAppender, Storage};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -17,16 +17,7 @@ pub async fn remote_write(State(state): State<AppState>, body: Bytes) -> Respons
     let limits = state.write_limits;
     let storage = state.storage.clone();
     let metrics = state.metrics.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let batch =
-            decode_write_request(&body, &limits).map_err(|e| (e.status(), e.reason(), 0, e.to_string()))?;
-        let samples = count_samples(&batch);
-        storage.append(batch).map(|_| samples).map_err(|e| {
-            let status = if e.is_client_error() { 400 } else { 500 };
-            (status, e.reason(), samples, e.to_string())
-        })
-    })
-    .await;
+    let outcome = tokio::task::spawn_blocking(move || decode_and_append(&storage, &body, &limits)).await;
     let (status, message) = match outcome {
         Ok(Ok(samples)) => {
             metrics.samples_ingested.inc_by(samples);
@@ -42,9 +33,35 @@ pub async fn remote_write(State(state): State<AppState>, body: Bytes) -> Respons
     plain_error(&metrics, status, &message)
 }
 
-fn count_samples(batch: &[SeriesSamples]) -> u64 {
-    batch.iter().map(|s| s.samples.len() as u64).sum()
+/// Why a request failed: status, reason label, samples refused, message.
+type Refusal = (u16, &'static str, u64, String);
+
+/// Decodes and appends one request; returns the samples stored. Series the
+/// storage holds are appended by reference; when retention removes series
+/// between their lookup and the append, they are looked up again.
+fn decode_and_append(storage: &Storage, body: &[u8], limits: &WriteLimits) -> Result<u64, Refusal> {
+    for _ in 0..LOOKUP_TRIES {
+        // Removals only add up: the same epoch at the append means no series
+        // found by a lookup below was removed in between.
+        let epoch = storage.ref_epoch();
+        let batch = decode_resolving(body, limits, |key| storage.lookup_canonical().get(key))
+            .map_err(|e| (e.status(), e.reason(), 0, e.to_string()))?;
+        let samples = batch.samples.len() as u64;
+        let appended = storage.append_ordered(batch, epoch).map_err(|e| {
+            let status = if e.is_client_error() { 400 } else { 500 };
+            (status, e.reason(), samples, e.to_string())
+        })?;
+        if appended.is_some() {
+            return Ok(samples);
+        }
+    }
+    let message = "series were removed during every append attempt; retry".to_string();
+    Err((500, "storage", 0, message))
 }
+
+/// Lookups per request before giving up: series are removed only by
+/// retention, a few times an hour, so a second try practically always wins.
+const LOOKUP_TRIES: usize = 3;
 
 fn plain_error(metrics: &crate::system::SelfMetrics, status: u16, message: &str) -> Response {
     metrics.count_request(status);

@@ -29,11 +29,15 @@
 //! - A series may appear several times in one request (Prometheus senders put
 //!   each sample in its own `TimeSeries`); the batch keeps request order and
 //!   leaves out entries without float samples.
+//! - The server decodes with [`decode_resolving`]: each entry's labels are
+//!   checked, written in canonical form into one scratch buffer and looked up
+//!   in the storage; only series it does not hold get a [`Labels`] value.
 
 use prost::Message;
 
 use super::wire::{self, Reader, WireError};
-use crate::storage::{Label, LabelError, Labels, Sample, SeriesSamples};
+use crate::storage::labels::{encode_sorted_pairs, validate_sorted_pairs};
+use crate::storage::{BatchSeries, LabelError, Labels, OrderedBatch, Sample, SeriesRef, SeriesSamples};
 
 /// The protobuf messages of remote-write 1.0 (`prompb/remote.proto` and
 /// `prompb/types.proto`), field numbers as in Prometheus.
@@ -310,11 +314,61 @@ impl WriteError {
 
 /// Decodes a remote-write 1.0 body (snappy block of a `WriteRequest`) into
 /// one batch entry per `TimeSeries` that carries float samples.
-///
-/// The protobuf is read in place rather than through [`proto::WriteRequest`]:
-/// label strings are allocated once, straight into [`Labels`]. Exemplars,
-/// histograms and metadata are skipped without being parsed.
 pub fn decode_write_request(body: &[u8], limits: &WriteLimits) -> Result<Vec<SeriesSamples>, WriteError> {
+    let mut out = Vec::new();
+    decode_each(body, limits, |entries, key, samples| {
+        out.reserve(entries);
+        out.push(SeriesSamples {
+            labels: canonical_labels(key)?,
+            samples: samples.to_vec(),
+        });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`decode_write_request`] for the storage's ordered path: `resolve` is
+/// given the canonical label bytes ([`Labels::encode`]) of each entry, in
+/// order, and answers the reference of a series the storage already holds
+/// (`Storage::lookup_canonical`). Only the others get a [`Labels`] value, so
+/// a known series costs no allocation.
+///
+/// Every entry passes the same checks first, known or not, so a request is
+/// refused exactly as [`decode_write_request`] refuses it; and a reference
+/// only stands for bytes equal to a stored series' canonical bytes, which
+/// were validated when that series was created.
+pub fn decode_resolving(
+    body: &[u8],
+    limits: &WriteLimits,
+    mut resolve: impl FnMut(&[u8]) -> Option<SeriesRef>,
+) -> Result<OrderedBatch, WriteError> {
+    let mut batch = OrderedBatch::default();
+    decode_each(body, limits, |entries, key, samples| {
+        // Senders put one sample in each entry: sized once for that.
+        batch.series.reserve(entries);
+        batch.samples.reserve(entries.max(samples.len()));
+        let series = match resolve(key) {
+            Some(known) => BatchSeries::Known(known),
+            None => BatchSeries::New(canonical_labels(key)?),
+        };
+        batch.series.push((series, samples.len()));
+        batch.samples.extend_from_slice(samples);
+        Ok(())
+    })?;
+    Ok(batch)
+}
+
+/// Reads a request in place (not through [`proto::WriteRequest`]), checks
+/// every entry as remote-write 1.0 requires, and hands each entry with
+/// float samples to `each` as its canonical label bytes and samples, in
+/// order, with the number of entries still to come (itself included), so
+/// that `each` can reserve room (`Vec::reserve` of that many is a no-op once
+/// done). Exemplars, histograms and metadata are skipped unparsed.
+fn decode_each(
+    body: &[u8],
+    limits: &WriteLimits,
+    mut each: impl FnMut(usize, &[u8], &[Sample]) -> Result<(), WriteError>,
+) -> Result<(), WriteError> {
     let raw = decompress(body, limits.max_decompressed_bytes)?;
     let series = count_series(&raw).map_err(|e| proto_error("WriteRequest", e))?;
     if series > limits.max_series {
@@ -323,8 +377,8 @@ pub fn decode_write_request(body: &[u8], limits: &WriteLimits) -> Result<Vec<Ser
             max: limits.max_series,
         });
     }
-    let mut out = Vec::with_capacity(series);
     let mut scratch = Scratch::default();
+    let mut key = Vec::with_capacity(256);
     let mut samples = 0;
     for (index, ts) in timeseries(&raw).enumerate() {
         let ts = ts.map_err(|e| proto_error("WriteRequest", e))?;
@@ -335,11 +389,20 @@ pub fn decode_write_request(body: &[u8], limits: &WriteLimits) -> Result<Vec<Ser
                 max: limits.max_samples,
             });
         }
-        if let Some(entry) = build_series(index, &mut scratch, limits)? {
-            out.push(entry);
+        check_series(index, &mut scratch, limits)?;
+        if !scratch.samples.is_empty() {
+            key.clear();
+            encode_sorted_pairs(&scratch.labels, &mut key);
+            each(series - index, &key, &scratch.samples)?;
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// The [`Labels`] of canonical bytes that [`decode_each`] wrote.
+fn canonical_labels(mut key: &[u8]) -> Result<Labels, WriteError> {
+    Labels::decode(&mut key)
+        .ok_or_else(|| WriteError::Proto("labels did not survive their canonical encoding".into()))
 }
 
 fn proto_error(message: &str, e: WireError) -> WriteError {
@@ -436,13 +499,9 @@ fn parse_sample(buf: &[u8]) -> Result<Sample, WireError> {
     Ok(sample)
 }
 
-/// Checks one parsed series and turns it into a batch entry (`None` when it
-/// has no float samples).
-fn build_series(
-    index: usize,
-    s: &mut Scratch<'_>,
-    limits: &WriteLimits,
-) -> Result<Option<SeriesSamples>, WriteError> {
+/// Checks one parsed series as remote-write 1.0 requires, leaving its labels
+/// sorted and without empty values (the order of [`Labels`]).
+fn check_series(index: usize, s: &mut Scratch<'_>, limits: &WriteLimits) -> Result<(), WriteError> {
     check_labels(index, &s.labels, limits)?;
     if s.histograms > 0 {
         return Err(WriteError::Histograms {
@@ -453,29 +512,11 @@ fn build_series(
     }
     s.labels.retain(|(_, value)| !value.is_empty());
     s.labels.sort_unstable();
-    let labels = Labels::from_sorted(
-        s.labels
-            .iter()
-            .map(|&(name, value)| Label {
-                name: name.to_owned(),
-                value: value.to_owned(),
-            })
-            .collect(),
-    );
-    if let Err(source) = labels.validate() {
-        return Err(WriteError::InvalidLabels {
-            index,
-            series: describe(s.labels.iter().copied()),
-            source,
-        });
-    }
-    if s.samples.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(SeriesSamples {
-        labels,
-        samples: s.samples.clone(),
-    }))
+    validate_sorted_pairs(&s.labels).map_err(|source| WriteError::InvalidLabels {
+        index,
+        series: describe(s.labels.iter().copied()),
+        source,
+    })
 }
 
 /// Encodes `series` as a remote-write 1.0 body (protobuf, then snappy block).
@@ -943,6 +984,34 @@ mod tests {
             let raw = proto::WriteRequest { timeseries, metadata: Vec::new() }.encode_to_vec();
             let want = reference(&raw).unwrap();
             prop_assert_eq!(outcome(decode(&snappy(&raw))), want);
+        }
+
+        #[test]
+        fn resolving_refuses_and_orders_as_the_label_decoder(timeseries in arb_request(), known in any::<u32>()) {
+            let body = snappy(&proto::WriteRequest { timeseries, metadata: Vec::new() }.encode_to_vec());
+            let by_labels = decode(&body);
+            // A resolver that claims every series refuses nothing more or less.
+            let all_known = decode_resolving(&body, &WriteLimits::default(), |_| Some(known));
+            let none_known = decode_resolving(&body, &WriteLimits::default(), |_| None);
+            match by_labels {
+                Err(e) => {
+                    prop_assert_eq!(all_known, Err(e.clone()));
+                    prop_assert_eq!(none_known, Err(e));
+                }
+                Ok(series) => {
+                    let all_known = all_known.unwrap();
+                    let none_known = none_known.unwrap();
+                    let samples: Vec<Sample> = series.iter().flat_map(|s| s.samples.clone()).collect();
+                    prop_assert_eq!(&all_known.samples, &samples);
+                    prop_assert_eq!(&none_known.samples, &samples);
+                    let counts: Vec<usize> = series.iter().map(|s| s.samples.len()).collect();
+                    let new: Vec<(BatchSeries, usize)> =
+                        series.into_iter().zip(&counts).map(|(s, &n)| (BatchSeries::New(s.labels), n)).collect();
+                    prop_assert_eq!(none_known.series, new);
+                    let known: Vec<(BatchSeries, usize)> = counts.iter().map(|&n| (BatchSeries::Known(known), n)).collect();
+                    prop_assert_eq!(all_known.series, known);
+                }
+            }
         }
 
         #[test]

@@ -12,6 +12,7 @@ use super::chunk::XorChunk;
 use super::index::{PostingsIndex, SeriesId};
 use super::layout::partition_of;
 use super::pending::PendingChunks;
+use super::series_ref::{BatchSeries, OrderedBatch};
 use super::wal::WalBatch;
 use super::{AppendError, AppendStats, Labels, Matcher, Sample, SeriesSamples};
 use hashbrown::HashTable;
@@ -51,7 +52,40 @@ pub struct MemSeries {
     pub last_t: i64,
     pub last_v: f64,
     /// Accepted out-of-order samples not yet persisted, sorted by time.
-    pub ooo: Vec<Sample>,
+    pub ooo: OutOfOrder,
+}
+
+/// A series' out-of-order samples, sorted by time. A boxed slice because
+/// almost every series has none (8 bytes per series instead of an empty
+/// `Vec`'s 24); an insert reallocates, which only out-of-order samples pay.
+#[derive(Default)]
+pub struct OutOfOrder(Option<Box<[Sample]>>);
+
+impl OutOfOrder {
+    fn insert(&mut self, at: usize, s: Sample) {
+        let mut samples = self.0.take().map_or_else(Vec::new, Vec::from);
+        samples.insert(at, s);
+        self.0 = Some(samples.into_boxed_slice());
+    }
+
+    /// Heap bytes held (for the head's memory accounting).
+    fn allocated_bytes(&self) -> usize {
+        std::mem::size_of_val(&**self)
+    }
+}
+
+impl From<Vec<Sample>> for OutOfOrder {
+    fn from(samples: Vec<Sample>) -> Self {
+        OutOfOrder((!samples.is_empty()).then(|| samples.into_boxed_slice()))
+    }
+}
+
+impl std::ops::Deref for OutOfOrder {
+    type Target = [Sample];
+
+    fn deref(&self) -> &[Sample] {
+        self.0.as_deref().unwrap_or_default()
+    }
 }
 
 impl MemSeries {
@@ -62,7 +96,7 @@ impl MemSeries {
             first_t: i64::MAX,
             last_t: i64::MIN,
             last_v: 0.0,
-            ooo: Vec::new(),
+            ooo: OutOfOrder::default(),
         }
     }
 
@@ -83,9 +117,66 @@ pub struct CutChunk {
     pub bytes: Vec<u8>,
 }
 
+/// Series per page of [`SeriesSlots`].
+const SLOTS_PER_PAGE: usize = 1024;
+
+/// Series by id, in fixed pages of [`SLOTS_PER_PAGE`]: growing never copies
+/// the series already there, and never holds the doubled capacity a `Vec`
+/// would (at 100k series one `Vec` reallocation kept 8 MiB of old slots
+/// alive during the copy into 16 MiB of new ones).
+#[derive(Default)]
+struct SeriesSlots {
+    pages: Vec<Box<[Option<MemSeries>]>>,
+    /// One past the highest id ever registered.
+    len: usize,
+}
+
+impl SeriesSlots {
+    fn get(&self, id: SeriesId) -> Option<&MemSeries> {
+        let id = id as usize;
+        self.pages.get(id / SLOTS_PER_PAGE)?[id % SLOTS_PER_PAGE].as_ref()
+    }
+
+    fn slot_mut(&mut self, id: SeriesId) -> Option<&mut Option<MemSeries>> {
+        let id = id as usize;
+        Some(&mut self.pages.get_mut(id / SLOTS_PER_PAGE)?[id % SLOTS_PER_PAGE])
+    }
+
+    /// The empty slot for `id`, adding pages as needed; `None` when taken.
+    fn vacant(&mut self, id: SeriesId) -> Option<&mut Option<MemSeries>> {
+        let idx = id as usize;
+        while self.pages.len() <= idx / SLOTS_PER_PAGE {
+            self.pages.push((0..SLOTS_PER_PAGE).map(|_| None).collect());
+        }
+        self.len = self.len.max(idx + 1);
+        self.slot_mut(id).filter(|slot| slot.is_none())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (SeriesId, &MemSeries)> {
+        self.pages
+            .iter()
+            .flat_map(|page| page.iter())
+            .enumerate()
+            .filter_map(|(i, s)| Some((i as SeriesId, s.as_ref()?)))
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = (SeriesId, &mut MemSeries)> {
+        self.pages
+            .iter_mut()
+            .flat_map(|page| page.iter_mut())
+            .enumerate()
+            .filter_map(|(i, s)| Some((i as SeriesId, s.as_mut()?)))
+    }
+
+    fn allocated_bytes(&self) -> usize {
+        self.pages.capacity() * std::mem::size_of::<Box<[Option<MemSeries>]>>()
+            + self.pages.len() * SLOTS_PER_PAGE * std::mem::size_of::<Option<MemSeries>>()
+    }
+}
+
 #[derive(Default)]
 pub struct Head {
-    series: Vec<Option<MemSeries>>,
+    series: SeriesSlots,
     /// Series ids keyed by the hash of their encoded labels (4 bytes per series).
     by_labels: HashTable<SeriesId>,
     index: PostingsIndex,
@@ -134,15 +225,15 @@ impl Head {
     }
 
     pub fn next_id(&self) -> SeriesId {
-        self.series.len() as SeriesId
+        self.series.len as SeriesId
     }
 
     pub fn get(&self, id: SeriesId) -> Option<&MemSeries> {
-        self.series.get(id as usize)?.as_ref()
+        self.series.get(id)
     }
 
     pub fn get_mut(&mut self, id: SeriesId) -> Option<&mut MemSeries> {
-        self.series.get_mut(id as usize)?.as_mut()
+        self.series.slot_mut(id)?.as_mut()
     }
 
     pub fn index(&self) -> &PostingsIndex {
@@ -159,19 +250,13 @@ impl Head {
         let series = &self.series;
         self.by_labels
             .find(hash_bytes(encoded), |&id| {
-                series
-                    .get(id as usize)
-                    .and_then(Option::as_ref)
-                    .is_some_and(|s| &s.encoded_labels[..] == encoded)
+                series.get(id).is_some_and(|s| &s.encoded_labels[..] == encoded)
             })
             .copied()
     }
 
-    fn hash_of(series: &[Option<MemSeries>], id: SeriesId) -> u64 {
-        series
-            .get(id as usize)
-            .and_then(Option::as_ref)
-            .map_or(0, |s| hash_bytes(&s.encoded_labels))
+    fn hash_of(series: &SeriesSlots, id: SeriesId) -> u64 {
+        series.get(id).map_or(0, |s| hash_bytes(&s.encoded_labels))
     }
 
     /// Bytes the head holds on the heap for its series, lookup table and
@@ -185,10 +270,10 @@ impl Head {
                 std::mem::size_of::<MemSeries>()
                     + s.encoded_labels.len()
                     + s.chunk.allocated_bytes()
-                    + s.ooo.capacity() * std::mem::size_of::<Sample>()
+                    + s.ooo.allocated_bytes()
             })
             .sum();
-        let slots = self.series.capacity() * std::mem::size_of::<Option<MemSeries>>();
+        let slots = self.series.allocated_bytes();
         let table = self.by_labels.capacity() * (std::mem::size_of::<SeriesId>() + 1);
         per_series
             + slots.saturating_sub(self.live * std::mem::size_of::<MemSeries>())
@@ -207,17 +292,13 @@ impl Head {
 
     /// Registers a series (at start, from the series tree, or from the WAL).
     pub fn add_series(&mut self, id: SeriesId, labels: Labels) {
-        let idx = id as usize;
-        if self.series.len() <= idx {
-            self.series.resize_with(idx + 1, || None);
-        }
-        if self.series[idx].is_some() {
+        let Some(slot) = self.series.vacant(id) else {
             return;
-        }
-        self.index.add(id, &labels);
+        };
         let encoded = encode_labels(&labels).into_boxed_slice();
         let hash = hash_bytes(&encoded);
-        self.series[idx] = Some(MemSeries::new(encoded));
+        *slot = Some(MemSeries::new(encoded));
+        self.index.add(id, &labels);
         let series = &self.series;
         self.by_labels
             .insert_unique(hash, id, |&other| Self::hash_of(series, other));
@@ -232,7 +313,7 @@ impl Head {
         if let Ok(entry) = self.by_labels.find_entry(hash, |&other| other == id) {
             entry.remove();
         }
-        if let Some(series) = self.series.get_mut(id as usize).and_then(Option::take) {
+        if let Some(series) = self.series.slot_mut(id).and_then(Option::take) {
             self.index.remove(id, &series.labels());
         }
         self.live -= 1;
@@ -240,31 +321,25 @@ impl Head {
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (SeriesId, &mut MemSeries)> {
-        self.series
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(i, s)| Some((i as SeriesId, s.as_mut()?)))
+        self.series.iter_mut()
     }
 
     /// Iterates over all live series.
     pub fn iter(&self) -> impl Iterator<Item = (SeriesId, &MemSeries)> {
-        self.series
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| Some((i as SeriesId, s.as_ref()?)))
+        self.series.iter()
     }
 
     /// Checks a batch against the append rules without changing anything.
     pub fn prepare(
         &self,
-        batch: Vec<SeriesSamples>,
+        mut batch: Vec<SeriesSamples>,
         rules: &AppendRules,
     ) -> Result<PreparedBatch, AppendError> {
         let mut check = BatchCheck::new(self, rules);
-        for series in &batch {
-            check.add_series(series)?;
+        for (position, series) in batch.iter().enumerate() {
+            check.add_labelled(&series.labels, &series.samples, position)?;
         }
-        Ok(check.finish())
+        Ok(check.finish(|position| std::mem::take(&mut batch[position].labels)))
     }
 
     /// [`Head::prepare`] for the append-by-reference path: samples of series
@@ -273,7 +348,7 @@ impl Head {
     pub fn prepare_refs(
         &self,
         known: &[(SeriesId, Sample)],
-        new: &[SeriesSamples],
+        mut new: Vec<SeriesSamples>,
         rules: &AppendRules,
     ) -> Result<(PreparedBatch, Vec<Option<SeriesId>>), AppendError> {
         let mut check = BatchCheck::new(self, rules);
@@ -284,9 +359,43 @@ impl Head {
         }
         let ids = new
             .iter()
-            .map(|series| check.add_series(series))
+            .enumerate()
+            .map(|(position, series)| check.add_labelled(&series.labels, &series.samples, position))
             .collect::<Result<_, _>>()?;
-        Ok((check.finish(), ids))
+        Ok((
+            check.finish(|position| std::mem::take(&mut new[position].labels)),
+            ids,
+        ))
+    }
+
+    /// [`Head::prepare`] for an [`OrderedBatch`]: its series are checked in
+    /// the batch's order, each by reference or by labels, so the first sample
+    /// refused is the one a label batch in the same order would name.
+    pub fn prepare_ordered(
+        &self,
+        mut batch: OrderedBatch,
+        rules: &AppendRules,
+    ) -> Result<PreparedBatch, AppendError> {
+        let mut check = BatchCheck::new(self, rules);
+        check.touched.reserve(batch.series.len());
+        check.wal.samples.reserve(batch.samples.len());
+        let mut rest = &batch.samples[..];
+        for (position, (series, count)) in batch.series.iter().enumerate() {
+            let (samples, tail) = rest.split_at_checked(*count).ok_or_else(|| {
+                AppendError::Storage("ordered batch names more samples than it holds".into())
+            })?;
+            rest = tail;
+            match series {
+                BatchSeries::Known(id) => samples.iter().try_for_each(|&s| check.add_known(*id, s))?,
+                BatchSeries::New(labels) => {
+                    check.add_labelled(labels, samples, position)?;
+                }
+            }
+        }
+        Ok(check.finish(|position| match &mut batch.series[position].0 {
+            BatchSeries::New(labels) => std::mem::take(labels),
+            BatchSeries::Known(_) => Labels::default(),
+        }))
     }
 
     /// Applies a logged batch; returns the chunks that were cut.
@@ -329,9 +438,7 @@ impl Head {
     /// `before` (used by compaction and at checkpoints of idle series).
     pub fn cut_chunks_before(&mut self, before: i64) -> Vec<CutChunk> {
         let mut cut = Vec::new();
-        for (i, slot) in self.series.iter_mut().enumerate() {
-            let Some(series) = slot.as_mut() else { continue };
-            let id = i as SeriesId;
+        for (id, series) in self.series.iter_mut() {
             if series.chunk.last_time().is_some_and(|t| t <= before) {
                 cut.extend(cut_open_chunk(id, series));
             }
@@ -389,14 +496,29 @@ impl fmt::Display for LabelsOf<'_> {
     }
 }
 
+/// A series one batch creates.
+struct Created {
+    id: SeriesId,
+    /// Where its labels are among the batch's series.
+    position: usize,
+    /// Its canonical label bytes in [`BatchCheck::created_keys`].
+    key: std::ops::Range<usize>,
+}
+
 /// Running state while one batch is checked.
 struct BatchCheck<'a> {
     head: &'a Head,
     rules: &'a AppendRules,
     wal: WalBatch,
     stats: AppendStats,
-    /// Series created by this batch, by labels.
-    created: FxHashMap<Labels, SeriesId>,
+    /// Series created by this batch, in creation order.
+    created: Vec<Created>,
+    /// Indexes into `created`, hashed by canonical label bytes.
+    created_index: HashTable<usize>,
+    /// The canonical label bytes of the created series, one after another:
+    /// the batch's own labels are moved into the WAL batch at the end
+    /// instead of being cloned once for this lookup and once for the WAL.
+    created_keys: Vec<u8>,
     /// Reused buffer for the encoded labels of the series being resolved,
     /// so a lookup allocates nothing.
     encoded: Vec<u8>,
@@ -414,7 +536,9 @@ impl<'a> BatchCheck<'a> {
             rules,
             wal: WalBatch::default(),
             stats: AppendStats::default(),
-            created: FxHashMap::default(),
+            created: Vec::new(),
+            created_index: HashTable::new(),
+            created_keys: Vec::new(),
             encoded: Vec::with_capacity(256),
             touched: FxHashMap::default(),
             ooo_seen: FxHashMap::default(),
@@ -422,14 +546,21 @@ impl<'a> BatchCheck<'a> {
         }
     }
 
-    /// Returns the series' id; `None` for one without samples, which is skipped.
-    fn add_series(&mut self, series: &SeriesSamples) -> Result<Option<SeriesId>, AppendError> {
-        if series.samples.is_empty() {
+    /// A series given by labels, at `position` among the batch's series
+    /// (its labels are taken from there when it is new). Returns the
+    /// series' id; `None` for one without samples, which is skipped.
+    fn add_labelled(
+        &mut self,
+        labels: &Labels,
+        samples: &[Sample],
+        position: usize,
+    ) -> Result<Option<SeriesId>, AppendError> {
+        if samples.is_empty() {
             return Ok(None);
         }
-        let id = self.resolve(&series.labels)?;
-        for &s in &series.samples {
-            self.add_checked(id, &series.labels, s)?;
+        let id = self.resolve(labels, position)?;
+        for &s in samples {
+            self.add_checked(id, labels, s)?;
         }
         Ok(Some(id))
     }
@@ -458,14 +589,19 @@ impl<'a> BatchCheck<'a> {
         Ok(())
     }
 
-    fn resolve(&mut self, labels: &Labels) -> Result<SeriesId, AppendError> {
+    fn resolve(&mut self, labels: &Labels, position: usize) -> Result<SeriesId, AppendError> {
         self.encoded.clear();
         labels.encode(&mut self.encoded);
         if let Some(id) = self.head.lookup_encoded(&self.encoded) {
             return Ok(id);
         }
-        if let Some(&id) = self.created.get(labels) {
-            return Ok(id);
+        let hash = hash_bytes(&self.encoded);
+        let (created, keys) = (&self.created, &self.created_keys);
+        if let Some(&i) = self
+            .created_index
+            .find(hash, |&i| keys[created[i].key.clone()] == self.encoded[..])
+        {
+            return Ok(created[i].id);
         }
         // Stored series were valid when created: only new ones are checked.
         labels.validate().map_err(|source| AppendError::InvalidLabels {
@@ -480,8 +616,17 @@ impl<'a> BatchCheck<'a> {
             });
         }
         let id = self.head.next_id() + self.created.len() as SeriesId;
-        self.created.insert(labels.clone(), id);
-        self.wal.new_series.push((id, labels.clone()));
+        let start = self.created_keys.len();
+        self.created_keys.extend_from_slice(&self.encoded);
+        self.created.push(Created {
+            id,
+            position,
+            key: start..self.created_keys.len(),
+        });
+        let (created, keys) = (&self.created, &self.created_keys);
+        self.created_index.insert_unique(hash, created.len() - 1, |&i| {
+            hash_bytes(&keys[created[i].key.clone()])
+        });
         self.stats.series_created += 1;
         Ok(id)
     }
@@ -554,7 +699,7 @@ impl<'a> BatchCheck<'a> {
                 t: s.t,
             });
         }
-        let stored = self.head.get(id).map_or(&[][..], |m| m.ooo.as_slice());
+        let stored = self.head.get(id).map_or(&[][..], |m| &m.ooo[..]);
         let in_batch = self.ooo_seen.get(&id).map_or(&[][..], Vec::as_slice);
         if let Some(prev) = stored.iter().chain(in_batch).find(|x| x.t == s.t) {
             let prev_v = prev.v;
@@ -564,7 +709,14 @@ impl<'a> BatchCheck<'a> {
         Ok(true)
     }
 
-    fn finish(self) -> PreparedBatch {
+    /// The checked batch; `labels_at` gives up the labels of the batch's
+    /// series at a position, for each series the batch creates.
+    fn finish(mut self, mut labels_at: impl FnMut(usize) -> Labels) -> PreparedBatch {
+        self.wal.new_series = self
+            .created
+            .iter()
+            .map(|c| (c.id, labels_at(c.position)))
+            .collect();
         PreparedBatch {
             wal: self.wal,
             stats: self.stats,

@@ -114,33 +114,12 @@ impl Labels {
     /// Checks what every stored series must satisfy: a valid metric name,
     /// valid label names and no duplicate names.
     pub fn validate(&self) -> Result<(), LabelError> {
-        let name = self.metric_name();
-        if name.is_empty() {
-            return Err(LabelError::MissingMetricName);
-        }
-        if !is_valid_metric_name(name) {
-            return Err(LabelError::InvalidMetricName(name.to_string()));
-        }
-        for (i, l) in self.0.iter().enumerate() {
-            if !is_valid_label_name(&l.name) {
-                return Err(LabelError::InvalidName(l.name.clone()));
-            }
-            if i > 0 && self.0[i - 1].name == l.name {
-                return Err(LabelError::DuplicateName(l.name.clone()));
-            }
-        }
-        Ok(())
+        validate_sorted(&self.0, |l| (&l.name, &l.value))
     }
 
     /// Canonical bytes: for each label, varint name length, name, varint value length, value.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        put_uvarint(out, self.0.len() as u64);
-        for l in &self.0 {
-            put_uvarint(out, l.name.len() as u64);
-            out.extend_from_slice(l.name.as_bytes());
-            put_uvarint(out, l.value.len() as u64);
-            out.extend_from_slice(l.value.as_bytes());
-        }
+        encode_sorted(&self.0, |l| (&l.name, &l.value), out);
     }
 
     /// Reads what [`Labels::encode`] wrote; `None` on corrupt input.
@@ -170,6 +149,57 @@ impl fmt::Display for Labels {
             write!(f, "{}={:?}", l.name, l.value)?;
         }
         write!(f, "}}")
+    }
+}
+
+/// [`Labels::validate`] for label pairs not (yet) held as [`Labels`]: sorted,
+/// without empty values, as [`Labels::from_pairs`] would order them. Checks in
+/// the same order, so it gives the same error for the same pairs.
+pub fn validate_sorted_pairs(pairs: &[(&str, &str)]) -> Result<(), LabelError> {
+    validate_sorted(pairs, |&(name, value)| (name, value))
+}
+
+/// [`Labels::encode`] for pairs as [`validate_sorted_pairs`] takes them: the
+/// same bytes the [`Labels`] value of those pairs encodes to.
+pub fn encode_sorted_pairs(pairs: &[(&str, &str)], out: &mut Vec<u8>) {
+    encode_sorted(pairs, |&(name, value)| (name, value), out);
+}
+
+fn validate_sorted<'a, T>(
+    items: &'a [T],
+    pair: impl Fn(&'a T) -> (&'a str, &'a str),
+) -> Result<(), LabelError> {
+    let name = items
+        .binary_search_by(|l| pair(l).0.cmp(METRIC_NAME))
+        .map_or("", |i| pair(&items[i]).1);
+    if name.is_empty() {
+        return Err(LabelError::MissingMetricName);
+    }
+    if !is_valid_metric_name(name) {
+        return Err(LabelError::InvalidMetricName(name.to_string()));
+    }
+    let mut previous = None;
+    for l in items {
+        let (label, _) = pair(l);
+        if !is_valid_label_name(label) {
+            return Err(LabelError::InvalidName(label.to_string()));
+        }
+        if previous == Some(label) {
+            return Err(LabelError::DuplicateName(label.to_string()));
+        }
+        previous = Some(label);
+    }
+    Ok(())
+}
+
+fn encode_sorted<'a, T>(items: &'a [T], pair: impl Fn(&'a T) -> (&'a str, &'a str), out: &mut Vec<u8>) {
+    put_uvarint(out, items.len() as u64);
+    for l in items {
+        let (name, value) = pair(l);
+        put_uvarint(out, name.len() as u64);
+        out.extend_from_slice(name.as_bytes());
+        put_uvarint(out, value.len() as u64);
+        out.extend_from_slice(value.as_bytes());
     }
 }
 
@@ -267,6 +297,28 @@ mod tests {
         assert!(Labels::from_pairs([("__name__", "x:y_z"), ("_a1", "1")])
             .validate()
             .is_ok());
+    }
+
+    #[test]
+    fn pairs_validate_and_encode_as_their_labels() {
+        let cases: [&[(&str, &str)]; 6] = [
+            &[("job", "a")],
+            &[("__name__", "1x")],
+            &[("__name__", "x"), ("a-b", "1")],
+            &[("__name__", "x"), ("a", "1"), ("a", "2")],
+            &[("__name__", "1x"), ("__name__", "y")],
+            &[("__name__", "x:y_z"), ("_a1", "1"), ("ünï", "ç")],
+        ];
+        for pairs in cases {
+            let labels = Labels::from_pairs(pairs.iter().copied());
+            let mut sorted = pairs.to_vec();
+            sorted.sort_unstable();
+            assert_eq!(validate_sorted_pairs(&sorted), labels.validate(), "{pairs:?}");
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            labels.encode(&mut want);
+            encode_sorted_pairs(&sorted, &mut got);
+            assert_eq!(got, want, "{pairs:?}");
+        }
     }
 
     #[test]

@@ -28,7 +28,9 @@ mod wal;
 
 pub use db::{now_ms, sled_config, FsyncMode, Storage, StorageCounters, StorageError, StorageOptions};
 pub use maintain::{dir_size, CompactionReport, RetentionReport};
-pub use series_ref::{RefAppended, RefAppender, RefBatch, SeriesRef};
+pub use series_ref::{
+    BatchSeries, CanonicalLookup, OrderedBatch, RefAppended, RefAppender, RefBatch, SeriesRef,
+};
 pub use stats::TsdbStatus;
 
 pub use labels::{Label, LabelError, Labels, METRIC_NAME};

@@ -10,6 +10,13 @@
 //! and its samples by id) and applied exactly like a label batch: stored whole
 //! or refused whole.
 //!
+//! Remote-write ingest uses the same references within one request:
+//! [`Storage::lookup_canonical`] finds the series it already holds by their
+//! canonical label bytes while it decodes, and [`Storage::append_ordered`] appends an
+//! [`OrderedBatch`] whose series keep the request's order (known ones by
+//! reference, new ones by labels), so a refusal names the same sample a label
+//! batch would.
+//!
 //! A reference stays valid until retention removes its series (ids are never
 //! reused while the process runs). [`RefAppender::ref_epoch`] counts removals:
 //! a holder that sees it change must resolve its series by labels again. A
@@ -18,7 +25,7 @@
 use std::sync::Arc;
 
 use super::index::SeriesId;
-use super::{AppendError, AppendStats, Appender, Sample, SeriesSamples, Storage};
+use super::{AppendError, AppendStats, Appender, Labels, Sample, SeriesSamples, Storage};
 
 /// A series as the head knows it; obtained from [`RefAppender::append_refs`].
 pub type SeriesRef = SeriesId;
@@ -41,6 +48,100 @@ pub struct RefAppended {
     pub new_refs: Vec<Option<SeriesRef>>,
 }
 
+/// One series of an [`OrderedBatch`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchSeries {
+    /// A series the head holds (from [`Storage::lookup_canonical`]).
+    Known(SeriesRef),
+    /// A series given by labels (created when new).
+    New(Labels),
+}
+
+/// A batch whose series keep their order, each known by reference or given
+/// by labels; for [`Storage::append_ordered`].
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct OrderedBatch {
+    /// Every sample of the batch, series after series.
+    pub samples: Vec<Sample>,
+    /// Each series with the number of its samples in `samples`.
+    pub series: Vec<(BatchSeries, usize)>,
+}
+
+impl OrderedBatch {
+    /// The batch as a label batch, for append listeners.
+    fn labelled(&self, head: &super::head::Head) -> Vec<SeriesSamples> {
+        let mut rest = &self.samples[..];
+        let mut out = Vec::with_capacity(self.series.len());
+        for (series, count) in &self.series {
+            let (samples, tail) = rest.split_at((*count).min(rest.len()));
+            rest = tail;
+            let labels = match series {
+                BatchSeries::Known(id) => head.get(*id).map(super::head::MemSeries::labels),
+                BatchSeries::New(labels) => Some(labels.clone()),
+            };
+            if let Some(labels) = labels {
+                out.push(SeriesSamples {
+                    labels,
+                    samples: samples.to_vec(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Series lookups by canonical label bytes ([`Labels::encode`]); from
+/// [`Storage::lookup_canonical`].
+pub struct CanonicalLookup<'a> {
+    head: parking_lot::RwLockReadGuard<'a, super::head::Head>,
+}
+
+impl CanonicalLookup<'_> {
+    /// The [`RefAppender::ref_epoch`] the references found are valid in.
+    pub fn epoch(&self) -> u64 {
+        self.head.removals()
+    }
+
+    pub fn get(&self, canonical: &[u8]) -> Option<SeriesRef> {
+        self.head.lookup_encoded(canonical)
+    }
+}
+
+impl Storage {
+    /// Finds series by their canonical label bytes, under one head read
+    /// lock held until the lookup is dropped: drop it before appending.
+    pub fn lookup_canonical(&self) -> CanonicalLookup<'_> {
+        CanonicalLookup {
+            head: self.inner.head.read(),
+        }
+    }
+
+    /// Appends an [`OrderedBatch`] whose references were looked up in `epoch`:
+    /// stored whole or refused whole, like [`Appender::append`]. `Ok(None)`
+    /// when series were removed since (nothing is stored; look them up again).
+    pub fn append_ordered(
+        &self,
+        batch: OrderedBatch,
+        epoch: u64,
+    ) -> Result<Option<AppendStats>, AppendError> {
+        self.check_writable()?;
+        let rules = self.rules();
+        let listeners = self.active_listeners();
+        let (stats, synced) = {
+            let mut head = self.inner.head.write();
+            if head.removals() != epoch {
+                return Ok(None);
+            }
+            let forwarding = listeners.map(|l| (l, Arc::new(batch.labelled(&head))));
+            let prepared = head.prepare_ordered(batch, &rules)?;
+            let stats = prepared.stats;
+            (stats, self.log_and_apply(&mut head, prepared, forwarding)?)
+        };
+        self.sync_if_always(synced)?;
+        Ok(Some(stats))
+    }
+}
+
 /// An [`Appender`] that also appends by series reference.
 pub trait RefAppender: Appender {
     /// Changes whenever a series is removed; references obtained under an
@@ -60,8 +161,8 @@ impl RefAppender for Storage {
         let listeners = self.active_listeners();
         let (appended, synced) = {
             let mut head = self.inner.head.write();
-            let (prepared, new_refs) = head.prepare_refs(&batch.known, &batch.new, &rules)?;
-            let forwarding = listeners.map(|l| (l, Arc::new(labelled(&head, batch))));
+            let forwarding = listeners.map(|l| (l, Arc::new(labelled(&head, &batch))));
+            let (prepared, new_refs) = head.prepare_refs(&batch.known, batch.new, &rules)?;
             let stats = prepared.stats;
             let synced = self.log_and_apply(&mut head, prepared, forwarding)?;
             (RefAppended { stats, new_refs }, synced)
@@ -72,14 +173,16 @@ impl RefAppender for Storage {
 }
 
 /// The batch as label batches, for append listeners (the remote-write sender).
-fn labelled(head: &super::head::Head, batch: RefBatch) -> Vec<SeriesSamples> {
-    let known = batch.known.into_iter().filter_map(|(id, sample)| {
+/// Built before the batch is checked (which consumes it), so a reference
+/// to a removed series is left out here and refused by the check.
+fn labelled(head: &super::head::Head, batch: &RefBatch) -> Vec<SeriesSamples> {
+    let known = batch.known.iter().filter_map(|&(id, sample)| {
         Some(SeriesSamples {
             labels: head.get(id)?.labels(),
             samples: vec![sample],
         })
     });
-    known.chain(batch.new).collect()
+    known.chain(batch.new.iter().cloned()).collect()
 }
 
 #[cfg(test)]
@@ -179,5 +282,55 @@ mod tests {
         assert!(values(&s, "b").is_empty());
         assert_eq!(values(&s, "a"), [(10, 1.0)]);
         assert_eq!(s.ref_epoch(), 0);
+    }
+
+    #[test]
+    fn ordered_batches_refuse_in_order_and_only_in_their_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        let new = vec![new_series("a", 10, 1.0)];
+        let a = s
+            .append_refs(RefBatch {
+                known: Vec::new(),
+                new,
+            })
+            .unwrap()
+            .new_refs[0]
+            .unwrap();
+        let b = Labels::from_pairs([("__name__", "b"), ("job", "j")]);
+        let batch = |a_t: i64, b_t: i64| OrderedBatch {
+            samples: vec![Sample { t: b_t, v: 1.0 }, Sample { t: a_t, v: 2.0 }],
+            series: vec![(BatchSeries::New(b.clone()), 1), (BatchSeries::Known(a), 1)],
+        };
+        let both_bad = batch(5, i64::MAX / 2);
+        let err = s.append_ordered(both_bad, s.ref_epoch()).unwrap_err();
+        assert!(
+            matches!(err, AppendError::TooFarInFuture { ref labels, .. } if labels == "b{job=\"j\"}"),
+            "the first series in order is named: {err}"
+        );
+        let err = s.append_ordered(batch(5, 20), s.ref_epoch()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "out of order sample for series a{job=\"j\"} at timestamp 5"
+        );
+        assert_eq!(s.append_ordered(batch(20, 20), s.ref_epoch() + 1), Ok(None));
+        assert!(values(&s, "b").is_empty(), "refused batches store nothing");
+        let stats = s.append_ordered(batch(20, 20), s.ref_epoch()).unwrap().unwrap();
+        assert_eq!((stats.samples_appended, stats.series_created), (2, 1));
+        assert_eq!(values(&s, "a"), [(10, 1.0), (20, 2.0)]);
+        assert_eq!(values(&s, "b"), [(20, 1.0)]);
+        let lookup = s.lookup_canonical();
+        assert_eq!(lookup.epoch(), 0);
+        assert!(lookup.get(&encoded(&b)).is_some());
+        assert_eq!(
+            lookup.get(&encoded(&Labels::from_pairs([("__name__", "c")]))),
+            None
+        );
+    }
+
+    fn encoded(labels: &Labels) -> Vec<u8> {
+        let mut out = Vec::new();
+        labels.encode(&mut out);
+        out
     }
 }

@@ -77,7 +77,7 @@ pub fn serialize(head: &Head, replay_from_segment: u64) -> Vec<u8> {
         put_uvarint(&mut out, s.chunk.bytes().len() as u64);
         out.extend_from_slice(s.chunk.bytes());
         put_uvarint(&mut out, s.ooo.len() as u64);
-        for o in &s.ooo {
+        for o in s.ooo.iter() {
             out.extend_from_slice(&o.t.to_le_bytes());
             out.extend_from_slice(&o.v.to_bits().to_le_bytes());
         }
@@ -221,7 +221,7 @@ pub fn restore(head: &mut Head, snapshot: Snapshot) -> Result<(), String> {
         series.first_t = state.first_t;
         series.last_t = state.last_t;
         series.last_v = state.last_v;
-        series.ooo = state.ooo;
+        series.ooo = state.ooo.into();
         if !state.chunk.is_empty() {
             series.chunk = XorChunk::from_bytes(state.chunk)
                 .map_err(|e| format!("open chunk of series {}: {e}", state.id))?;
@@ -250,7 +250,7 @@ mod tests {
             s.first_t = 10;
             s.last_t = 10;
             s.last_v = 1.5;
-            s.ooo.push(Sample { t: 5, v: -1.0 });
+            s.ooo = vec![Sample { t: 5, v: -1.0 }].into();
         }
         head.max_t = 10;
         head.pending.insert(CutChunk {
