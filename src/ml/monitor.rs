@@ -26,7 +26,8 @@ use crate::storage::{Appender, Label, SeriesSamples, Storage};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::mpsc::{sync_channel, Receiver, SendError, SyncSender};
+use std::sync::{Arc, Weak};
 
 /// Every series is re-appended at least this often, so idle models stay visible
 /// to PromQL's 5-minute lookback.
@@ -123,7 +124,13 @@ struct Inner {
     /// Each model's newest drift report not yet stored: a count window may end
     /// many times a second, so reports are stored at most once per tick.
     unsaved_reports: Mutex<BTreeMap<String, UnsavedReport>>,
+    /// Count windows that requests ended, for the drift evaluator thread.
+    drift_runs: SyncSender<(String, DriftRun)>,
 }
+
+/// Ended count windows queued for the evaluator; a request that finds the
+/// queue full waits (each holds a window's state, up to ~0.5 MB).
+const QUEUED_DRIFT_RUNS: usize = 16;
 
 /// A drift report waiting for the next tick; its HTML is rendered when stored.
 struct UnsavedReport {
@@ -173,7 +180,8 @@ impl MlMonitor {
             last_flush_ms: 0,
             last_refresh_ms: 0,
         };
-        Ok(MlMonitor {
+        let (drift_runs, queued_runs) = sync_channel(QUEUED_DRIFT_RUNS);
+        let monitor = MlMonitor {
             inner: Arc::new(Inner {
                 storage,
                 join,
@@ -183,8 +191,11 @@ impl MlMonitor {
                 declared,
                 state: Mutex::new(state),
                 unsaved_reports: Mutex::new(BTreeMap::new()),
+                drift_runs,
             }),
-        })
+        };
+        spawn_drift_evaluator(Arc::downgrade(&monitor.inner), queued_runs)?;
+        Ok(monitor)
     }
 
     /// Whether a request is being applied right now (its caller would wait).
@@ -211,8 +222,11 @@ impl MlMonitor {
         let runs = ended_count_windows(&mut state, now_ms);
         self.persist(writes)?;
         drop(state);
-        for (model, run) in runs {
-            self.record_drift(&model, &run)?;
+        for run in runs {
+            // Evaluated off the request's path; inline only if the evaluator is gone.
+            if let Err(SendError((model, run))) = self.inner.drift_runs.send(run) {
+                self.record_drift(&model, &run)?;
+            }
         }
         Ok(answer)
     }
@@ -740,6 +754,29 @@ struct DriftRun {
     window: ClosedWindow,
     preset: crate::drift::Preset,
     tests: Vec<crate::drift::suite::SuiteTest>,
+}
+
+/// Evaluates the count windows that requests ended, off their path (a run
+/// over 50 features takes milliseconds), in the order they ended. Stops when
+/// the monitor is dropped; a run still queued then is lost (its events are
+/// counted in every other series).
+fn spawn_drift_evaluator(
+    inner: Weak<Inner>,
+    runs: Receiver<(String, DriftRun)>,
+) -> Result<(), MonitorError> {
+    let evaluate = move || {
+        for (model, run) in runs {
+            let Some(inner) = inner.upgrade() else { break };
+            if let Err(e) = (MlMonitor { inner }).record_drift(&model, &run) {
+                tracing::error!(model = %model, "drift run failed: {e}");
+            }
+        }
+    };
+    std::thread::Builder::new()
+        .name("ml-drift".into())
+        .spawn(evaluate)
+        .map(drop)
+        .map_err(|e| MonitorError(format!("starting the drift evaluator: {e}")))
 }
 
 /// The count windows that ended during a request, each with its own

@@ -362,21 +362,25 @@ fn pending_chunks_of_an_older_snapshot_merge_into_a_compacted_partition() {
 }
 
 #[test]
-fn new_stores_compress_sleds_log_in_small_segments_and_old_ones_keep_theirs() {
+fn new_stores_use_small_uncompressed_segments_and_old_ones_keep_theirs() {
     // sled's conf ends in a binary CRC.
     let conf = |dir: &std::path::Path| {
         String::from_utf8_lossy(&std::fs::read(dir.join("sled/conf")).unwrap()).into_owned()
     };
     let fresh = tempfile::tempdir().unwrap();
     Storage::open(fresh.path(), opts()).unwrap().close().unwrap();
-    assert!(conf(fresh.path()).contains("use_compression: true"));
+    assert!(conf(fresh.path()).contains("use_compression: false"));
     assert!(conf(fresh.path()).contains("segment_size: 65536"));
     Storage::open(fresh.path(), opts()).unwrap().close().unwrap();
 
-    // A store created before (sled's defaults) opens as it was.
+    // A store created with other parameters (compressed, sled's default segments) opens as it was.
     let old = tempfile::tempdir().unwrap();
     {
-        let db = sled::Config::new().path(old.path().join("sled")).open().unwrap();
+        let db = sled::Config::new()
+            .path(old.path().join("sled"))
+            .use_compression(true)
+            .open()
+            .unwrap();
         db.open_tree("aux/kept").unwrap().insert("k", "v").unwrap();
         db.flush().unwrap();
     }
@@ -385,7 +389,7 @@ fn new_stores_compress_sleds_log_in_small_segments_and_old_ones_keep_theirs() {
     s.append(vec![series("x", "a", [(1, 1.0)])]).unwrap();
     s.close().unwrap();
     drop(s);
-    assert!(conf(old.path()).contains("use_compression: false"));
+    assert!(conf(old.path()).contains("use_compression: true"));
     assert!(conf(old.path()).contains("segment_size: 524288"));
     let s = Storage::open(old.path(), opts()).unwrap();
     assert_eq!(select_all(&s, "x")[0].samples.len(), 1);
