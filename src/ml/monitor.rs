@@ -760,10 +760,7 @@ struct DriftRun {
 /// over 50 features takes milliseconds), in the order they ended. Stops when
 /// the monitor is dropped; a run still queued then is lost (its events are
 /// counted in every other series).
-fn spawn_drift_evaluator(
-    inner: Weak<Inner>,
-    runs: Receiver<(String, DriftRun)>,
-) -> Result<(), MonitorError> {
+fn spawn_drift_evaluator(inner: Weak<Inner>, runs: Receiver<(String, DriftRun)>) -> Result<(), MonitorError> {
     let evaluate = move || {
         for (model, run) in runs {
             let Some(inner) = inner.upgrade() else { break };
