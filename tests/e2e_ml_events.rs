@@ -521,6 +521,25 @@ fn joins_and_counters_survive_a_restart() {
     assert_eq!(dup["data"]["accepted"], 0, "{dup}");
 }
 
+/// Uploads 400 reference rows for `churn` (ages 20-69, plans 1/3 pro, tenures
+/// 0.5-49.5) as CSV, gzipped when `gzip`; returns the answer.
+fn upload_churn_reference(server: &Server, gzip: bool) -> Value {
+    let mut csv = String::from("age,plan,tenure\n");
+    for i in 0..400 {
+        let plan = if i % 3 == 0 { "pro" } else { "free" };
+        csv.push_str(&format!("{},{plan},{}.5\n", 20 + i % 50, i % 50));
+    }
+    let (status, answer) = post(
+        server,
+        "/api/v1/models/churn/reference",
+        "text/csv",
+        csv.into_bytes(),
+        gzip,
+    );
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
 /// 100 predictions whose ages start at `age`.
 fn aged_batch(prefix: &str, age: u32) -> Value {
     let batch: Vec<Value> = (0..100)
@@ -539,19 +558,7 @@ fn a_sliding_drift_window_is_compared_every_step_over_the_last_whole_window() {
     let dir = tempfile::tempdir().expect("tempdir");
     let drift_yaml = "    drift:\n      window_events: 200\n      window_mode: sliding\n      window_step_events: 100\n      preset: evidently\n";
     let server = start(dir.path(), drift_yaml);
-    let mut csv = String::from("age,plan,tenure\n");
-    for i in 0..400 {
-        let plan = if i % 3 == 0 { "pro" } else { "free" };
-        csv.push_str(&format!("{},{plan},{}.5\n", 20 + i % 50, i % 50));
-    }
-    let (status, answer) = post(
-        &server,
-        "/api/v1/models/churn/reference",
-        "text/csv",
-        csv.into_bytes(),
-        false,
-    );
-    assert_eq!(status, 200, "{answer}");
+    upload_churn_reference(&server, false);
     // Two undrifted steps make the first whole window; both requests arrive
     // within one tick, and each step still holds exactly 100 predictions.
     post_json(&server, "/api/v1/predictions", &aged_batch("a", 20));
@@ -583,19 +590,7 @@ fn drift_job_compares_each_window_with_the_uploaded_reference() {
     let dir = tempfile::tempdir().expect("tempdir");
     let drift_yaml = "    drift:\n      window_events: 200\n      preset: evidently\n      tests:\n        - {test: share_of_drifted_columns, lt: 0.3}\n        - {test: new_categories, column: plan}\n";
     let server = start(dir.path(), drift_yaml);
-    let mut csv = String::from("age,plan,tenure\n");
-    for i in 0..400 {
-        let plan = if i % 3 == 0 { "pro" } else { "free" };
-        csv.push_str(&format!("{},{plan},{}.5\n", 20 + i % 50, i % 50));
-    }
-    let (status, answer) = post(
-        &server,
-        "/api/v1/models/churn/reference",
-        "text/csv",
-        csv.into_bytes(),
-        true,
-    );
-    assert_eq!(status, 200, "{answer}");
+    let answer = upload_churn_reference(&server, true);
     assert_eq!(answer["data"]["rows"], 400);
     let (status, answer) = post(
         &server,

@@ -172,7 +172,8 @@ pub enum WindowLength {
 }
 
 impl WindowLength {
-    fn amount(self) -> u64 {
+    /// The length in its own unit (events or milliseconds).
+    pub fn amount(self) -> u64 {
         match self {
             WindowLength::Events(n) | WindowLength::Millis(n) => n,
         }

@@ -284,9 +284,7 @@ impl DriftJob {
 
 /// Steps in one window (1 when tumbling).
 fn steps_per_window(config: &DriftJobConfig) -> usize {
-    let length = match config.window_length() {
-        WindowLength::Events(n) | WindowLength::Millis(n) => n,
-    };
+    let length = config.window_length().amount();
     usize::try_from(length / config.window_step().max(1)).map_or(1, |n| n.max(1))
 }
 

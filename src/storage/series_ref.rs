@@ -252,19 +252,21 @@ mod tests {
         assert_eq!(values(&s, "b"), [(10, 2.0), (20, 4.0)]);
     }
 
+    /// Appends series `a` with one sample at t=10 and returns its reference.
+    fn append_first_series(s: &Storage) -> SeriesRef {
+        let new = vec![new_series("a", 10, 1.0)];
+        let batch = RefBatch {
+            known: Vec::new(),
+            new,
+        };
+        s.append_refs(batch).unwrap().new_refs[0].unwrap()
+    }
+
     #[test]
     fn a_batch_with_a_bad_reference_sample_stores_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let s = open(dir.path());
-        let new = vec![new_series("a", 10, 1.0)];
-        let a = s
-            .append_refs(RefBatch {
-                known: Vec::new(),
-                new,
-            })
-            .unwrap()
-            .new_refs[0]
-            .unwrap();
+        let a = append_first_series(&s);
         let out_of_order = RefBatch {
             known: vec![(a, Sample { t: 5, v: 2.0 })],
             new: vec![new_series("b", 10, 1.0)],
@@ -288,15 +290,7 @@ mod tests {
     fn ordered_batches_refuse_in_order_and_only_in_their_epoch() {
         let dir = tempfile::tempdir().unwrap();
         let s = open(dir.path());
-        let new = vec![new_series("a", 10, 1.0)];
-        let a = s
-            .append_refs(RefBatch {
-                known: Vec::new(),
-                new,
-            })
-            .unwrap()
-            .new_refs[0]
-            .unwrap();
+        let a = append_first_series(&s);
         let b = Labels::from_pairs([("__name__", "b"), ("job", "j")]);
         let batch = |a_t: i64, b_t: i64| OrderedBatch {
             samples: vec![Sample { t: b_t, v: 1.0 }, Sample { t: a_t, v: 2.0 }],
