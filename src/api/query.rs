@@ -35,26 +35,8 @@ pub fn write_timestamp(out: &mut String, t: i64) {
     }
 }
 
-/// Writes a sample value as Prometheus does (Go's `FormatFloat(v, 'f', -1, 64)`):
-/// the shortest digits that read back to `v`, never an exponent; `NaN`, `+Inf`, `-Inf`.
-/// Result bodies hold one per point, so this is the hot path of large range queries:
-/// zmij finds the digits; the rare value it writes with an exponent is written
-/// again by `Display`, which spells out the same digits in plain decimal.
-pub fn write_value(out: &mut String, v: f64) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else {
-        let mut buffer = zmij::Buffer::new();
-        let digits = buffer.format_finite(v);
-        if digits.contains('e') {
-            let _ = write!(out, "{v}");
-        } else {
-            out.push_str(digits.strip_suffix(".0").unwrap_or(digits));
-        }
-    }
-}
+/// Writes a sample value as Prometheus does (Go's `FormatFloat(v, 'f', -1, 64)`).
+pub use crate::promql::write_go_f as write_value;
 
 /// Writes a JSON string escaped as Go's encoding/json does (Prometheus's
 /// JSON is Go's): HTML-sensitive `<`, `>`, `&` and U+2028/U+2029 become
@@ -358,13 +340,42 @@ mod tests {
         assert_eq!(format_value(5e-324), 5e-324f64.to_string());
     }
 
+    /// Go's digits for `v`: the shortest that read back, an exact tie broken to
+    /// the even digit. Python's `repr` and ryu use the same rule.
+    fn go_digits(v: f64) -> String {
+        let mut buffer = ryu::Buffer::new();
+        let text = buffer.format_finite(v);
+        let (mantissa, _) = text.split_once('e').unwrap_or((text, ""));
+        let mantissa = mantissa.strip_suffix(".0").unwrap_or(mantissa);
+        mantissa
+            .replace(['-', '.'], "")
+            .trim_start_matches('0')
+            .to_string()
+    }
+
+    fn significant_digits(text: &str) -> String {
+        let digits = text.replace(['-', '.'], "");
+        let digits = digits.trim_start_matches('0');
+        if text.contains('.') {
+            digits.to_string()
+        } else {
+            digits.trim_end_matches('0').to_string()
+        }
+    }
+
     proptest::proptest! {
-        /// The fast path writes exactly what `Display` (Go's 'f', -1) writes.
+        /// Every finite value reads back exactly, has no exponent, and carries
+        /// Go's shortest digits.
         #[test]
-        fn values_match_display(bits in proptest::num::u64::ANY) {
+        fn values_round_trip_with_go_digits(bits in proptest::num::u64::ANY) {
             let v = f64::from_bits(bits);
-            proptest::prop_assume!(v.is_finite());
-            proptest::prop_assert_eq!(format_value(v), v.to_string());
+            proptest::prop_assume!(v.is_finite() && v != 0.0);
+            let text = format_value(v);
+            proptest::prop_assert!(!text.contains('e'), "{}", text);
+            proptest::prop_assert_eq!(text.parse::<f64>().ok(), Some(v));
+            let ours = significant_digits(&text);
+            let go = go_digits(v);
+            proptest::prop_assert_eq!(ours.trim_end_matches('0'), go.trim_end_matches('0'));
         }
 
         #[test]

@@ -19,6 +19,7 @@ mod value;
 
 pub use engine::{CancelToken, Engine, EngineOptions};
 pub use error::PromqlError;
+pub use format::write_go_f;
 pub use raw_strings::parse;
 pub use value::{QueryResult, Sample, Series, Steps, Value};
 

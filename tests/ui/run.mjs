@@ -44,6 +44,9 @@ function chartStats(page) {
 }
 
 async function expectCharts(page, min = 1) {
+  // A chart's element is in the page one frame before its uPlot is (uPlot is
+  // made in an effect, after paint); wait for every one to be drawn.
+  await page.waitForFunction(() => [...document.querySelectorAll(".chart")].every((el) => el.uplot));
   const stats = await chartStats(page);
   assert.ok(stats.length >= min, `expected ≥ ${min} charts, found ${stats.length}`);
   for (const s of stats) {
