@@ -24,6 +24,12 @@ impl LabelBuilder {
         }
     }
 
+    /// Makes room for `additional` more labels, so that adding them does not
+    /// double the buffer (the built labels keep its capacity).
+    pub fn reserve_exact(&mut self, additional: usize) {
+        self.labels.reserve_exact(additional);
+    }
+
     /// The value of `name`, `""` when absent.
     pub fn get(&self, name: &str) -> &str {
         self.position(name)

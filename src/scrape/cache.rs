@@ -485,6 +485,7 @@ pub fn with_target_labels(exposed: Labels, target: &Labels, honor_labels: bool) 
             .filter(|l| exposed.get(&l.name).is_empty())
             .collect();
         let mut builder = LabelBuilder::new(exposed);
+        builder.reserve_exact(missing.len());
         for label in missing {
             builder.set(&label.name, &label.value);
         }
@@ -492,6 +493,7 @@ pub fn with_target_labels(exposed: Labels, target: &Labels, honor_labels: bool) 
     }
     let clashing = exported_names(&exposed, target);
     let mut builder = LabelBuilder::new(exposed);
+    builder.reserve_exact(target.len() + clashing.len());
     for label in target.iter() {
         builder.set(&label.name, &label.value);
     }

@@ -2,7 +2,8 @@
 //!
 //! Owns service discovery (`discovery`), target labels (`target`), the HTTP
 //! clients (`client`, `fetch`), per-target loops (`scrape_loop`) with their series
-//! cache (`cache`), one pool per job (`pool`) and the targets and metadata API
+//! cache (`cache`), the one thread scrapes are parsed and appended on
+//! (`store_thread`), one pool per job (`pool`) and the targets and metadata API
 //! (`api`). Appends go through `storage::RefAppender` only (by series reference,
 //! as Prometheus's scrape cache appends); parsing the exposition
 //! format belongs to `crate::exposition`, relabelling to `crate::relabel`. It must
@@ -18,6 +19,7 @@ mod discovery;
 mod fetch;
 mod pool;
 mod scrape_loop;
+mod store_thread;
 mod target;
 
 use std::collections::BTreeMap;

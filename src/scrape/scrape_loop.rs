@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 
 use super::cache::{Metadata, SampleRules, ScrapeBatch, SeriesCache};
 use super::fetch::{fetch, Scraped};
+use super::store_thread;
 use super::target::Target;
 use crate::exposition::Format;
 use crate::http_client::HttpClient;
@@ -88,7 +89,7 @@ pub async fn run(active: Arc<ActiveTarget>, context: Arc<LoopContext>, mut stop:
     loop {
         tokio::select! {
             _ = &mut stop => break,
-            _ = ticker.tick() => scraper.scrape_once(&active, &context).await,
+            _ = ticker.tick() => scraper = scraper.scrape_once(&active, &context).await,
         }
     }
     scraper.mark_all_stale(&context);
@@ -129,7 +130,8 @@ impl Scraper {
         }
     }
 
-    async fn scrape_once(&mut self, active: &ActiveTarget, context: &LoopContext) {
+    /// Scrapes once; gives the scraper back for the next scrape.
+    async fn scrape_once(mut self, active: &ActiveTarget, context: &LoopContext) -> Self {
         let started = Instant::now();
         let started_at = Utc::now();
         let ts = now_ms();
@@ -147,11 +149,14 @@ impl Scraper {
                 .await
             }
         };
-        // Parsing and appending are CPU and disk work; keep them off the async workers.
-        let outcome = tokio::task::block_in_place(|| match fetched {
-            Ok(scraped) => self.store(&scraped, ts, context),
+        let outcome = match fetched {
+            Ok(scraped) => {
+                let (scraper, outcome) = self.store_off_runtime(scraped, ts, active, context).await;
+                self = scraper;
+                outcome
+            }
             Err(err) => Err(err),
-        });
+        };
         let duration = started.elapsed();
         let (health, last_error, report) = match outcome {
             Ok(batch) => (Health::Up, String::new(), Report::success(&batch, duration)),
@@ -171,18 +176,45 @@ impl Scraper {
         if let Some(metadata) = metadata {
             state.metadata = metadata;
         }
+        drop(state);
+        self
+    }
+
+    /// [`Scraper::store`] on the scrape-store thread (see `store_thread`):
+    /// parsing and appending are CPU and disk work, kept off the async workers.
+    async fn store_off_runtime(
+        self,
+        scraped: Scraped,
+        ts: i64,
+        active: &ActiveTarget,
+        context: &LoopContext,
+    ) -> (Self, Result<ScrapeBatch, String>) {
+        let appender = Arc::clone(&context.appender);
+        let mut scraper = self;
+        let stored = store_thread::run(move || {
+            let outcome = scraper.store(&scraped, ts, appender.as_ref());
+            (scraper, outcome)
+        })
+        .await;
+        stored.unwrap_or_else(|| {
+            // The cache went with the panic: start again from labels.
+            let error = "internal error while storing the scrape".to_string();
+            (Scraper::new(active, context), Err(error))
+        })
     }
 
     /// Parses the body and appends it in one batch; an append error fails the scrape.
-    fn store(&mut self, scraped: &Scraped, ts: i64, context: &LoopContext) -> Result<ScrapeBatch, String> {
+    fn store(
+        &mut self,
+        scraped: &Scraped,
+        ts: i64,
+        appender: &dyn RefAppender,
+    ) -> Result<ScrapeBatch, String> {
         let format = Format::from_content_type(scraped.content_type.as_deref());
-        let epoch = context.appender.ref_epoch();
+        let epoch = appender.ref_epoch();
         let mut batch = self.cache.scrape(&scraped.body, format, ts, &self.rules, epoch)?;
         let appends = std::mem::take(&mut batch.appends);
-        let appended = context
-            .appender
-            .append_refs(appends)
-            .map_err(|err| err.to_string())?;
+        let appended = appender.append_refs(appends).map_err(|err| err.to_string())?;
         self.cache.resolved(&batch.new_series, &appended.new_refs);
         Ok(batch)
     }
