@@ -448,7 +448,7 @@ fn sightline_disk_report(mut server: Server) {
 
 /// Per tree: name, key + value bytes, entries.
 fn sled_live_bytes(path: &Path) -> Result<Vec<(String, u64, u64)>> {
-    let db = sightline::storage::sled_config(path)
+    let db = sightline::storage::sled_config(path, sightline::storage::NewSledLog::Compressed)
         .map_err(|e| format!("{e}"))?
         .open()
         .map_err(|e| format!("{e}"))?;

@@ -113,6 +113,9 @@ pub(super) struct Inner {
     pub head: RwLock<Head>,
     pub wal: Mutex<Option<Wal>>,
     pub db: sled::Db,
+    /// The database of [`Storage::aux_tree`]s (`db` itself in a data
+    /// directory made before they had one).
+    pub aux_db: sled::Db,
     pub series_tree: sled::Tree,
     pub chunks: sled::Tree,
     pub partitions_tree: sled::Tree,
@@ -149,16 +152,26 @@ struct SledParameters {
     segment_size: usize,
 }
 
-/// sled's config for the store's database at `path`. A new database uses
-/// [`NEW_SEGMENT_SIZE`] and an uncompressed log: zstd on sled's log cut the
-/// compacted `ingest_compare` directory from ~3.3 to ~2.2 bytes/sample, but
-/// sled compresses every log message with a fresh zstd context, which made the
-/// ML events path (one sled write per prediction) ~4x slower (39,800 to 8,200
-/// events/s). An existing database keeps the parameters it was created with,
-/// read from sled's own `conf` file (a compressed one still opens).
-pub fn sled_config(path: &Path) -> Result<sled::Config, StorageError> {
+/// sled's config for a database at `path` that sled has not created yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewSledLog {
+    /// zstd on every log message: the samples' database, which sled writes
+    /// only when series are created, chunks spill and partitions are
+    /// compacted. It cut the compacted `ingest_compare` directory from ~3.3
+    /// to ~2.2 bytes/sample.
+    Compressed,
+    /// The aux database: the ML events path writes one sled key per
+    /// prediction, and sled compresses every message with a fresh zstd
+    /// context, which made it ~4x slower (39,800 to 8,200 events/s).
+    Uncompressed,
+}
+
+/// sled's config for a database at `path` ([`NEW_SEGMENT_SIZE`], the log
+/// `new_log` says). An existing database keeps the parameters it was created
+/// with, read from sled's own `conf` file.
+pub fn sled_config(path: &Path, new_log: NewSledLog) -> Result<sled::Config, StorageError> {
     let params = stored_sled_parameters(path)?.unwrap_or(SledParameters {
-        use_compression: false,
+        use_compression: new_log == NewSledLog::Compressed,
         segment_size: NEW_SEGMENT_SIZE,
     });
     Ok(sled::Config::new()
@@ -195,6 +208,40 @@ fn stored_sled_parameters(path: &Path) -> Result<Option<SledParameters>, Storage
     }))
 }
 
+/// Share of `storage.cache_capacity` given to the aux database's page cache;
+/// the samples' database gets the rest.
+const AUX_SHARE_OF_CACHE: u64 = 4;
+/// The smallest page cache sled accepts (it panics below it).
+const SLED_MIN_CACHE: u64 = 256;
+
+/// Opens the samples' database (`sled/`) and the aux database (`aux/`). A
+/// directory whose `sled/` predates `aux/` keeps its aux trees in `sled/`.
+/// `aux/` is created first, so a crash between the two leaves a directory
+/// that opens the new way.
+fn open_databases(dir: &Path, cache_capacity: u64) -> Result<(sled::Db, sled::Db), StorageError> {
+    let (engine_path, aux_path) = (dir.join("sled"), dir.join("aux"));
+    let shared = engine_path.join("conf").exists() && !aux_path.exists();
+    let aux_cache = (cache_capacity / AUX_SHARE_OF_CACHE).max(SLED_MIN_CACHE);
+    let engine_cache = cache_capacity.saturating_sub(aux_cache).max(SLED_MIN_CACHE);
+    let open = |path: &Path, log: NewSledLog, cache: u64| -> Result<sled::Db, StorageError> {
+        Ok(sled_config(path, log)?
+            .cache_capacity(cache)
+            .flush_every_ms(Some(1000))
+            .open()?)
+    };
+    if shared {
+        let db = open(
+            &engine_path,
+            NewSledLog::Uncompressed,
+            cache_capacity.max(SLED_MIN_CACHE),
+        )?;
+        return Ok((db.clone(), db));
+    }
+    let aux = open(&aux_path, NewSledLog::Uncompressed, aux_cache)?;
+    let engine = open(&engine_path, NewSledLog::Compressed, engine_cache)?;
+    Ok((engine, aux))
+}
+
 /// Wall-clock time in milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -206,16 +253,14 @@ impl Storage {
     /// Opens (or creates) the store in `dir`, replaying the WAL.
     pub fn open(dir: &Path, opts: StorageOptions) -> Result<Storage, StorageError> {
         std::fs::create_dir_all(dir)?;
-        let db = sled_config(&dir.join("sled"))?
-            .cache_capacity(opts.cache_capacity_bytes)
-            .flush_every_ms(Some(1000))
-            .open()?;
+        let (db, aux_db) = open_databases(dir, opts.cache_capacity_bytes)?;
         let inner = Inner {
             dir: dir.to_path_buf(),
             series_tree: db.open_tree(layout::SERIES_TREE)?,
             chunks: db.open_tree(layout::CHUNKS_TREE)?,
             partitions_tree: db.open_tree(layout::PARTITIONS_TREE)?,
             db,
+            aux_db,
             opts,
             head: RwLock::new(Head::new()),
             wal: Mutex::new(None),
@@ -235,12 +280,13 @@ impl Storage {
         &self.inner.dir
     }
 
-    /// A sled tree of the store's own database, for subsystems that keep
-    /// small durable state beside the samples (silences, notification log,
-    /// incidents, prediction log, dashboards). Stored as `aux/<name>`, so it
-    /// never collides with the engine's own trees.
+    /// A sled tree for subsystems that keep durable state beside the samples
+    /// (silences, notification log, incidents, ML joins and prediction log,
+    /// dashboards), in the store's aux database. Named `aux/<name>`, so it
+    /// never collides with the engine's own trees in an older data directory,
+    /// where they share one database.
     pub fn aux_tree(&self, name: &str) -> Result<sled::Tree, StorageError> {
-        Ok(self.inner.db.open_tree(format!("aux/{name}"))?)
+        Ok(self.inner.aux_db.open_tree(format!("aux/{name}"))?)
     }
 
     /// Adds a listener told about every batch appended from now on.
@@ -486,6 +532,7 @@ impl Storage {
         let bytes = snapshot::seal(&raw);
         drop(raw);
         inner.db.flush()?;
+        inner.aux_db.flush()?;
         snapshot::write(&inner.dir, &bytes)?;
         if let Some(wal) = inner.wal.lock().as_ref() {
             wal.remove_before(segment)?;
@@ -511,6 +558,7 @@ impl Storage {
     pub fn close(&self) -> Result<(), StorageError> {
         self.checkpoint()?;
         self.inner.db.flush()?;
+        self.inner.aux_db.flush()?;
         Ok(())
     }
 }

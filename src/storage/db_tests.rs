@@ -362,16 +362,24 @@ fn pending_chunks_of_an_older_snapshot_merge_into_a_compacted_partition() {
 }
 
 #[test]
-fn new_stores_use_small_uncompressed_segments_and_old_ones_keep_theirs() {
+fn new_stores_compress_samples_but_not_aux_trees_and_old_ones_keep_theirs() {
     // sled's conf ends in a binary CRC.
-    let conf = |dir: &std::path::Path| {
-        String::from_utf8_lossy(&std::fs::read(dir.join("sled/conf")).unwrap()).into_owned()
+    let conf_of = |dir: &std::path::Path, db: &str| {
+        String::from_utf8_lossy(&std::fs::read(dir.join(db).join("conf")).unwrap()).into_owned()
     };
+    let conf = |dir: &std::path::Path| conf_of(dir, "sled");
     let fresh = tempfile::tempdir().unwrap();
-    Storage::open(fresh.path(), opts()).unwrap().close().unwrap();
-    assert!(conf(fresh.path()).contains("use_compression: false"));
+    let s = Storage::open(fresh.path(), opts()).unwrap();
+    s.aux_tree("kept").unwrap().insert("k", "v").unwrap();
+    s.close().unwrap();
+    drop(s);
+    assert!(conf(fresh.path()).contains("use_compression: true"));
     assert!(conf(fresh.path()).contains("segment_size: 65536"));
-    Storage::open(fresh.path(), opts()).unwrap().close().unwrap();
+    assert!(conf_of(fresh.path(), "aux").contains("use_compression: false"));
+    assert!(conf_of(fresh.path(), "aux").contains("segment_size: 65536"));
+    let s = Storage::open(fresh.path(), opts()).unwrap();
+    assert_eq!(s.aux_tree("kept").unwrap().get("k").unwrap().unwrap(), "v");
+    s.close().unwrap();
 
     // A store created with other parameters (compressed, sled's default segments) opens as it was.
     let old = tempfile::tempdir().unwrap();
@@ -391,8 +399,10 @@ fn new_stores_use_small_uncompressed_segments_and_old_ones_keep_theirs() {
     drop(s);
     assert!(conf(old.path()).contains("use_compression: true"));
     assert!(conf(old.path()).contains("segment_size: 524288"));
+    assert!(!old.path().join("aux").exists(), "its aux trees stay in sled/");
     let s = Storage::open(old.path(), opts()).unwrap();
     assert_eq!(select_all(&s, "x")[0].samples.len(), 1);
+    assert_eq!(s.aux_tree("kept").unwrap().get("k").unwrap().unwrap(), "v");
 }
 
 #[test]

@@ -6,7 +6,9 @@
 //! it sees labels, timestamps (milliseconds since the epoch) and float values.
 //!
 //! The storage engine is hand-written because it is the product's core; sled
-//! (chosen by the user) holds the persisted chunks and series.
+//! (chosen by the user) holds the persisted chunks and series in one database
+//! (`sled/`, compressed) and other subsystems' durable state in another
+//! (`aux/`, [`Storage::aux_tree`]).
 //! See `docs/ARCHITECTURE.md` for the on-disk layout and the durability promise.
 
 pub mod block;
@@ -26,7 +28,9 @@ mod snapshot;
 mod stats;
 mod wal;
 
-pub use db::{now_ms, sled_config, FsyncMode, Storage, StorageCounters, StorageError, StorageOptions};
+pub use db::{
+    now_ms, sled_config, FsyncMode, NewSledLog, Storage, StorageCounters, StorageError, StorageOptions,
+};
 pub use maintain::{dir_size, CompactionReport, RetentionReport};
 pub use series_ref::{
     BatchSeries, CanonicalLookup, OrderedBatch, RefAppended, RefAppender, RefBatch, SeriesRef,
