@@ -411,7 +411,8 @@ pub struct StorageConfig {
     pub fsync: Fsync,
     /// How far behind the newest sample of a series a sample may still be accepted (default `0`).
     pub out_of_order_time_window: PromDuration,
-    /// Memory for sled's page cache (default `64MB`).
+    /// Memory for sled's page caches (default `64MB`): three quarters for the
+    /// samples' database, one for the aux database.
     pub cache_capacity: ByteSize,
     /// Samples stamped further in the future than this are refused (default `10m`).
     pub max_future: PromDuration,
