@@ -406,6 +406,21 @@ fn new_stores_compress_samples_but_not_aux_trees_and_old_ones_keep_theirs() {
 }
 
 #[test]
+fn a_dir_left_with_only_its_aux_database_opens_the_new_way() {
+    // A crash after `aux/` was created and before `sled/` was.
+    let dir = tempfile::tempdir().unwrap();
+    sled::Config::new()
+        .path(dir.path().join("aux"))
+        .open()
+        .unwrap()
+        .flush()
+        .unwrap();
+    Storage::open(dir.path(), opts()).unwrap().close().unwrap();
+    let conf = std::fs::read(dir.path().join("sled/conf")).unwrap();
+    assert!(String::from_utf8_lossy(&conf).contains("use_compression: true"));
+}
+
+#[test]
 fn a_sled_conf_without_its_parameters_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("sled")).unwrap();
