@@ -8,7 +8,7 @@
 //! persistence in the `ml_models` aux tree (schema and counters as JSON,
 //! written at each flush), so counters stay monotonic across restarts.
 
-use crate::config::models::{FeatureKind, ModelConfig, ModelTask, WindowLength};
+use crate::config::models::{DriftJobConfig, FeatureKind, ModelConfig, ModelTask, WindowLength};
 use crate::drift::html::render_html;
 use crate::drift::report::DriftReport;
 use crate::ml::counters::{series, GroupCounters};
@@ -579,12 +579,7 @@ impl MlMonitor {
             state.last_flush_ms = t;
             let m = state.models.get(model).ok_or(ReferenceError::UnknownModel)?;
             let job = m.drift.as_ref().ok_or(ReferenceError::NoReference)?;
-            DriftRun {
-                reference: job.reference.clone(),
-                window: job.snapshot(t),
-                preset: m.schema.config.drift.preset,
-                tests: m.schema.config.drift.tests.clone(),
-            }
+            DriftRun::new(job, &m.schema.config.drift, job.snapshot(t))
         };
         self.record_drift(model, &run)
             .map_err(|e| ReferenceError::Storage(e.to_string()))
@@ -706,8 +701,7 @@ impl MlMonitor {
         let beyond_cap = keys.len().saturating_sub(MAX_STORED_REPORTS);
         let prefix_len = report_prefix(REPORT_JSON, model).len();
         for (i, key) in keys.iter().enumerate() {
-            let time = key.get(prefix_len..).and_then(|t| <[u8; 8]>::try_from(t).ok());
-            let ended_ms = time.map_or(i64::MIN, |t| (u64::from_be_bytes(t) ^ (1 << 63)) as i64);
+            let ended_ms = key.get(prefix_len..).and_then(report_time_of).unwrap_or(i64::MIN);
             if i >= beyond_cap && ended_ms >= oldest_ms {
                 break;
             }
@@ -756,6 +750,18 @@ struct DriftRun {
     tests: Vec<crate::drift::suite::SuiteTest>,
 }
 
+impl DriftRun {
+    /// `window` of `job`, compared as `config` says.
+    fn new(job: &DriftJob, config: &DriftJobConfig, window: ClosedWindow) -> DriftRun {
+        DriftRun {
+            reference: job.reference.clone(),
+            window,
+            preset: config.preset,
+            tests: config.tests.clone(),
+        }
+    }
+}
+
 /// Evaluates the count windows that requests ended, off their path (a run
 /// over 50 features takes milliseconds), in the order they ended. Stops when
 /// the monitor is dropped; a run still queued then is lost (its events are
@@ -781,19 +787,18 @@ fn spawn_drift_evaluator(inner: Weak<Inner>, runs: Receiver<(String, DriftRun)>)
 fn ended_count_windows(state: &mut State, now_ms: i64) -> Vec<(String, DriftRun)> {
     let mut runs = Vec::new();
     for (name, model) in &mut state.models {
-        let config = &model.schema.config.drift;
+        let Some(job) = &model.drift else {
+            model.ended_windows.clear();
+            continue;
+        };
         for mut window in model.ended_windows.drain(..) {
             let t = now_ms.max(state.last_flush_ms + 1);
             state.last_flush_ms = t;
             window.ended_ms = t;
-            let Some(job) = &model.drift else { continue };
-            let run = DriftRun {
-                reference: job.reference.clone(),
-                window,
-                preset: config.preset,
-                tests: config.tests.clone(),
-            };
-            runs.push((name.clone(), run));
+            runs.push((
+                name.clone(),
+                DriftRun::new(job, &model.schema.config.drift, window),
+            ));
         }
     }
     runs
@@ -808,15 +813,7 @@ fn due_windows(state: &mut State, t: i64) -> Vec<(String, DriftRun)> {
             continue;
         };
         if let Some(window) = job.close_window(config, t) {
-            due.push((
-                name.clone(),
-                DriftRun {
-                    reference: job.reference.clone(),
-                    window,
-                    preset: config.preset,
-                    tests: config.tests.clone(),
-                },
-            ));
+            due.push((name.clone(), DriftRun::new(job, config, window)));
         }
     }
     due
@@ -838,6 +835,12 @@ const REPORT_HTML: u8 = b'h';
 /// A report's time as a key suffix that sorts in time order.
 fn report_time_key(t: i64) -> [u8; 8] {
     ((t as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The time [`report_time_key`] wrote; `None` for a suffix of another length.
+fn report_time_of(suffix: &[u8]) -> Option<i64> {
+    let bytes = <[u8; 8]>::try_from(suffix).ok()?;
+    Some((u64::from_be_bytes(bytes) ^ (1 << 63)) as i64)
 }
 
 fn report_prefix(kind: u8, model: &str) -> Vec<u8> {
@@ -1102,50 +1105,17 @@ impl ModelState {
 
     /// The group of `version` and the configured segment labels in `segment`.
     fn group_mut(&mut self, version: &str, segment: &BTreeMap<String, String>) -> &mut Group {
-        let mut key = String::with_capacity(version.len() + 16);
-        key.push_str(version);
-        for name in &self.schema.config.segment_labels {
-            key.push('\u{1f}');
-            key.push_str(segment.get(name).map_or("", String::as_str));
-        }
-        let model = self.schema.name().to_string();
-        let segment_labels = &self.schema.config.segment_labels;
-        self.groups.entry(key).or_insert_with(|| {
-            let mut base = vec![
-                Label {
-                    name: "model".into(),
-                    value: model,
-                },
-                Label {
-                    name: "model_version".into(),
-                    value: version.to_string(),
-                },
-            ];
-            for name in segment_labels {
-                if let Some(value) = segment.get(name).filter(|v| !v.is_empty()) {
-                    base.push(Label {
-                        name: name.clone(),
-                        value: value.clone(),
-                    });
-                }
-            }
-            base.sort_by(|a, b| a.name.cmp(&b.name));
-            Group {
-                base,
-                counters: GroupCounters::default(),
-                quality: QualityWindow::default(),
-                quality_cache: Vec::new(),
-                dirty: true,
-            }
-        })
+        group_in(&self.schema, &mut self.groups, version, segment)
     }
 
     fn count_prediction(&mut self, p: &Prediction, now_ms: i64) {
-        let buckets = self.schema.config.latency_buckets.clone();
-        let group = self.group_mut(&p.model_version, &p.segment);
-        group
-            .counters
-            .count_prediction(&buckets, p.latency_ms, distribution_score(p), p.failed());
+        let group = group_in(&self.schema, &mut self.groups, &p.model_version, &p.segment);
+        group.counters.count_prediction(
+            &self.schema.config.latency_buckets,
+            p.latency_ms,
+            distribution_score(p),
+            p.failed(),
+        );
         group.dirty = true;
         let capacity = self.schema.config.windows.data_quality_events;
         let (schema, data_quality) = (&self.schema, &mut self.data_quality);
@@ -1351,6 +1321,52 @@ impl ModelState {
             },
         })
     }
+}
+
+/// The group of `version` and the configured segment labels in `segment` among
+/// `groups`, created on first use (a free function so that callers can borrow
+/// the schema's config beside the group).
+fn group_in<'a>(
+    schema: &ModelSchema,
+    groups: &'a mut HashMap<String, Group>,
+    version: &str,
+    segment: &BTreeMap<String, String>,
+) -> &'a mut Group {
+    let mut key = String::with_capacity(version.len() + 16);
+    key.push_str(version);
+    let segment_labels = &schema.config.segment_labels;
+    for name in segment_labels {
+        key.push('\u{1f}');
+        key.push_str(segment.get(name).map_or("", String::as_str));
+    }
+    groups.entry(key).or_insert_with(|| {
+        let mut base = vec![
+            Label {
+                name: "model".into(),
+                value: schema.name().to_string(),
+            },
+            Label {
+                name: "model_version".into(),
+                value: version.to_string(),
+            },
+        ];
+        for name in segment_labels {
+            if let Some(value) = segment.get(name).filter(|v| !v.is_empty()) {
+                base.push(Label {
+                    name: name.clone(),
+                    value: value.clone(),
+                });
+            }
+        }
+        base.sort_by(|a, b| a.name.cmp(&b.name));
+        Group {
+            base,
+            counters: GroupCounters::default(),
+            quality: QualityWindow::default(),
+            quality_cache: Vec::new(),
+            dirty: true,
+        }
+    })
 }
 
 fn segment_names(schema: &ModelSchema) -> Vec<String> {

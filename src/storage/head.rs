@@ -202,7 +202,7 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
-fn encode_labels(labels: &Labels) -> Vec<u8> {
+pub(super) fn encode_labels(labels: &Labels) -> Vec<u8> {
     let mut buf = Vec::with_capacity(16 * labels.len() + 1);
     labels.encode(&mut buf);
     buf

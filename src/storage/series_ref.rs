@@ -188,6 +188,7 @@ fn labelled(head: &super::head::Head, batch: &RefBatch) -> Vec<SeriesSamples> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::head::encode_labels;
     use crate::storage::{Labels, Matcher, Queryable, SelectHints, StorageOptions};
 
     fn open(dir: &std::path::Path) -> Storage {
@@ -315,16 +316,10 @@ mod tests {
         assert_eq!(values(&s, "b"), [(20, 1.0)]);
         let lookup = s.lookup_canonical();
         assert_eq!(lookup.epoch(), 0);
-        assert!(lookup.get(&encoded(&b)).is_some());
+        assert!(lookup.get(&encode_labels(&b)).is_some());
         assert_eq!(
-            lookup.get(&encoded(&Labels::from_pairs([("__name__", "c")]))),
+            lookup.get(&encode_labels(&Labels::from_pairs([("__name__", "c")]))),
             None
         );
-    }
-
-    fn encoded(labels: &Labels) -> Vec<u8> {
-        let mut out = Vec::new();
-        labels.encode(&mut out);
-        out
     }
 }
