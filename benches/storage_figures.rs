@@ -8,7 +8,7 @@ use sightline::storage::{dir_size, Appender, Labels, Sample, SeriesSamples, Stor
 use std::time::Instant;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)

@@ -1,11 +1,12 @@
 //! The one thread on which every target's scrape is parsed and appended.
 //!
 //! The series a scrape creates live as long as they are scraped (head entries,
-//! labels, chunk buffers, cache keys), and mimalloc keeps partly used pages
+//! labels, chunk buffers, cache keys), and allocators keep partly used pages
 //! per thread: when those allocations came from whichever runtime or blocking
 //! thread a scrape happened to run on, 100k series left about a dozen threads
 //! with partly used pages of every size (peak RSS 85-88 MiB in
-//! `benches/scrape_compare`, 78 MiB with one runtime worker). Doing the work
+//! `benches/scrape_compare` with mimalloc, the allocator then; 78 MiB with
+//! one runtime worker). Doing the work
 //! on one thread keeps them together. One thread is enough: steady-state
 //! scrapes cost ~0.6 µs per sample, so it stores over a million samples a
 //! second, and appends of new series take the head's write lock anyway.
