@@ -40,11 +40,14 @@ pub struct AppendRules {
     pub max_series: usize,
 }
 
-/// One series in memory.
+/// One series in memory. Its labels live in its page's label bytes
+/// ([`SlotPage`]); [`SeriesView`] pairs the two.
 pub struct MemSeries {
-    /// Canonical label bytes ([`Labels::encode`]): a quarter of the memory of
-    /// a `Labels` value, and what lookups hash and compare.
-    encoded_labels: Box<[u8]>,
+    /// Where its canonical label bytes ([`Labels::encode`]) are in its page's
+    /// `labels`: a quarter of the memory of a `Labels` value, and what
+    /// lookups hash and compare.
+    labels_at: u32,
+    labels_len: u32,
     pub chunk: XorChunk,
     /// Earliest sample ever stored (i64::MAX when none).
     pub first_t: i64,
@@ -89,9 +92,10 @@ impl std::ops::Deref for OutOfOrder {
 }
 
 impl MemSeries {
-    fn new(encoded_labels: Box<[u8]>) -> Self {
+    fn new(labels_at: u32, labels_len: u32) -> Self {
         MemSeries {
-            encoded_labels,
+            labels_at,
+            labels_len,
             chunk: XorChunk::new(),
             first_t: i64::MAX,
             last_t: i64::MIN,
@@ -100,12 +104,39 @@ impl MemSeries {
         }
     }
 
-    pub fn labels(&self) -> Labels {
-        Labels::decode(&mut &self.encoded_labels[..]).unwrap_or_default()
+    fn labels_range(&self) -> std::ops::Range<usize> {
+        let start = self.labels_at as usize;
+        start..start + self.labels_len as usize
     }
 
     pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
         self.first_t <= maxt && self.last_t.max(self.ooo.last().map_or(i64::MIN, |s| s.t)) >= mint
+    }
+}
+
+/// A series and its canonical label bytes, as the head hands it out.
+#[derive(Clone, Copy)]
+pub struct SeriesView<'a> {
+    series: &'a MemSeries,
+    encoded_labels: &'a [u8],
+}
+
+impl<'a> SeriesView<'a> {
+    /// The series itself, for as long as the head is borrowed.
+    pub fn series(self) -> &'a MemSeries {
+        self.series
+    }
+
+    pub fn labels(&self) -> Labels {
+        Labels::decode(&mut &self.encoded_labels[..]).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for SeriesView<'_> {
+    type Target = MemSeries;
+
+    fn deref(&self) -> &MemSeries {
+        self.series
     }
 }
 
@@ -119,6 +150,10 @@ pub struct CutChunk {
 
 /// Series per page of [`SeriesSlots`].
 const SLOTS_PER_PAGE: usize = 1024;
+/// Bytes a page's label buffer grows by when full: a few steps per page
+/// (~110 B of labels per series), not doubling, which would leave a quarter
+/// of every page's buffer unused.
+const LABEL_GROWTH: usize = 16 * 1024;
 
 /// Series by id, in fixed pages of [`SLOTS_PER_PAGE`]: growing never copies
 /// the series already there, and never holds the doubled capacity a `Vec`
@@ -126,51 +161,139 @@ const SLOTS_PER_PAGE: usize = 1024;
 /// alive during the copy into 16 MiB of new ones).
 #[derive(Default)]
 struct SeriesSlots {
-    pages: Vec<Box<[Option<MemSeries>]>>,
+    pages: Vec<SlotPage>,
     /// One past the highest id ever registered.
     len: usize,
 }
 
+/// One page of series, with the canonical label bytes of all of them back to
+/// back. One buffer per page instead of one allocation per series: the labels
+/// live as long as their series, and as separate allocations they shared the
+/// allocator's pages with the short-lived ones of the append that created
+/// them, which then could not be given back. Scrape peak RSS at 100k series
+/// (`benches/scrape_compare`, 30 s): 69.6 and 71.7 MiB against 71.1 and
+/// 72.2 with jemalloc; 77.5 and 80.6 against 82.6 and 83.0 with mimalloc.
+struct SlotPage {
+    slots: Box<[Option<MemSeries>]>,
+    labels: Vec<u8>,
+    /// Label bytes of removed series still in `labels`.
+    dead_label_bytes: usize,
+}
+
+impl SlotPage {
+    fn new() -> Self {
+        SlotPage {
+            slots: (0..SLOTS_PER_PAGE).map(|_| None).collect(),
+            labels: Vec::new(),
+            dead_label_bytes: 0,
+        }
+    }
+
+    fn view<'a>(&'a self, series: &'a MemSeries) -> Option<SeriesView<'a>> {
+        let encoded_labels = self.labels.get(series.labels_range())?;
+        Some(SeriesView {
+            series,
+            encoded_labels,
+        })
+    }
+
+    /// Stores `encoded` in a free slot at `index`; `false` if it is taken or
+    /// the page's labels would pass 4 GiB.
+    fn insert(&mut self, index: usize, encoded: &[u8]) -> bool {
+        let (Ok(at), Ok(len)) = (u32::try_from(self.labels.len()), u32::try_from(encoded.len())) else {
+            return false;
+        };
+        let Some(slot @ None) = self.slots.get_mut(index) else {
+            return false;
+        };
+        if self.labels.capacity() - self.labels.len() < encoded.len() {
+            self.labels.reserve_exact(encoded.len().max(LABEL_GROWTH));
+        }
+        self.labels.extend_from_slice(encoded);
+        *slot = Some(MemSeries::new(at, len));
+        true
+    }
+
+    fn remove(&mut self, index: usize) -> Option<MemSeries> {
+        let series = self.slots.get_mut(index)?.take()?;
+        self.dead_label_bytes += series.labels_len as usize;
+        if self.dead_label_bytes > self.labels.len() / 2 {
+            self.compact_labels();
+        }
+        Some(series)
+    }
+
+    /// Rewrites the label buffer without the bytes of removed series.
+    fn compact_labels(&mut self) {
+        let live = self.labels.len() - self.dead_label_bytes;
+        let mut labels = Vec::with_capacity(live);
+        for series in self.slots.iter_mut().flatten() {
+            let bytes = self.labels.get(series.labels_range()).unwrap_or_default();
+            series.labels_at = labels.len() as u32;
+            labels.extend_from_slice(bytes);
+        }
+        self.labels = labels;
+        self.dead_label_bytes = 0;
+    }
+}
+
 impl SeriesSlots {
-    fn get(&self, id: SeriesId) -> Option<&MemSeries> {
+    fn get(&self, id: SeriesId) -> Option<SeriesView<'_>> {
         let id = id as usize;
-        self.pages.get(id / SLOTS_PER_PAGE)?[id % SLOTS_PER_PAGE].as_ref()
+        let page = self.pages.get(id / SLOTS_PER_PAGE)?;
+        page.view(page.slots[id % SLOTS_PER_PAGE].as_ref()?)
     }
 
-    fn slot_mut(&mut self, id: SeriesId) -> Option<&mut Option<MemSeries>> {
+    fn get_mut(&mut self, id: SeriesId) -> Option<&mut MemSeries> {
         let id = id as usize;
-        Some(&mut self.pages.get_mut(id / SLOTS_PER_PAGE)?[id % SLOTS_PER_PAGE])
+        self.pages.get_mut(id / SLOTS_PER_PAGE)?.slots[id % SLOTS_PER_PAGE].as_mut()
     }
 
-    /// The empty slot for `id`, adding pages as needed; `None` when taken.
-    fn vacant(&mut self, id: SeriesId) -> Option<&mut Option<MemSeries>> {
+    /// Registers `id` with its label bytes, adding pages as needed; `false`
+    /// when the id is taken.
+    fn insert(&mut self, id: SeriesId, encoded: &[u8]) -> bool {
         let idx = id as usize;
         while self.pages.len() <= idx / SLOTS_PER_PAGE {
-            self.pages.push((0..SLOTS_PER_PAGE).map(|_| None).collect());
+            self.pages.push(SlotPage::new());
         }
-        self.len = self.len.max(idx + 1);
-        self.slot_mut(id).filter(|slot| slot.is_none())
+        let inserted = self.pages[idx / SLOTS_PER_PAGE].insert(idx % SLOTS_PER_PAGE, encoded);
+        if inserted {
+            self.len = self.len.max(idx + 1);
+        }
+        inserted
     }
 
-    fn iter(&self) -> impl Iterator<Item = (SeriesId, &MemSeries)> {
+    fn remove(&mut self, id: SeriesId) -> Option<MemSeries> {
+        let id = id as usize;
+        self.pages
+            .get_mut(id / SLOTS_PER_PAGE)?
+            .remove(id % SLOTS_PER_PAGE)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (SeriesId, SeriesView<'_>)> {
         self.pages
             .iter()
-            .flat_map(|page| page.iter())
+            .flat_map(|page| page.slots.iter().map(move |slot| (page, slot)))
             .enumerate()
-            .filter_map(|(i, s)| Some((i as SeriesId, s.as_ref()?)))
+            .filter_map(|(i, (page, slot))| Some((i as SeriesId, page.view(slot.as_ref()?)?)))
     }
 
     fn iter_mut(&mut self) -> impl Iterator<Item = (SeriesId, &mut MemSeries)> {
         self.pages
             .iter_mut()
-            .flat_map(|page| page.iter_mut())
+            .flat_map(|page| page.slots.iter_mut())
             .enumerate()
             .filter_map(|(i, s)| Some((i as SeriesId, s.as_mut()?)))
     }
 
     fn allocated_bytes(&self) -> usize {
-        self.pages.capacity() * std::mem::size_of::<Box<[Option<MemSeries>]>>()
-            + self.pages.len() * SLOTS_PER_PAGE * std::mem::size_of::<Option<MemSeries>>()
+        let per_page = SLOTS_PER_PAGE * std::mem::size_of::<Option<MemSeries>>();
+        self.pages.capacity() * std::mem::size_of::<SlotPage>()
+            + self
+                .pages
+                .iter()
+                .map(|page| per_page + page.labels.capacity())
+                .sum::<usize>()
     }
 }
 
@@ -228,12 +351,12 @@ impl Head {
         self.series.len as SeriesId
     }
 
-    pub fn get(&self, id: SeriesId) -> Option<&MemSeries> {
+    pub fn get(&self, id: SeriesId) -> Option<SeriesView<'_>> {
         self.series.get(id)
     }
 
     pub fn get_mut(&mut self, id: SeriesId) -> Option<&mut MemSeries> {
-        self.series.slot_mut(id)?.as_mut()
+        self.series.get_mut(id)
     }
 
     pub fn index(&self) -> &PostingsIndex {
@@ -250,13 +373,13 @@ impl Head {
         let series = &self.series;
         self.by_labels
             .find(hash_bytes(encoded), |&id| {
-                series.get(id).is_some_and(|s| &s.encoded_labels[..] == encoded)
+                series.get(id).is_some_and(|s| s.encoded_labels == encoded)
             })
             .copied()
     }
 
     fn hash_of(series: &SeriesSlots, id: SeriesId) -> u64 {
-        series.get(id).map_or(0, |s| hash_bytes(&s.encoded_labels))
+        series.get(id).map_or(0, |s| hash_bytes(s.encoded_labels))
     }
 
     /// Bytes the head holds on the heap for its series, lookup table and
@@ -266,19 +389,11 @@ impl Head {
     pub fn series_memory_bytes(&self) -> usize {
         let per_series: usize = self
             .iter()
-            .map(|(_, s)| {
-                std::mem::size_of::<MemSeries>()
-                    + s.encoded_labels.len()
-                    + s.chunk.allocated_bytes()
-                    + s.ooo.allocated_bytes()
-            })
+            .map(|(_, s)| s.chunk.allocated_bytes() + s.ooo.allocated_bytes())
             .sum();
         let slots = self.series.allocated_bytes();
         let table = self.by_labels.capacity() * (std::mem::size_of::<SeriesId>() + 1);
-        per_series
-            + slots.saturating_sub(self.live * std::mem::size_of::<MemSeries>())
-            + table
-            + self.pending.memory_bytes()
+        per_series + slots + table + self.pending.memory_bytes()
     }
 
     /// Ids of series matching `matchers` whose data overlaps `[mint, maxt]`.
@@ -292,12 +407,11 @@ impl Head {
 
     /// Registers a series (at start, from the series tree, or from the WAL).
     pub fn add_series(&mut self, id: SeriesId, labels: Labels) {
-        let Some(slot) = self.series.vacant(id) else {
+        let encoded = encode_labels(&labels);
+        if !self.series.insert(id, &encoded) {
             return;
-        };
-        let encoded = encode_labels(&labels).into_boxed_slice();
+        }
         let hash = hash_bytes(&encoded);
-        *slot = Some(MemSeries::new(encoded));
         self.index.add(id, &labels);
         let series = &self.series;
         self.by_labels
@@ -307,14 +421,14 @@ impl Head {
 
     /// Forgets a series entirely (retention removed all its data).
     pub fn remove_series(&mut self, id: SeriesId) {
-        let Some(hash) = self.get(id).map(|s| hash_bytes(&s.encoded_labels)) else {
+        let Some((hash, labels)) = self.get(id).map(|s| (hash_bytes(s.encoded_labels), s.labels())) else {
             return;
         };
         if let Ok(entry) = self.by_labels.find_entry(hash, |&other| other == id) {
             entry.remove();
         }
-        if let Some(series) = self.series.slot_mut(id).and_then(Option::take) {
-            self.index.remove(id, &series.labels());
+        if self.series.remove(id).is_some() {
+            self.index.remove(id, &labels);
         }
         self.live -= 1;
         self.removals += 1;
@@ -325,7 +439,7 @@ impl Head {
     }
 
     /// Iterates over all live series.
-    pub fn iter(&self) -> impl Iterator<Item = (SeriesId, &MemSeries)> {
+    pub fn iter(&self) -> impl Iterator<Item = (SeriesId, SeriesView<'_>)> {
         self.series.iter()
     }
 
@@ -488,7 +602,7 @@ fn cut_out_of_order(id: SeriesId, series: &mut MemSeries) -> Vec<CutChunk> {
 }
 
 /// A stored series' labels for an error message, decoded only when formatted.
-struct LabelsOf<'a>(&'a MemSeries);
+struct LabelsOf<'a>(SeriesView<'a>);
 
 impl fmt::Display for LabelsOf<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -699,7 +813,7 @@ impl<'a> BatchCheck<'a> {
                 t: s.t,
             });
         }
-        let stored = self.head.get(id).map_or(&[][..], |m| &m.ooo[..]);
+        let stored = self.head.get(id).map_or(&[][..], |m| &m.series().ooo[..]);
         let in_batch = self.ooo_seen.get(&id).map_or(&[][..], Vec::as_slice);
         if let Some(prev) = stored.iter().chain(in_batch).find(|x| x.t == s.t) {
             let prev_v = prev.v;
@@ -820,5 +934,40 @@ mod tests {
         let cut = head.commit(prepared.wal);
         assert_eq!(cut.len(), 1, "a new partition cuts the open chunk");
         assert_eq!(cut[0].min_t, 240_000);
+    }
+
+    fn numbered(id: SeriesId) -> Labels {
+        Labels::from_pairs([("__name__", "m"), ("n", &id.to_string())])
+    }
+
+    #[test]
+    fn series_across_pages_keep_their_labels_through_removals() {
+        let mut head = Head::new();
+        let count = SLOTS_PER_PAGE as SeriesId + 100;
+        for id in 0..count {
+            head.add_series(id, numbered(id));
+        }
+        // Removing most of the first page compacts its label buffer.
+        let first_page_bytes = head.series.pages[0].labels.len();
+        for id in (0..count).filter(|id| id % 4 != 0) {
+            head.remove_series(id);
+        }
+        assert!(head.series.pages[0].labels.len() < first_page_bytes / 2);
+        assert_eq!(head.num_series(), (count as usize).div_ceil(4));
+        for id in 0..count {
+            let found = head.lookup(&numbered(id));
+            if id % 4 == 0 {
+                assert_eq!(found, Some(id));
+                assert_eq!(head.get(id).map(|s| s.labels()), Some(numbered(id)));
+            } else {
+                assert_eq!(found, None);
+                assert!(head.get(id).is_none());
+            }
+        }
+        let listed: Vec<SeriesId> = head.iter().map(|(id, _)| id).collect();
+        assert_eq!(listed, (0..count).step_by(4).collect::<Vec<_>>());
+        // A removed id can be registered again.
+        head.add_series(1, numbered(1));
+        assert_eq!(head.lookup(&numbered(1)), Some(1));
     }
 }

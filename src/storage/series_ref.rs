@@ -76,7 +76,7 @@ impl OrderedBatch {
             let (samples, tail) = rest.split_at((*count).min(rest.len()));
             rest = tail;
             let labels = match series {
-                BatchSeries::Known(id) => head.get(*id).map(super::head::MemSeries::labels),
+                BatchSeries::Known(id) => head.get(*id).map(|s| s.labels()),
                 BatchSeries::New(labels) => Some(labels.clone()),
             };
             if let Some(labels) = labels {
