@@ -150,10 +150,13 @@ pub struct CutChunk {
 
 /// Series per page of [`SeriesSlots`].
 const SLOTS_PER_PAGE: usize = 1024;
-/// Bytes a page's label buffer grows by when full: a few steps per page
-/// (~110 B of labels per series), not doubling, which would leave a quarter
-/// of every page's buffer unused.
+/// Bytes a page's label buffer grows by when nearly full: a few steps per
+/// page (~110 B of labels per series), not doubling, which would leave a
+/// quarter of every page's buffer unused.
 const LABEL_GROWTH: usize = 16 * 1024;
+/// Free bytes below which a page's label buffer grows before the next
+/// series' labels are encoded into it (a longer label set grows it itself).
+const LABEL_HEADROOM: usize = 1024;
 
 /// Series by id, in fixed pages of [`SLOTS_PER_PAGE`]: growing never copies
 /// the series already there, and never holds the doubled capacity a `Vec`
@@ -197,21 +200,24 @@ impl SlotPage {
         })
     }
 
-    /// Stores `encoded` in a free slot at `index`; `false` if it is taken or
-    /// the page's labels would pass 4 GiB.
-    fn insert(&mut self, index: usize, encoded: &[u8]) -> bool {
-        let (Ok(at), Ok(len)) = (u32::try_from(self.labels.len()), u32::try_from(encoded.len())) else {
-            return false;
-        };
+    /// Encodes `labels` into the page's buffer for a new series in the free
+    /// slot at `index`; their canonical bytes, or `None` if the slot is taken
+    /// or the page's labels would pass 4 GiB.
+    fn insert(&mut self, index: usize, labels: &Labels) -> Option<&[u8]> {
         let Some(slot @ None) = self.slots.get_mut(index) else {
-            return false;
+            return None;
         };
-        if self.labels.capacity() - self.labels.len() < encoded.len() {
-            self.labels.reserve_exact(encoded.len().max(LABEL_GROWTH));
+        let start = self.labels.len();
+        if self.labels.capacity() - start < LABEL_HEADROOM {
+            self.labels.reserve_exact(LABEL_GROWTH);
         }
-        self.labels.extend_from_slice(encoded);
+        labels.encode(&mut self.labels);
+        let (Ok(at), Ok(len)) = (u32::try_from(start), u32::try_from(self.labels.len() - start)) else {
+            self.labels.truncate(start);
+            return None;
+        };
         *slot = Some(MemSeries::new(at, len));
-        true
+        self.labels.get(start..)
     }
 
     fn remove(&mut self, index: usize) -> Option<MemSeries> {
@@ -249,18 +255,16 @@ impl SeriesSlots {
         self.pages.get_mut(id / SLOTS_PER_PAGE)?.slots[id % SLOTS_PER_PAGE].as_mut()
     }
 
-    /// Registers `id` with its label bytes, adding pages as needed; `false`
-    /// when the id is taken.
-    fn insert(&mut self, id: SeriesId, encoded: &[u8]) -> bool {
+    /// Registers `id` with `labels`, adding pages as needed; their canonical
+    /// bytes, or `None` when the id is taken.
+    fn insert(&mut self, id: SeriesId, labels: &Labels) -> Option<&[u8]> {
         let idx = id as usize;
         while self.pages.len() <= idx / SLOTS_PER_PAGE {
             self.pages.push(SlotPage::new());
         }
-        let inserted = self.pages[idx / SLOTS_PER_PAGE].insert(idx % SLOTS_PER_PAGE, encoded);
-        if inserted {
-            self.len = self.len.max(idx + 1);
-        }
-        inserted
+        let encoded = self.pages[idx / SLOTS_PER_PAGE].insert(idx % SLOTS_PER_PAGE, labels)?;
+        self.len = self.len.max(idx + 1);
+        Some(encoded)
     }
 
     fn remove(&mut self, id: SeriesId) -> Option<MemSeries> {
@@ -325,6 +329,7 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
+#[cfg(test)]
 pub(super) fn encode_labels(labels: &Labels) -> Vec<u8> {
     let mut buf = Vec::with_capacity(16 * labels.len() + 1);
     labels.encode(&mut buf);
@@ -407,11 +412,10 @@ impl Head {
 
     /// Registers a series (at start, from the series tree, or from the WAL).
     pub fn add_series(&mut self, id: SeriesId, labels: Labels) {
-        let encoded = encode_labels(&labels);
-        if !self.series.insert(id, &encoded) {
+        let Some(encoded) = self.series.insert(id, &labels) else {
             return;
-        }
-        let hash = hash_bytes(&encoded);
+        };
+        let hash = hash_bytes(encoded);
         self.index.add(id, &labels);
         let series = &self.series;
         self.by_labels
