@@ -262,7 +262,7 @@ try {
       await page.screenshot({ path: join(shots, `FAILED-${name}.png`), fullPage: true }).catch(() => {});
     }
   }
-  if (missingApis.size) console.log(`APIs this server does not offer (pages showed empty states): ${[...missingApis].sort().join(", ")}`);
+  if (missingApis.size) console.log(`API paths that answered 404 (their pages showed empty states): ${[...missingApis].sort().join(", ")}`);
 } finally {
   await close();
 }

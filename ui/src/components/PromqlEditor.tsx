@@ -80,13 +80,23 @@ export function PromqlEditor(props: { value: string; onChange: (v: string) => vo
     return () => clearTimeout(timer);
   }, [props.value]);
 
+  // Completions resolve out of order (some wait on the server); only the
+  // latest request may set the list.
+  const latest = useRef(0);
   const complete = async () => {
     const el = area.current;
     if (!el) return;
+    const request = ++latest.current;
     const found = await suggestionsFor(el.value, el.selectionStart);
+    if (request !== latest.current) return;
     setItems(found.items);
     setPrefix(found.prefix);
     setActive(0);
+  };
+  /** Closes the list, and keeps completions still on their way from reopening it. */
+  const close = () => {
+    latest.current++;
+    setItems([]);
   };
 
   const accept = (s: Suggestion) => {
@@ -97,13 +107,13 @@ export function PromqlEditor(props: { value: string; onChange: (v: string) => vo
     const addParen = s.kind === "function" || s.kind === "aggregation";
     const insert = s.text + (addParen ? "()" : "");
     const next = el.value.slice(0, start) + insert + el.value.slice(cursor);
-    props.onChange(next);
-    setItems([]);
+    // The text and the caret change together, now: a caret placed later (in an
+    // animation frame) could land after the user has typed or replaced the text.
     const pos = start + insert.length - (addParen ? 1 : 0);
-    requestAnimationFrame(() => {
-      el.focus();
-      el.setSelectionRange(pos, pos);
-    });
+    el.value = next;
+    el.setSelectionRange(pos, pos);
+    close();
+    props.onChange(next);
   };
 
   const onKeyDown = (e: KeyboardEvent) => {
@@ -120,7 +130,7 @@ export function PromqlEditor(props: { value: string; onChange: (v: string) => vo
       }
       if (e.key === "Escape") {
         e.preventDefault();
-        setItems([]);
+        close();
         return;
       }
     }
@@ -129,7 +139,7 @@ export function PromqlEditor(props: { value: string; onChange: (v: string) => vo
       complete();
     } else if (e.key === "Enter" && !e.shiftKey) {
       e.preventDefault();
-      setItems([]);
+      close();
       props.onRun();
     }
   };
@@ -156,7 +166,7 @@ export function PromqlEditor(props: { value: string; onChange: (v: string) => vo
             complete();
           }}
           onKeyDown={onKeyDown}
-          onBlur={() => setTimeout(() => setItems([]), 150)}
+          onBlur={() => setTimeout(close, 150)}
           role="combobox"
           aria-expanded={items.length > 0}
           aria-controls="promql-suggestions"
