@@ -10,17 +10,20 @@
 //! chunks it held are lost (the WAL segments that had them are gone). Knows
 //! nothing of sled.
 //!
-//! Layout: magic `SLHEAD03`, then deflated: first WAL segment to replay (u64
+//! Layout: magic `SLHEAD04`, then deflated: first WAL segment to replay (u64
 //! LE), newest timestamp (i64 LE), series count and per series its state,
 //! pending chunk count and per chunk its series, first and last timestamp and
-//! bytes; then a CRC32 of everything before it. Deflate halves the series
-//! state, which is counted in bytes per sample on disk. A `SLHEAD02` snapshot
-//! (no pending chunks) is still read.
+//! bytes; then a CRC32 of everything before it. A series' id, first and last
+//! timestamps are zigzag varints of their difference from the previous
+//! series' (series scraped together have nearly the same times), which with
+//! deflate takes the series state from ~10 to ~6 bytes per series, counted in
+//! bytes per sample on disk. `SLHEAD03` (the same with those three absolute)
+//! and `SLHEAD02` (also without pending chunks) snapshots are still read.
 //!
 //! [`serialize`] copies the head under its lock; [`seal`] deflates outside it,
 //! so appends do not wait for the compression of the pending chunks.
 
-use super::chunk::XorChunk;
+use super::chunk::{unzigzag, zigzag, XorChunk};
 use super::head::{CutChunk, Head};
 use super::index::SeriesId;
 use super::labels::{get_uvarint, put_uvarint};
@@ -32,9 +35,27 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"SLHEAD03";
-/// The format before pending chunks: the same without their section.
+const MAGIC: &[u8; 8] = b"SLHEAD04";
+/// The format before delta-coded series: ids and times absolute.
+const MAGIC_ABSOLUTE: &[u8; 8] = b"SLHEAD03";
+/// The format before pending chunks: absolute, without their section.
 const MAGIC_WITHOUT_PENDING: &[u8; 8] = b"SLHEAD02";
+
+/// What a snapshot's magic says about its body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    WithoutPending,
+    Absolute,
+    Delta,
+}
+
+/// The id and times of the series before, which the next one's are coded against.
+#[derive(Default)]
+struct Previous {
+    id: i64,
+    first_t: i64,
+    last_t: i64,
+}
 pub const FILE_NAME: &str = "head.snapshot";
 
 /// One series' state as the snapshot stores it.
@@ -69,10 +90,16 @@ pub fn serialize(head: &Head, replay_from_segment: u64) -> Vec<u8> {
     out.extend_from_slice(&replay_from_segment.to_le_bytes());
     out.extend_from_slice(&head.max_t.to_le_bytes());
     put_uvarint(&mut out, head.num_series() as u64);
+    let mut previous = Previous::default();
     for (id, s) in head.iter() {
-        put_uvarint(&mut out, u64::from(id));
-        out.extend_from_slice(&s.first_t.to_le_bytes());
-        out.extend_from_slice(&s.last_t.to_le_bytes());
+        put_uvarint(&mut out, zigzag(i64::from(id) - previous.id));
+        put_uvarint(&mut out, zigzag(s.first_t.wrapping_sub(previous.first_t)));
+        put_uvarint(&mut out, zigzag(s.last_t.wrapping_sub(previous.last_t)));
+        previous = Previous {
+            id: i64::from(id),
+            first_t: s.first_t,
+            last_t: s.last_t,
+        };
         out.extend_from_slice(&s.last_v.to_bits().to_le_bytes());
         put_uvarint(&mut out, s.chunk.bytes().len() as u64);
         out.extend_from_slice(s.chunk.bytes());
@@ -134,9 +161,12 @@ fn decode(data: &[u8]) -> Option<Snapshot> {
     if crc32fast::hash(body).to_le_bytes() != crc {
         return None;
     }
-    let (deflated, has_pending) = match body.strip_prefix(MAGIC) {
-        Some(rest) => (rest, true),
-        None => (body.strip_prefix(MAGIC_WITHOUT_PENDING)?, false),
+    let (magic, deflated) = body.split_at_checked(MAGIC.len())?;
+    let format = match magic {
+        m if m == MAGIC => Format::Delta,
+        m if m == MAGIC_ABSOLUTE => Format::Absolute,
+        m if m == MAGIC_WITHOUT_PENDING => Format::WithoutPending,
+        _ => return None,
     };
     let mut raw = Vec::new();
     DeflateDecoder::new(deflated).read_to_end(&mut raw).ok()?;
@@ -145,11 +175,12 @@ fn decode(data: &[u8]) -> Option<Snapshot> {
     let max_t = read_u64(buf)? as i64;
     let n = get_uvarint(buf)?;
     let mut series = Vec::with_capacity((n as usize).min(buf.len() / 24));
+    let mut previous = Previous::default();
     for _ in 0..n {
-        series.push(decode_series(buf)?);
+        series.push(decode_series(buf, format, &mut previous)?);
     }
     let mut pending = Vec::new();
-    if has_pending {
+    if format != Format::WithoutPending {
         for _ in 0..get_uvarint(buf)? {
             pending.push(decode_pending(buf)?);
         }
@@ -182,10 +213,17 @@ fn read_bytes(buf: &mut &[u8]) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
-fn decode_series(buf: &mut &[u8]) -> Option<SeriesState> {
-    let id = u32::try_from(get_uvarint(buf)?).ok()?;
-    let first_t = read_u64(buf)? as i64;
-    let last_t = read_u64(buf)? as i64;
+fn decode_series(buf: &mut &[u8], format: Format, previous: &mut Previous) -> Option<SeriesState> {
+    let (id, first_t, last_t) = if format == Format::Delta {
+        let id = previous.id.checked_add(unzigzag(get_uvarint(buf)?))?;
+        let first_t = previous.first_t.wrapping_add(unzigzag(get_uvarint(buf)?));
+        let last_t = previous.last_t.wrapping_add(unzigzag(get_uvarint(buf)?));
+        *previous = Previous { id, first_t, last_t };
+        (u32::try_from(id).ok()?, first_t, last_t)
+    } else {
+        let id = u32::try_from(get_uvarint(buf)?).ok()?;
+        (id, read_u64(buf)? as i64, read_u64(buf)? as i64)
+    };
     let last_v = f64::from_bits(read_u64(buf)?);
     let chunk = read_bytes(buf)?;
     let n = get_uvarint(buf)?;
@@ -291,12 +329,20 @@ mod tests {
 
     #[test]
     fn reads_the_format_without_pending_chunks() {
-        let mut head = Head::new();
-        head.add_series(0, Labels::from_pairs([("__name__", "a")]));
-        let raw = serialize(&head, 3);
-        // The older format: its magic, and the body without the pending section.
+        // The older format, by hand: replay segment, newest time, one series
+        // (id, absolute times, last value, no chunk, no out-of-order samples),
+        // no pending section.
+        let mut raw = Vec::new();
+        raw.extend_from_slice(&3u64.to_le_bytes());
+        raw.extend_from_slice(&20i64.to_le_bytes());
+        put_uvarint(&mut raw, 1);
+        put_uvarint(&mut raw, 0);
+        for v in [10i64, 20, 0] {
+            raw.extend_from_slice(&v.to_le_bytes());
+        }
+        raw.extend_from_slice(&[0, 0]);
         let mut encoder = DeflateEncoder::new(MAGIC_WITHOUT_PENDING.to_vec(), Compression::fast());
-        encoder.write_all(&raw[..raw.len() - 1]).unwrap();
+        encoder.write_all(&raw).unwrap();
         let mut old = encoder.finish().unwrap();
         let crc = crc32fast::hash(&old);
         old.extend_from_slice(&crc.to_le_bytes());
@@ -305,5 +351,6 @@ mod tests {
             (snap.replay_from_segment, snap.series.len(), snap.pending.len()),
             (3, 1, 0)
         );
+        assert_eq!((snap.series[0].first_t, snap.series[0].last_t), (10, 20));
     }
 }
