@@ -105,7 +105,7 @@ pub fn decode_block(bytes: &[u8]) -> Result<Vec<Sample>, ChunkError> {
 }
 
 /// The average interval, from which regular scrapes deviate only by their jitter.
-fn grid_step(samples: &[Sample]) -> i64 {
+pub(super) fn grid_step(samples: &[Sample]) -> i64 {
     match (samples.first(), samples.last()) {
         (Some(first), Some(last)) if samples.len() > 1 => {
             let span = i128::from(last.t) - i128::from(first.t);

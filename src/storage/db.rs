@@ -12,6 +12,7 @@
 use super::head::{AppendRules, CutChunk, Head, PreparedBatch};
 use super::index::SeriesId;
 use super::layout::{self, Codec, PartitionState};
+use super::pack::Pack;
 use super::wal::{self, Wal, WalBatch};
 use super::{
     series_batch, snapshot, AppendError, AppendListener, AppendStats, Appender, Labels, SeriesSamples,
@@ -118,6 +119,7 @@ pub(super) struct Inner {
     pub aux_db: sled::Db,
     pub series_tree: sled::Tree,
     pub chunks: sled::Tree,
+    pub packs: sled::Tree,
     pub partitions_tree: sled::Tree,
     pub partitions: Mutex<BTreeMap<i64, PartitionState>>,
     pub checkpoint_lock: Mutex<()>,
@@ -258,6 +260,7 @@ impl Storage {
             dir: dir.to_path_buf(),
             series_tree: db.open_tree(layout::SERIES_TREE)?,
             chunks: db.open_tree(layout::CHUNKS_TREE)?,
+            packs: db.open_tree(layout::PACKS_TREE)?,
             partitions_tree: db.open_tree(layout::PARTITIONS_TREE)?,
             db,
             aux_db,
@@ -373,18 +376,30 @@ impl Storage {
         Ok(())
     }
 
-    /// Without a snapshot, derives each series' time range from chunk keys.
+    /// Without a snapshot, derives each series' time range from chunk keys
+    /// and pack tables.
     fn rebuild_time_ranges(&self, head: &mut Head) -> Result<(), StorageError> {
+        let mut widen = |series: SeriesId, min_t: i64, max_t: i64| {
+            head.max_t = head.max_t.max(max_t);
+            if let Some(s) = head.get_mut(series) {
+                s.first_t = s.first_t.min(min_t);
+                s.last_t = s.last_t.max(max_t);
+            }
+        };
         for entry in self.inner.chunks.iter() {
             let (k, v) = entry?;
-            let (Some(key), Some(value)) = (layout::decode_chunk_key(&k), layout::decode_chunk_value(&v))
-            else {
-                continue;
-            };
-            head.max_t = head.max_t.max(value.max_t);
-            if let Some(s) = head.get_mut(key.series) {
-                s.first_t = s.first_t.min(key.min_t);
-                s.last_t = s.last_t.max(value.max_t);
+            if let (Some(key), Some(value)) = (layout::decode_chunk_key(&k), layout::decode_chunk_value(&v)) {
+                widen(key.series, key.min_t, value.max_t);
+            }
+        }
+        for entry in self.inner.packs.iter() {
+            let (k, v) = entry?;
+            match Pack::parse(&v) {
+                Ok(pack) => pack
+                    .members()
+                    .iter()
+                    .for_each(|m| widen(m.series, m.min_t, m.max_t)),
+                Err(e) => tracing::error!(key = ?layout::decode_pack_key(&k), "skipping corrupt pack: {e}"),
             }
         }
         Ok(())

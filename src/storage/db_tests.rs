@@ -428,3 +428,111 @@ fn a_sled_conf_without_its_parameters_is_an_error() {
     let err = Storage::open(dir.path(), opts()).err().unwrap().to_string();
     assert!(err.contains("no valid use_compression"), "{err}");
 }
+
+/// `count` series of metric `name`, 100 samples each 15 s apart from `start`.
+fn many_series(name: &str, count: usize, start: i64) -> Vec<SeriesSamples> {
+    (0..count)
+        .map(|i| {
+            let job = format!("j{i:03}");
+            series(
+                name,
+                &job,
+                (0..100).map(move |k| (start + k * 15_000, (k * (i as i64 + 1)) as f64)),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn compaction_packs_each_metric_and_reads_any_subset() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    let count = pack::PACK_SERIES + 10;
+    s.append(many_series("a_total", count, 0)).unwrap();
+    s.append(many_series("b_bytes", 3, 0)).unwrap();
+    let (a, b) = (select_all(&s, "a_total"), select_all(&s, "b_bytes"));
+    s.compact(true).unwrap();
+    let keys: Vec<layout::PackKey> = s
+        .inner
+        .packs
+        .iter()
+        .keys()
+        .map(|k| layout::decode_pack_key(&k.unwrap()).unwrap())
+        .collect();
+    assert_eq!(keys.len(), 3, "two packs of a_total, one of b_bytes: {keys:?}");
+    assert_eq!(s.inner.chunks.len(), 0);
+    assert_eq!(select_all(&s, "a_total"), a, "every series, one partition scan");
+    assert_eq!(select_all(&s, "b_bytes"), b, "a few series, by their group");
+    let one = s
+        .select(
+            &[Matcher::equal("job", "j070")],
+            15_000,
+            30_000,
+            SelectHints::default(),
+        )
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(
+        one[0].samples,
+        a.iter().find(|x| x.labels.get("job") == "j070").unwrap().samples[1..3]
+    );
+    assert_eq!(
+        s.count_samples().unwrap(),
+        ((count as u64 + 3) * 100, count as u64 + 3)
+    );
+
+    // Late samples reopen the partition; compaction merges them into its packs.
+    s.append(vec![series("a_total", "j001", [(100 * 15_000, -1.0)])])
+        .unwrap();
+    s.append(vec![series("a_total", "new", [(7, 7.0)])]).unwrap();
+    let a = select_all(&s, "a_total");
+    s.compact(true).unwrap();
+    assert_eq!(select_all(&s, "a_total"), a);
+    assert_eq!(s.inner.packs.len(), 3);
+    assert_eq!(s.inner.head.read().pending.len(), 0);
+
+    // Without a head snapshot, series time ranges come back from the packs.
+    s.close().unwrap();
+    drop(s);
+    std::fs::remove_file(dir.path().join(snapshot::FILE_NAME)).unwrap();
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    assert_eq!(select_all(&s, "a_total"), a);
+    assert_eq!(select_all(&s, "b_bytes"), b);
+}
+
+#[test]
+fn a_series_longer_than_a_pack_spans_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    let n = pack::PACK_MAX_SAMPLES as i64 + 500;
+    s.append(vec![series("fast", "a", (0..n).map(|i| (i * 100, i as f64)))])
+        .unwrap();
+    s.compact(true).unwrap();
+    assert_eq!(s.inner.packs.len(), 2);
+    let got = select_all(&s, "fast");
+    assert_eq!(got[0].samples.len(), n as usize);
+    assert!(got[0]
+        .samples
+        .iter()
+        .zip(0..)
+        .all(|(x, i)| x.t == i * 100 && x.v == i as f64));
+}
+
+#[test]
+fn corrupt_packs_are_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    s.append(many_series("a_total", 2, 0)).unwrap();
+    s.append(many_series("b_total", 2, 0)).unwrap();
+    s.compact(true).unwrap();
+    let (key, _) = s.inner.packs.iter().next().unwrap().unwrap();
+    s.inner.packs.insert(key, &[1u8, 9, 9][..]).unwrap();
+    let read = select_all(&s, "a_total").len() + select_all(&s, "b_total").len();
+    assert_eq!(read, 2, "the other metric's pack still reads");
+    assert_eq!(
+        s.counters()
+            .corrupt_chunks
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}

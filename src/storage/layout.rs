@@ -8,6 +8,11 @@
 //!   order is numeric order: a partition is one contiguous key range (retention
 //!   drops it with a range scan) and a series' chunks in a partition are
 //!   contiguous and sorted by time.
+//! - `packs`: `partition | metric group | first series id | last series id |
+//!   first member's min time` → a pack (`pack.rs`): what compaction made of the chunks of up to 64
+//!   series of one metric group. A read finds a series' packs from its labels
+//!   alone: one prefix scan of its partition and group, keeping the packs whose
+//!   id range holds it.
 //! - `partitions`: partition → state byte (see [`PartitionState`]).
 //! - `meta`: small named values.
 //!
@@ -19,6 +24,7 @@ use super::index::SeriesId;
 pub const SERIES_TREE: &str = "series";
 pub const CHUNKS_TREE: &str = "chunks";
 pub const PARTITIONS_TREE: &str = "partitions";
+pub const PACKS_TREE: &str = "packs";
 
 /// Length of one time partition: chunks never span two.
 pub const PARTITION_MS: i64 = 2 * 3600 * 1000;
@@ -84,6 +90,51 @@ pub fn chunk_key(partition: i64, id: SeriesId, min_t: i64) -> [u8; 20] {
     k[..12].copy_from_slice(&series_partition_prefix(partition, id));
     k[12..].copy_from_slice(&ordered_i64(min_t));
     k
+}
+
+/// The pack group of a series: a stable hash (CRC-32) of its metric name, so
+/// series of one name, which behave alike, share packs.
+pub fn metric_group(metric_name: &str) -> u32 {
+    crc32fast::hash(metric_name.as_bytes())
+}
+
+/// Prefix of all packs of one metric group in one partition.
+pub fn pack_group_prefix(partition: i64, group: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&ordered_i64(partition));
+    k[8..].copy_from_slice(&group.to_be_bytes());
+    k
+}
+
+pub fn pack_key(partition: i64, group: u32, first: SeriesId, last: SeriesId, min_t: i64) -> [u8; 28] {
+    let mut k = [0u8; 28];
+    k[..12].copy_from_slice(&pack_group_prefix(partition, group));
+    k[12..16].copy_from_slice(&first.to_be_bytes());
+    k[16..20].copy_from_slice(&last.to_be_bytes());
+    k[20..].copy_from_slice(&ordered_i64(min_t));
+    k
+}
+
+/// A decoded pack key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackKey {
+    pub partition: i64,
+    pub group: u32,
+    pub first: SeriesId,
+    pub last: SeriesId,
+    pub min_t: i64,
+}
+
+pub fn decode_pack_key(key: &[u8]) -> Option<PackKey> {
+    let key: &[u8; 28] = key.try_into().ok()?;
+    let be32 = |range: std::ops::Range<usize>| Some(u32::from_be_bytes(key.get(range)?.try_into().ok()?));
+    Some(PackKey {
+        partition: from_ordered_i64(key.get(..8)?.try_into().ok()?),
+        group: be32(8..12)?,
+        first: be32(12..16)?,
+        last: be32(16..20)?,
+        min_t: from_ordered_i64(key.get(20..)?.try_into().ok()?),
+    })
 }
 
 /// A decoded chunk key.
@@ -154,6 +205,28 @@ mod tests {
             })
         );
         assert!(c.starts_with(&series_partition_prefix(0, 1)));
+    }
+
+    #[test]
+    fn pack_keys_sort_by_partition_then_group_then_ids() {
+        let a = pack_key(-1, 9, 0, 5, 3);
+        let b = pack_key(0, 1, 7, 8, -4);
+        let c = pack_key(0, 2, 0, 1, 0);
+        assert!(a < b && b < c);
+        assert!(b.starts_with(&pack_group_prefix(0, 1)));
+        assert_eq!(
+            decode_pack_key(&a),
+            Some(PackKey {
+                partition: -1,
+                group: 9,
+                first: 0,
+                last: 5,
+                min_t: 3
+            })
+        );
+        assert_eq!(decode_pack_key(&a[..27]), None);
+        assert_eq!(metric_group("up"), metric_group("up"));
+        assert_ne!(metric_group("up"), metric_group("down"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod labels;
 mod layout;
 mod maintain;
 pub mod matcher;
+pub mod pack;
 mod pending;
 mod read;
 mod series_batch;

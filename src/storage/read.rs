@@ -6,23 +6,29 @@
 //! series one at a time in label order, decoding each series' head chunks only
 //! when it is reached ([`Queryable::select_iter`]). Chunks of one
 //! series may overlap (out-of-order chunks, a chunk re-cut after a crash), so
-//! each series' samples are merged by timestamp, first copy wins. A chunk that
-//! fails to decode is logged, counted and skipped, never fatal.
+//! each series' samples are merged by timestamp, first copy wins. Compacted
+//! samples are in packs, found by each series' metric group (`layout.rs`). A
+//! chunk or pack that fails to decode is logged, counted and skipped, never
+//! fatal.
 
 use super::block::decode_block;
 use super::chunk::decode_xor;
 use super::db::Storage;
 use super::index::SeriesId;
 use super::layout::{self, Codec};
+use super::pack::{MemberInfo, Pack};
 use super::{Labels, Matcher, QueryError, Queryable, Sample, SelectHints, Series, SeriesIter};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 
 /// Above this share of a partition's series, scan the whole partition once
 /// instead of one prefix scan per series.
 const FULL_SCAN_RATIO: u64 = 8;
+
+/// Selected ids by metric group.
+type Groups = BTreeMap<u32, RoaringBitmap>;
 
 /// What the head contributes to one selected series.
 struct HeadPart {
@@ -34,21 +40,28 @@ struct HeadPart {
 }
 
 impl Storage {
-    /// The matching ids and, per id in id order, what the head holds of it.
+    /// The matching ids, per id in id order what the head holds of it, and
+    /// the ids by metric group (which packs they are in).
     fn head_parts(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> (RoaringBitmap, Vec<(SeriesId, HeadPart)>) {
+    ) -> (RoaringBitmap, Vec<(SeriesId, HeadPart)>, Groups) {
         let head = self.inner.head.read();
         let ids = head.select_ids(matchers, mint, maxt);
         let pending_partitions = head
             .pending
             .partitions_in(layout::partition_of(mint)..=layout::partition_of(maxt));
         let mut parts = Vec::with_capacity(ids.len() as usize);
+        let mut groups = Groups::new();
         for id in &ids {
             let Some(s) = head.get(id) else { continue };
+            let labels = s.labels();
+            groups
+                .entry(layout::metric_group(labels.metric_name()))
+                .or_default()
+                .insert(id);
             let open_chunk = match (s.chunk.first_time(), s.chunk.last_time()) {
                 (Some(first), Some(last)) if first <= maxt && last >= mint => s.chunk.bytes().to_vec(),
                 _ => Vec::new(),
@@ -68,14 +81,14 @@ impl Storage {
             parts.push((
                 id,
                 HeadPart {
-                    labels: s.labels(),
+                    labels,
                     runs: if ooo.is_empty() { Vec::new() } else { vec![ooo] },
                     open_chunk,
                     pending,
                 },
             ));
         }
-        (ids, parts)
+        (ids, parts, groups)
     }
 
     fn partitions_in(&self, mint: i64, maxt: i64) -> Vec<i64> {
@@ -88,24 +101,62 @@ impl Storage {
             .collect()
     }
 
-    /// Appends the decoded persisted chunks of `ids` in `[mint, maxt]` to `runs`.
+    /// Appends the decoded persisted chunks and pack members of `ids` in
+    /// `[mint, maxt]` to `runs`.
     fn read_persisted(
         &self,
         ids: &RoaringBitmap,
+        groups: &Groups,
         mint: i64,
         maxt: i64,
         runs: &mut FxHashMap<SeriesId, Vec<Vec<Sample>>>,
     ) -> Result<(), QueryError> {
         let total = self.num_series() as u64;
         for partition in self.partitions_in(mint, maxt) {
+            let prefix = layout::partition_key(partition);
             if ids.len() * FULL_SCAN_RATIO >= total {
-                let prefix = layout::partition_key(partition);
                 self.scan_chunks(self.inner.chunks.scan_prefix(prefix), ids, mint, maxt, runs)?;
-            } else {
-                for id in ids {
-                    let prefix = layout::series_partition_prefix(partition, id);
-                    self.scan_chunks(self.inner.chunks.scan_prefix(prefix), ids, mint, maxt, runs)?;
+                self.scan_packs(self.inner.packs.scan_prefix(prefix), ids, mint, maxt, runs)?;
+                continue;
+            }
+            for id in ids {
+                let prefix = layout::series_partition_prefix(partition, id);
+                self.scan_chunks(self.inner.chunks.scan_prefix(prefix), ids, mint, maxt, runs)?;
+            }
+            for (&group, members) in groups {
+                let prefix = layout::pack_group_prefix(partition, group);
+                self.scan_packs(self.inner.packs.scan_prefix(prefix), members, mint, maxt, runs)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes the members of `ids` in `[mint, maxt]` from the packs `iter`
+    /// yields; a corrupt pack is logged, counted and skipped.
+    fn scan_packs(
+        &self,
+        iter: sled::Iter,
+        ids: &RoaringBitmap,
+        mint: i64,
+        maxt: i64,
+        runs: &mut FxHashMap<SeriesId, Vec<Vec<Sample>>>,
+    ) -> Result<(), QueryError> {
+        for entry in iter {
+            let (k, v) = entry.map_err(|e| QueryError::Storage(e.to_string()))?;
+            let Some(key) = layout::decode_pack_key(&k) else {
+                continue;
+            };
+            if key.first > key.last || ids.range_cardinality(key.first..=key.last) == 0 {
+                continue;
+            }
+            let wanted = |m: &MemberInfo| ids.contains(m.series) && m.min_t <= maxt && m.max_t >= mint;
+            match Pack::parse(&v).and_then(|pack| pack.decode(wanted)) {
+                Ok(members) => {
+                    for (id, samples) in members {
+                        runs.entry(id).or_default().push(samples);
+                    }
                 }
+                Err(e) => self.corrupt_pack(&k, &e.to_string()),
             }
         }
         Ok(())
@@ -177,6 +228,11 @@ impl Storage {
                 tracing::error!(series, min_t, "skipping corrupt pending chunk: {e}");
             })
             .ok()
+    }
+
+    pub(super) fn corrupt_pack(&self, key: &[u8], why: &str) {
+        self.inner.counters.corrupt_chunks.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(key = ?layout::decode_pack_key(key), "skipping corrupt pack: {why}");
     }
 
     fn corrupt_chunk(&self, key: &[u8], why: &str) {
@@ -275,9 +331,9 @@ impl Queryable for Storage {
         maxt: i64,
         hints: SelectHints,
     ) -> Result<SeriesIter<'_>, QueryError> {
-        let (ids, mut parts) = self.head_parts(matchers, mint, maxt);
+        let (ids, mut parts, groups) = self.head_parts(matchers, mint, maxt);
         let mut persisted: FxHashMap<SeriesId, Vec<Vec<Sample>>> = FxHashMap::default();
-        self.read_persisted(&ids, mint, maxt, &mut persisted)?;
+        self.read_persisted(&ids, &groups, mint, maxt, &mut persisted)?;
         parts.sort_unstable_by(|a, b| a.1.labels.cmp(&b.1.labels));
         Ok(Box::new(SelectedSeries {
             parts: parts.into_iter(),

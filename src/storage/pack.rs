@@ -1,0 +1,467 @@
+//! The pack codec: the compacted samples of a group of series in one partition.
+//!
+//! Owns the byte layout of a pack and nothing else: which series are grouped,
+//! where packs are stored and when compaction runs are decided elsewhere
+//! (`maintain.rs`, `layout.rs`).
+//!
+//! A pack holds up to [`PACK_SERIES`] series (compaction groups series of one
+//! metric name, which behave alike) as one pco chunk of time offsets and one of
+//! values, each series a page of its own. pco keeps its delta state per page
+//! and its mode and bins per chunk, so the group shares what a block per series
+//! paid for every series (~50-60 bytes of a 200-sample block), and one series
+//! is decoded without decoding the others. On `benches/ingest_compare.rs`'s
+//! data (10k series of six metric names, 200 samples each), pco's bytes per
+//! sample: a block per series 0.88; packs of 8, 16, 32, 64 and 128 series of
+//! one name 0.66, 0.63, 0.61, 0.59 and 0.59; packs of 60 series of mixed
+//! names 1.68 (one chunk's mode and bins do not fit unlike series).
+//!
+//! # Layout
+//!
+//! ```text
+//! format version   one byte, 1
+//! member count     unsigned LEB128 varint, at least 1
+//! per member       each a varint, most of them the difference from the
+//!                  previous member's (0 for the first member's "previous"):
+//!                  series id (members are ordered by series, then time),
+//!                  sample count (zigzag), first timestamp (zigzag, wrapping),
+//!                  grid step (zigzag), last timestamp's distance from its grid
+//!                  place (zigzag, wrapping, not a difference), bytes of its
+//!                  time page, bytes of its value page. Regular series of one
+//!                  scrape differ in little but their first timestamps, so a
+//!                  member's entry is ~8 bytes.
+//! pco header       pco's wrapped-format header
+//! time offsets     one pco chunk of i64: its metadata, then one page per member
+//!                  holding t[i] - first - i * step (wrapping)
+//! values           one pco chunk of f64: its metadata, then one page per member
+//! ```
+//!
+//! As in [`super::block`], subtracting the grid leaves regular scrapes with only
+//! their jitter, and every value round-trips bit-exactly.
+
+use pco::data_types::Number;
+use pco::wrapped::{ChunkDecompressor, FileCompressor, FileDecompressor};
+use pco::{ChunkConfig, PagingSpec};
+
+use super::block::grid_step;
+use super::chunk::{unzigzag, zigzag, ChunkError, Varint};
+use super::index::SeriesId;
+use super::Sample;
+
+const FORMAT_VERSION: u8 = 1;
+
+/// Series per pack: past 64 the shared metadata is already under 1% of the
+/// bytes (figures above), and a read of one series copies the whole pack out
+/// of sled.
+pub const PACK_SERIES: usize = 64;
+
+/// Samples per pack: also the most a corrupt pack can make the decoder allocate.
+pub const PACK_MAX_SAMPLES: usize = 1 << 16;
+
+/// One series' samples to pack: in time order, at least one.
+pub struct PackMember<'a> {
+    pub series: SeriesId,
+    pub samples: &'a [Sample],
+}
+
+/// What a pack's table says about one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    pub series: SeriesId,
+    pub min_t: i64,
+    pub max_t: i64,
+    pub count: usize,
+    step: i64,
+    time_bytes: usize,
+    value_bytes: usize,
+}
+
+/// Encodes members (ordered by series, then time; at most
+/// [`PACK_MAX_SAMPLES`] samples in all) into a pack.
+pub fn encode_pack(members: &[PackMember<'_>]) -> Vec<u8> {
+    debug_assert!(members.iter().all(|m| !m.samples.is_empty()));
+    debug_assert!(members.iter().map(|m| m.samples.len()).sum::<usize>() <= PACK_MAX_SAMPLES);
+    let steps: Vec<i64> = members.iter().map(|m| grid_step(m.samples)).collect();
+    let offsets: Vec<Vec<i64>> = members
+        .iter()
+        .zip(&steps)
+        .map(|(m, &step)| time_offsets(m.samples, step))
+        .collect();
+    let values: Vec<Vec<f64>> = members
+        .iter()
+        .map(|m| m.samples.iter().map(|s| s.v).collect())
+        .collect();
+    let file = FileCompressor::default();
+    let (time_section, time_pages) = compress_paged(&file, &offsets);
+    let (value_section, value_pages) = compress_paged(&file, &values);
+
+    let mut out = vec![FORMAT_VERSION];
+    out.extend(Varint::encode(members.len() as u64));
+    let mut previous = Entry::default();
+    for (i, member) in members.iter().enumerate() {
+        let entry = Entry {
+            series: member.series,
+            count: member.samples.len() as i64,
+            first: member.samples.first().map_or(0, |s| s.t),
+            step: steps[i],
+        };
+        let last = member.samples.last().map_or(0, |s| s.t);
+        out.extend(Varint::encode(u64::from(entry.series - previous.series)));
+        out.extend(Varint::encode(zigzag(entry.count - previous.count)));
+        out.extend(Varint::encode(zigzag(entry.first.wrapping_sub(previous.first))));
+        out.extend(Varint::encode(zigzag(entry.step.wrapping_sub(previous.step))));
+        out.extend(Varint::encode(zigzag(last.wrapping_sub(entry.grid_end()))));
+        out.extend(Varint::encode(time_pages[i] as u64));
+        out.extend(Varint::encode(value_pages[i] as u64));
+        previous = entry;
+    }
+    write_infallibly(file.write_header(&mut out));
+    out.extend(time_section);
+    out.extend(value_section);
+    out
+}
+
+/// What a member's table entry is relative to: the previous member's.
+#[derive(Default, Clone, Copy)]
+struct Entry {
+    series: SeriesId,
+    count: i64,
+    first: i64,
+    step: i64,
+}
+
+impl Entry {
+    /// Where the last timestamp lies if every interval is the grid step.
+    fn grid_end(&self) -> i64 {
+        self.first.wrapping_add((self.count - 1).wrapping_mul(self.step))
+    }
+}
+
+/// A pack whose table is read; its pages are decoded on demand.
+pub struct Pack<'a> {
+    members: Vec<MemberInfo>,
+    body: &'a [u8],
+}
+
+impl<'a> Pack<'a> {
+    /// Reads the member table of a pack written by [`encode_pack`].
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, ChunkError> {
+        let (&version, rest) = bytes.split_first().ok_or(ChunkError::Truncated)?;
+        if version != FORMAT_VERSION {
+            return Err(ChunkError::UnsupportedVersion(version));
+        }
+        let mut reader = Reader(rest);
+        let count = reader.count(PACK_MAX_SAMPLES)?;
+        let mut members = Vec::with_capacity(count);
+        let (mut previous, mut total) = (Entry::default(), 0usize);
+        for _ in 0..count {
+            let delta = u32::try_from(reader.varint()?).map_err(|_| ChunkError::Truncated)?;
+            let series = previous.series.checked_add(delta).ok_or(ChunkError::Truncated)?;
+            let samples = previous
+                .count
+                .checked_add(unzigzag(reader.varint()?))
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n > 0 && n <= PACK_MAX_SAMPLES - total)
+                .ok_or(ChunkError::Truncated)?;
+            total += samples;
+            let entry = Entry {
+                series,
+                count: samples as i64,
+                first: previous.first.wrapping_add(unzigzag(reader.varint()?)),
+                step: previous.step.wrapping_add(unzigzag(reader.varint()?)),
+            };
+            members.push(MemberInfo {
+                series,
+                min_t: entry.first,
+                max_t: entry.grid_end().wrapping_add(unzigzag(reader.varint()?)),
+                count: samples,
+                step: entry.step,
+                time_bytes: reader.count(bytes.len())?,
+                value_bytes: reader.count(bytes.len())?,
+            });
+            previous = entry;
+        }
+        Ok(Pack {
+            members,
+            body: reader.0,
+        })
+    }
+
+    pub fn members(&self) -> &[MemberInfo] {
+        &self.members
+    }
+
+    /// Decodes the members `wanted` accepts, in table order.
+    pub fn decode(
+        &self,
+        wanted: impl Fn(&MemberInfo) -> bool,
+    ) -> Result<Vec<(SeriesId, Vec<Sample>)>, ChunkError> {
+        let picked: Vec<bool> = self.members.iter().map(wanted).collect();
+        let (file, rest) = FileDecompressor::new(self.body)?;
+        let (times, rest) = self.decode_section::<i64>(&file, rest, &picked, |m| m.time_bytes)?;
+        let (values, rest) = self.decode_section::<f64>(&file, rest, &picked, |m| m.value_bytes)?;
+        if !rest.is_empty() {
+            return Err(ChunkError::TrailingBytes(rest.len()));
+        }
+        let chosen = self
+            .members
+            .iter()
+            .zip(&picked)
+            .filter(|(_, &p)| p)
+            .map(|(m, _)| m);
+        Ok(chosen
+            .zip(times)
+            .zip(values)
+            .map(|((member, offsets), values)| {
+                let samples = offsets
+                    .into_iter()
+                    .zip(values)
+                    .zip(0i64..)
+                    .map(|((offset, v), i)| Sample {
+                        t: member
+                            .min_t
+                            .wrapping_add(offset)
+                            .wrapping_add(i.wrapping_mul(member.step)),
+                        v,
+                    })
+                    .collect();
+                (member.series, samples)
+            })
+            .collect())
+    }
+
+    /// Reads one chunk's metadata and its pages, decoding the picked ones;
+    /// returns them with the input after the chunk.
+    fn decode_section<'s, T: Number>(
+        &self,
+        file: &FileDecompressor,
+        src: &'s [u8],
+        picked: &[bool],
+        page_bytes: impl Fn(&MemberInfo) -> usize,
+    ) -> Result<(Vec<Vec<T>>, &'s [u8]), ChunkError> {
+        let (mut chunk, mut rest): (ChunkDecompressor<T>, &[u8]) = file.chunk_decompressor(src)?;
+        let mut out = Vec::new();
+        for (member, &pick) in self.members.iter().zip(picked) {
+            let len = page_bytes(member);
+            let page = rest.get(..len).ok_or(ChunkError::Truncated)?;
+            rest = rest.get(len..).unwrap_or_default();
+            if pick {
+                out.push(decode_page(&mut chunk, page, member.count)?);
+            }
+        }
+        Ok((out, rest))
+    }
+}
+
+fn decode_page<T: Number>(
+    chunk: &mut ChunkDecompressor<T>,
+    page: &[u8],
+    count: usize,
+) -> Result<Vec<T>, ChunkError> {
+    let mut decoder = chunk.page_decompressor(page, count)?;
+    let mut numbers = vec![T::default(); count];
+    let progress = decoder.read(&mut numbers)?;
+    if !progress.finished {
+        return Err(ChunkError::Truncated);
+    }
+    match decoder.into_src().len() {
+        0 => Ok(numbers),
+        extra => Err(ChunkError::TrailingBytes(extra)),
+    }
+}
+
+/// One pco chunk holding every list as a page of its own: the chunk's bytes
+/// and each page's length.
+fn compress_paged<T: Number>(file: &FileCompressor, lists: &[Vec<T>]) -> (Vec<u8>, Vec<usize>) {
+    let all: Vec<T> = lists.iter().flatten().copied().collect();
+    let config =
+        ChunkConfig::default().with_paging_spec(PagingSpec::Exact(lists.iter().map(Vec::len).collect()));
+    let mut compressor = write_infallibly(file.chunk_compressor(&all, &config));
+    let mut out = Vec::new();
+    write_infallibly(compressor.write_meta(&mut out));
+    let mut lengths = Vec::with_capacity(lists.len());
+    for page in 0..lists.len() {
+        let before = out.len();
+        write_infallibly(compressor.write_page(page, &mut out));
+        lengths.push(out.len() - before);
+    }
+    (out, lengths)
+}
+
+/// pco only fails on invalid arguments (none here: pages of at least one
+/// number, at most `PACK_MAX_SAMPLES` in all, paged exactly) or when the
+/// writer fails (a `Vec` never does).
+fn write_infallibly<T>(result: pco::errors::PcoResult<T>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(err) => unreachable!("pco refused valid input: {err}"),
+    }
+}
+
+/// Each timestamp minus the first and minus its index's grid steps (wrapping,
+/// so any input round-trips).
+fn time_offsets(samples: &[Sample], step: i64) -> Vec<i64> {
+    let first = samples.first().map_or(0, |s| s.t);
+    samples
+        .iter()
+        .zip(0i64..)
+        .map(|(s, i)| s.t.wrapping_sub(first).wrapping_sub(i.wrapping_mul(step)))
+        .collect()
+}
+
+/// Reads varints off the front of a byte slice.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn varint(&mut self) -> Result<u64, ChunkError> {
+        let (value, width) = Varint::decode(self.0)?;
+        self.0 = self.0.get(width..).unwrap_or_default();
+        Ok(value)
+    }
+
+    /// A varint that counts something of which there are at most `max`.
+    fn count(&mut self, max: usize) -> Result<usize, ChunkError> {
+        usize::try_from(self.varint()?)
+            .ok()
+            .filter(|&n| n <= max)
+            .ok_or(ChunkError::Truncated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::chunk::tests::{series, special_values};
+    use proptest::prelude::*;
+
+    fn regular(series_count: u32, len: i64) -> Vec<(SeriesId, Vec<Sample>)> {
+        (0..series_count)
+            .map(|id| {
+                let samples = (0..len)
+                    .map(|i| Sample {
+                        t: 1_700_000_000_000 + i * 15_000 + i64::from(id) * 7,
+                        v: (i * i64::from(id + 1)) as f64,
+                    })
+                    .collect();
+                (id * 3, samples)
+            })
+            .collect()
+    }
+
+    fn pack_of(members: &[(SeriesId, Vec<Sample>)]) -> Vec<u8> {
+        let members: Vec<PackMember<'_>> = members
+            .iter()
+            .map(|(series, samples)| PackMember {
+                series: *series,
+                samples,
+            })
+            .collect();
+        encode_pack(&members)
+    }
+
+    #[test]
+    fn members_round_trip_together_and_one_by_one() {
+        let members = regular(5, 200);
+        let bytes = pack_of(&members);
+        let pack = Pack::parse(&bytes).unwrap();
+        assert_eq!(pack.decode(|_| true).unwrap(), members);
+        let info = &pack.members()[3];
+        assert_eq!((info.series, info.count), (9, 200));
+        assert_eq!((info.min_t, info.max_t), (members[3].1[0].t, members[3].1[199].t));
+        assert_eq!(pack.decode(|m| m.series == 9).unwrap(), vec![members[3].clone()]);
+        assert_eq!(pack.decode(|_| false).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn regular_series_cost_little_more_than_their_values() {
+        let members = regular(64, 200);
+        let bytes = pack_of(&members);
+        assert!(bytes.len() < 64 * 200 * 2, "{} bytes", bytes.len());
+        let table = bytes.len() - Pack::parse(&bytes).unwrap().body.len();
+        assert!(
+            table <= 2 + 64 * 8,
+            "a table of {table} bytes for 64 regular series"
+        );
+    }
+
+    #[test]
+    fn one_series_may_be_several_members() {
+        let all = regular(1, 10).remove(0).1;
+        let members = vec![(4, all[..6].to_vec()), (4, all[6..].to_vec())];
+        let bytes = pack_of(&members);
+        assert_eq!(Pack::parse(&bytes).unwrap().decode(|_| true).unwrap(), members);
+    }
+
+    #[test]
+    fn special_values_and_extreme_times_round_trip() {
+        let specials: Vec<Sample> = special_values()
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| Sample { t: i as i64, v })
+            .collect();
+        let extremes = vec![Sample { t: i64::MIN, v: 1.0 }, Sample { t: i64::MAX, v: 2.0 }];
+        let members = vec![(0, specials), (u32::MAX, extremes)];
+        let bytes = pack_of(&members);
+        assert_eq!(Pack::parse(&bytes).unwrap().decode(|_| true).unwrap(), members);
+    }
+
+    #[test]
+    fn damage_is_an_error() {
+        let bytes = pack_of(&regular(3, 50));
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        let pack = Pack::parse(&trailing).unwrap();
+        assert_eq!(pack.decode(|_| true), Err(ChunkError::TrailingBytes(1)));
+        let mut versioned = bytes.clone();
+        versioned[0] = 9;
+        assert!(matches!(
+            Pack::parse(&versioned),
+            Err(ChunkError::UnsupportedVersion(9))
+        ));
+        assert!(Pack::parse(&[]).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips_any_members(lists in prop::collection::vec(series(), 1..6), ids in prop::collection::vec(0u32..1000, 6)) {
+            let mut ids = ids;
+            ids.sort_unstable();
+            let members: Vec<(SeriesId, Vec<Sample>)> = lists
+                .into_iter()
+                .zip(ids)
+                .filter(|(samples, _)| !samples.is_empty())
+                .map(|(samples, id)| (id, samples))
+                .collect();
+            prop_assume!(!members.is_empty());
+            let bytes = pack_of(&members);
+            prop_assert_eq!(Pack::parse(&bytes).unwrap().decode(|_| true).unwrap(), members);
+        }
+
+        #[test]
+        fn truncation_is_an_error(members in prop::collection::vec(series(), 1..4), cut in any::<prop::sample::Index>()) {
+            let members: Vec<(SeriesId, Vec<Sample>)> =
+                members.into_iter().filter(|s| !s.is_empty()).enumerate().map(|(i, s)| (i as u32, s)).collect();
+            prop_assume!(!members.is_empty());
+            let bytes = pack_of(&members);
+            let cut = &bytes[..cut.index(bytes.len())];
+            prop_assert!(Pack::parse(cut).and_then(|p| p.decode(|_| true)).is_err());
+        }
+
+        #[test]
+        fn garbage_and_flipped_bits_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300), flips in prop::collection::vec(any::<prop::sample::Index>(), 1..4)) {
+            let mut versioned = vec![FORMAT_VERSION];
+            versioned.extend(&bytes);
+            if let Ok(pack) = Pack::parse(&versioned) {
+                let _ = pack.decode(|_| true);
+            }
+            let mut good = pack_of(&regular(3, 40));
+            let bit_count = good.len() * 8;
+            for flip in flips {
+                let bit = flip.index(bit_count);
+                good[bit / 8] ^= 1 << (bit % 8);
+            }
+            if let Ok(pack) = Pack::parse(&good) {
+                let _ = pack.decode(|_| true);
+            }
+        }
+    }
+}
