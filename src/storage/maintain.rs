@@ -279,10 +279,11 @@ impl Storage {
     }
 
     /// Packs one metric group of a partition again: the members of its packs
-    /// merged with the chunks of `dirty`. New packs are written first, then
-    /// the old packs and the merged chunks are removed, then the merged
-    /// pending chunks are dropped from the head: a crash in between leaves
-    /// copies, which reads merge, never a gap.
+    /// merged with the chunks of `dirty`. Each pack is written before the
+    /// chunks merged into it are removed from sled and the head, and the old
+    /// packs are removed last: a crash in between leaves copies, which reads
+    /// merge, never a gap. Removing merged chunks pack by pack, not at the end,
+    /// lets sled reuse their space while compaction writes.
     fn repack_group(
         &self,
         partition: i64,
@@ -296,34 +297,28 @@ impl Storage {
         let mut ids = dirty.clone();
         ids.extend(old.members());
         let mut packer = Packer::new(partition, group);
-        let mut copied_pending = Vec::with_capacity(dirty.len());
-        let mut removals = sled::Batch::default();
         for id in ids {
             let mut runs = old.take_series(self, id);
+            let mut merged = MergedChunks::default();
             if dirty.contains(&id) {
                 for (k, v) in stored.remove(&id).unwrap_or_default() {
                     report.bytes_before += (k.len() + v.len()) as u64;
                     report.chunks_merged += 1;
                     runs.extend(self.decode_stored_chunk(&k, &v));
-                    removals.remove(k);
+                    merged.stored.push(k);
                 }
-                let pending = self.inner.head.read().pending.copy_series(partition, id);
-                report.chunks_merged += pending.len();
-                runs.extend(self.decode_pending(id, &pending, report));
-                copied_pending.push((id, pending));
+                merged.pending = self.inner.head.read().pending.copy_series(partition, id);
+                report.chunks_merged += merged.pending.len();
+                runs.extend(self.decode_pending(id, &merged.pending, report));
             }
             let samples = super::read::merge_all(runs);
             for piece in samples.chunks(PACK_MAX_SAMPLES) {
                 packer.add(self, id, piece, report)?;
             }
+            packer.merged.push((id, merged));
         }
         packer.flush(self, report)?;
         self.inner.packs.apply_batch(old.removals(&packer.written))?;
-        self.inner.chunks.apply_batch(removals)?;
-        let mut head = self.inner.head.write();
-        for (id, pending) in copied_pending {
-            head.pending.remove_copied(partition, id, &pending);
-        }
         Ok(())
     }
 
@@ -485,6 +480,15 @@ impl OldPacks {
     }
 }
 
+/// The chunks one series' samples were merged from, removed once they are packed.
+#[derive(Default)]
+struct MergedChunks {
+    /// Keys in the chunks tree.
+    stored: Vec<sled::IVec>,
+    /// Copies of the head's pending chunks.
+    pending: Vec<(i64, PendingChunk)>,
+}
+
 /// Collects series of one group and partition into packs and writes each
 /// when it is full.
 struct Packer {
@@ -492,6 +496,8 @@ struct Packer {
     group: u32,
     members: Vec<(SeriesId, Vec<Sample>)>,
     samples: usize,
+    /// Series wholly added, whose chunks go when the pack holding them is written.
+    merged: Vec<(SeriesId, MergedChunks)>,
     written: BTreeSet<Vec<u8>>,
     /// Pack bytes written since sled was last flushed.
     unflushed: usize,
@@ -504,6 +510,7 @@ impl Packer {
             group,
             members: Vec::new(),
             samples: 0,
+            merged: Vec::new(),
             written: BTreeSet::new(),
             unflushed: 0,
         }
@@ -525,8 +532,24 @@ impl Packer {
         Ok(())
     }
 
-    /// Writes the pack collected so far, if any.
+    /// Writes the pack collected so far, if any, then removes the chunks of
+    /// the series wholly added.
     fn flush(&mut self, storage: &Storage, report: &mut CompactionReport) -> Result<(), StorageError> {
+        self.write_pack(storage, report)?;
+        let mut removals = sled::Batch::default();
+        let merged = std::mem::take(&mut self.merged);
+        for key in merged.iter().flat_map(|(_, m)| &m.stored) {
+            removals.remove(key.clone());
+        }
+        storage.inner.chunks.apply_batch(removals)?;
+        let mut head = storage.inner.head.write();
+        for (id, chunks) in &merged {
+            head.pending.remove_copied(self.partition, *id, &chunks.pending);
+        }
+        Ok(())
+    }
+
+    fn write_pack(&mut self, storage: &Storage, report: &mut CompactionReport) -> Result<(), StorageError> {
         let (Some((first, samples)), Some((last, _))) = (self.members.first(), self.members.last()) else {
             return Ok(());
         };
