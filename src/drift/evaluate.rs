@@ -195,7 +195,13 @@ struct ColumnInputs<'a> {
     current: &'a ColumnState,
     /// Sorted current sample (numerical only).
     current_sorted: Vec<f64>,
-    keys: KeyCounts,
+    /// Distinct values in reference ∪ current, and in the reference alone.
+    distinct: usize,
+    reference_distinct: usize,
+    /// Built on first use: a numerical column with many distinct values
+    /// (the usual case) never needs them, and building them for ~11,000
+    /// values per column was most of a window's evaluation.
+    keys: std::cell::OnceCell<KeyCounts>,
     ref_n: f64,
     cur_n: f64,
 }
@@ -203,21 +209,28 @@ struct ColumnInputs<'a> {
 impl<'a> ColumnInputs<'a> {
     fn new(reference: &'a ReferenceColumn, current: &'a ColumnState) -> Option<Self> {
         let numerical = reference.state.column_type == ColumnType::Numerical;
-        let (current_sorted, keys, ref_n, cur_n) = if numerical {
+        let keys = std::cell::OnceCell::new();
+        let (current_sorted, distinct, reference_distinct, ref_n, cur_n) = if numerical {
             let mut sorted = current.sample.values().to_vec();
             sorted.sort_by(f64::total_cmp);
-            let keys = numeric_keys(&reference.sorted, &sorted);
+            let (distinct, reference_distinct) = numeric_distinct(&reference.sorted, &sorted);
             let (ref_n, cur_n) = (reference.sorted.len() as f64, sorted.len() as f64);
-            (sorted, keys, ref_n, cur_n)
+            (sorted, distinct, reference_distinct, ref_n, cur_n)
         } else {
-            let keys = category_keys(reference, current);
+            let counts = category_keys(reference, current);
+            let distinct = counts.reference.len();
+            let reference_distinct = counts.reference.iter().filter(|&&c| c > 0.0).count();
+            let _ = keys.set(counts);
             let ref_n = reference.state.categories.total() as f64;
-            (Vec::new(), keys, ref_n, current.categories.total() as f64)
+            let cur_n = current.categories.total() as f64;
+            (Vec::new(), distinct, reference_distinct, ref_n, cur_n)
         };
         (ref_n > 0.0 && cur_n > 0.0).then_some(ColumnInputs {
             reference,
             current,
             current_sorted,
+            distinct,
+            reference_distinct,
             keys,
             ref_n,
             cur_n,
@@ -228,9 +241,20 @@ impl<'a> ColumnInputs<'a> {
         self.reference.state.column_type == ColumnType::Numerical
     }
 
+    /// Counts per distinct value of reference ∪ current, aligned.
+    fn keys(&self) -> &KeyCounts {
+        self.keys.get_or_init(|| {
+            if self.numerical() {
+                numeric_keys(&self.reference.sorted, &self.current_sorted)
+            } else {
+                category_keys(self.reference, self.current)
+            }
+        })
+    }
+
     /// Distinct values in reference ∪ current (pandas `nunique`).
     fn distinct(&self) -> usize {
-        self.keys.reference.len()
+        self.distinct
     }
 
     fn evidently_method(&self) -> Method {
@@ -263,12 +287,14 @@ impl<'a> ColumnInputs<'a> {
             }
             Method::Chisquare => {
                 let k_norm = self.cur_n / self.ref_n;
-                let expected: Vec<f64> = self.keys.reference.iter().map(|c| c * k_norm).collect();
-                let r = chisquare_goodness_of_fit(&self.keys.current, &expected)?;
+                let keys = self.keys();
+                let expected: Vec<f64> = keys.reference.iter().map(|c| c * k_norm).collect();
+                let r = chisquare_goodness_of_fit(&keys.current, &expected)?;
                 MethodScore::test(method, r.statistic, r.p_value)
             }
             Method::Chi2Independence => {
-                let r = chi2_independence(&self.keys.reference, &self.keys.current)?;
+                let keys = self.keys();
+                let r = chi2_independence(&keys.reference, &keys.current)?;
                 MethodScore::test(method, r.statistic, r.p_value)
             }
             Method::Z => self.z_test()?,
@@ -297,12 +323,8 @@ impl<'a> ColumnInputs<'a> {
         match self.distinct() {
             1 => Some(MethodScore::test(Method::Z, 0.0, 1.0)),
             2 => {
-                let r = proportions_z_test(
-                    self.keys.reference[0],
-                    self.ref_n,
-                    self.keys.current[0],
-                    self.cur_n,
-                );
+                let keys = self.keys();
+                let r = proportions_z_test(keys.reference[0], self.ref_n, keys.current[0], self.cur_n);
                 Some(MethodScore::test(Method::Z, r.statistic, r.p_value))
             }
             _ => None,
@@ -313,15 +335,15 @@ impl<'a> ColumnInputs<'a> {
     /// distinct reference values → 30 equal-width bins over the pooled range;
     /// otherwise one bin per value. Percentages of each sample's size.
     fn binned_percents(&self, fill_zero: bool) -> (Vec<f64>, Vec<f64>) {
-        let reference_distinct = self.keys.reference.iter().filter(|&&c| c > 0.0).count();
-        let (ref_counts, cur_counts) = if self.numerical() && reference_distinct > 20 {
+        let (ref_counts, cur_counts) = if self.numerical() && self.reference_distinct > 20 {
             let (r, c) = (&self.reference.sorted, &self.current_sorted);
             let min = r[0].min(c[0]);
             let max = r[r.len() - 1].max(c[c.len() - 1]);
             let edges = equal_width_edges(min, max, 30);
             (histogram_sorted(r, &edges), histogram_sorted(c, &edges))
         } else {
-            (self.keys.reference.clone(), self.keys.current.clone())
+            let keys = self.keys();
+            (keys.reference.clone(), keys.current.clone())
         };
         let mut r: Vec<f64> = ref_counts.iter().map(|c| c / self.ref_n).collect();
         let mut c: Vec<f64> = cur_counts.iter().map(|c| c / self.cur_n).collect();
@@ -344,6 +366,31 @@ impl<'a> ColumnInputs<'a> {
         fill_zeroes(&mut c);
         MethodScore::distance(Method::Psi, psi(&r, &c))
     }
+}
+
+/// Distinct values of reference ∪ current and of the reference alone, for
+/// two sorted samples: the walk of [`numeric_keys`] without its vectors.
+fn numeric_distinct(reference: &[f64], current: &[f64]) -> (usize, usize) {
+    let (mut i, mut j) = (0, 0);
+    let (mut distinct, mut reference_distinct) = (0, 0);
+    while i < reference.len() || j < current.len() {
+        let value = match (reference.get(i), current.get(j)) {
+            (Some(&a), Some(&b)) => a.min(b),
+            (Some(&a), None) => a,
+            (None, Some(&b)) => b,
+            (None, None) => break,
+        };
+        let start_i = i;
+        while i < reference.len() && reference[i] == value {
+            i += 1;
+        }
+        while j < current.len() && current[j] == value {
+            j += 1;
+        }
+        distinct += 1;
+        reference_distinct += usize::from(i > start_i);
+    }
+    (distinct, reference_distinct)
 }
 
 /// Counts per distinct value of two sorted samples, aligned.
@@ -449,6 +496,26 @@ mod tests {
     use super::*;
     use crate::drift::column::FeatureValue;
     use crate::drift::state::StateLimits;
+
+    #[test]
+    fn distinct_counts_match_the_key_vectors() {
+        let cases: [(&[f64], &[f64]); 5] = [
+            (&[1.0, 1.0, 2.0, 5.0], &[0.0, 1.0, 3.0, 3.0, 9.0]),
+            (&[], &[1.0, 1.0]),
+            (&[2.0, 2.0], &[]),
+            (&[-0.0, 0.0, 1.0], &[0.0, 2.0]),
+            (&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]),
+        ];
+        for (reference, current) in cases {
+            let keys = numeric_keys(reference, current);
+            let reference_distinct = keys.reference.iter().filter(|&&c| c > 0.0).count();
+            assert_eq!(
+                numeric_distinct(reference, current),
+                (keys.reference.len(), reference_distinct),
+                "{reference:?} {current:?}"
+            );
+        }
+    }
 
     fn numeric(values: impl IntoIterator<Item = f64>) -> ColumnState {
         let mut s = ColumnState::new(ColumnType::Numerical, StateLimits::EXACT, Vec::new(), 1);
