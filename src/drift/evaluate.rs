@@ -212,7 +212,8 @@ impl<'a> ColumnInputs<'a> {
         let keys = std::cell::OnceCell::new();
         let (current_sorted, distinct, reference_distinct, ref_n, cur_n) = if numerical {
             let mut sorted = current.sample.values().to_vec();
-            sorted.sort_by(f64::total_cmp);
+            // Equal under `total_cmp` is the same bits: unstable is as exact.
+            sorted.sort_unstable_by(f64::total_cmp);
             let (distinct, reference_distinct) = numeric_distinct(&reference.sorted, &sorted);
             let (ref_n, cur_n) = (reference.sorted.len() as f64, sorted.len() as f64);
             (sorted, distinct, reference_distinct, ref_n, cur_n)
@@ -369,28 +370,41 @@ impl<'a> ColumnInputs<'a> {
 }
 
 /// Distinct values of reference ∪ current and of the reference alone, for
-/// two sorted samples: the walk of [`numeric_keys`] without its vectors.
+/// two sorted samples, as [`numeric_keys`] counts them (`==`, so `-0.0` and
+/// `0.0` are one value) without building its vectors: one pass over the
+/// reference, then a galloping search per distinct current value from where
+/// the last one was found, so a 10,000-value reference costs ~1,000 short
+/// searches, not a branchy 11,000-step merge.
 fn numeric_distinct(reference: &[f64], current: &[f64]) -> (usize, usize) {
-    let (mut i, mut j) = (0, 0);
-    let (mut distinct, mut reference_distinct) = (0, 0);
-    while i < reference.len() || j < current.len() {
-        let value = match (reference.get(i), current.get(j)) {
-            (Some(&a), Some(&b)) => a.min(b),
-            (Some(&a), None) => a,
-            (None, Some(&b)) => b,
-            (None, None) => break,
-        };
-        let start_i = i;
-        while i < reference.len() && reference[i] == value {
-            i += 1;
+    let reference_distinct = reference
+        .iter()
+        .enumerate()
+        .filter(|&(i, v)| i == 0 || reference[i - 1] != *v)
+        .count();
+    let mut distinct = reference_distinct;
+    let mut from = 0;
+    for (j, &value) in current.iter().enumerate() {
+        if j > 0 && current[j - 1] == value {
+            continue;
         }
-        while j < current.len() && current[j] == value {
-            j += 1;
+        from = lower_bound_from(reference, from, value);
+        if reference.get(from) != Some(&value) {
+            distinct += 1;
         }
-        distinct += 1;
-        reference_distinct += usize::from(i > start_i);
     }
     (distinct, reference_distinct)
+}
+
+/// The first index at or after `from` whose value is not below `value`, in
+/// a sorted slice: doubling steps, then a binary search in the last one.
+fn lower_bound_from(sorted: &[f64], from: usize, value: f64) -> usize {
+    let mut step = 1;
+    while from + step < sorted.len() && sorted[from + step - 1] < value {
+        step *= 2;
+    }
+    let start = (from + step / 2).min(sorted.len());
+    let end = (from + step).min(sorted.len());
+    start + sorted[start..end].partition_point(|&v| v < value)
 }
 
 /// Counts per distinct value of two sorted samples, aligned.
@@ -499,14 +513,27 @@ mod tests {
 
     #[test]
     fn distinct_counts_match_the_key_vectors() {
-        let cases: [(&[f64], &[f64]); 5] = [
-            (&[1.0, 1.0, 2.0, 5.0], &[0.0, 1.0, 3.0, 3.0, 9.0]),
-            (&[], &[1.0, 1.0]),
-            (&[2.0, 2.0], &[]),
-            (&[-0.0, 0.0, 1.0], &[0.0, 2.0]),
-            (&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]),
+        let mut cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
+            (vec![1.0, 1.0, 2.0, 5.0], vec![0.0, 1.0, 3.0, 3.0, 9.0]),
+            (vec![], vec![1.0, 1.0]),
+            (vec![2.0, 2.0], vec![]),
+            (vec![-0.0, 0.0, 1.0], vec![0.0, 2.0]),
+            (vec![-0.0, 1.0], vec![-0.0, 0.0, 0.0]),
+            (vec![1.0, 2.0, 3.0], vec![1.0, 2.0, 3.0]),
+            (vec![1.0, 2.0, 3.0], vec![4.0, 5.0]),
         ];
-        for (reference, current) in cases {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for size in [10, 100, 10_000] {
+            let mut sample = |n: usize, spread: u32| -> Vec<f64> {
+                let mut v: Vec<f64> = (0..n).map(|_| f64::from(rng.u32(0..spread)) / 4.0).collect();
+                v.sort_by(f64::total_cmp);
+                v
+            };
+            cases.push((sample(size, 50), sample(size / 10 + 1, 60)));
+            cases.push((sample(size, 100_000), sample(size / 10 + 1, 100_000)));
+        }
+        for (reference, current) in &cases {
+            let (reference, current) = (reference.as_slice(), current.as_slice());
             let keys = numeric_keys(reference, current);
             let reference_distinct = keys.reference.iter().filter(|&&c| c > 0.0).count();
             assert_eq!(
