@@ -214,7 +214,8 @@ impl<'a> ColumnInputs<'a> {
             let mut sorted = current.sample.values().to_vec();
             // Equal under `total_cmp` is the same bits: unstable is as exact.
             sorted.sort_unstable_by(f64::total_cmp);
-            let (distinct, reference_distinct) = numeric_distinct(&reference.sorted, &sorted);
+            let (distinct, reference_distinct) =
+                numeric_distinct_with(&reference.sorted, reference.sorted_distinct, &sorted);
             let (ref_n, cur_n) = (reference.sorted.len() as f64, sorted.len() as f64);
             (sorted, distinct, reference_distinct, ref_n, cur_n)
         } else {
@@ -371,16 +372,24 @@ impl<'a> ColumnInputs<'a> {
 
 /// Distinct values of reference ∪ current and of the reference alone, for
 /// two sorted samples, as [`numeric_keys`] counts them (`==`, so `-0.0` and
-/// `0.0` are one value) without building its vectors: one pass over the
-/// reference, then a galloping search per distinct current value from where
-/// the last one was found, so a 10,000-value reference costs ~1,000 short
-/// searches, not a branchy 11,000-step merge.
+/// `0.0` are one value); the reference's count comes with it in use
+/// ([`ReferenceColumn::sorted_distinct`]).
+#[cfg(test)]
 fn numeric_distinct(reference: &[f64], current: &[f64]) -> (usize, usize) {
     let reference_distinct = reference
         .iter()
         .enumerate()
         .filter(|&(i, v)| i == 0 || reference[i - 1] != *v)
         .count();
+    numeric_distinct_with(reference, reference_distinct, current)
+}
+
+/// [`numeric_distinct`] with the reference's distinct values already
+/// counted, without building the key vectors: a galloping search per
+/// distinct current value from where the last one was found, so a
+/// 10,000-value reference costs ~1,000 short searches, not a branchy
+/// 11,000-step merge.
+fn numeric_distinct_with(reference: &[f64], reference_distinct: usize, current: &[f64]) -> (usize, usize) {
     let mut distinct = reference_distinct;
     let mut from = 0;
     for (j, &value) in current.iter().enumerate() {

@@ -386,6 +386,9 @@ pub struct ReferenceColumn {
     pub state: ColumnState,
     /// The reference sample in ascending order.
     pub sorted: Vec<f64>,
+    /// Distinct values of `sorted` (`==`, so `-0.0` and `0.0` are one),
+    /// counted once instead of at every window's evaluation.
+    pub sorted_distinct: usize,
     /// Inner edges of the fixed bins: the reference deciles (distinct).
     pub bin_edges: Vec<f64>,
 }
@@ -406,10 +409,16 @@ impl ReferenceColumn {
             state.bin_counts[bin_edges.partition_point(|&e| e < x)] += 1;
         }
         state.bin_edges = bin_edges.clone();
+        let sorted_distinct = sorted
+            .iter()
+            .enumerate()
+            .filter(|&(i, v)| i == 0 || sorted[i - 1] != *v)
+            .count();
         ReferenceColumn {
             name: name.into(),
             state,
             sorted,
+            sorted_distinct,
             bin_edges,
         }
     }
