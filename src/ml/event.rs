@@ -109,9 +109,15 @@ impl<'de> serde::de::Visitor<'de> for FeatureVisitor {
 /// An event's features, sorted by name: a vector, not a map, because
 /// building a `BTreeMap` of 50 entries per event (node inserts, key
 /// comparisons) was the largest single cost of parsing a batch. A name given
-/// twice keeps its last value, as a JSON map would.
+/// twice keeps its last value, as a JSON map would. Names are shared
+/// (`Arc<str>`): parsing takes each from the names of the thread's previous
+/// event when it is the same, instead of allocating 50 strings per event
+/// (encoded as the strings they hold, as before).
 #[derive(Debug, Clone, Default, PartialEq, bincode::Encode, bincode::Decode)]
-pub struct Features(Vec<(String, FeatureValue)>);
+pub struct Features(Vec<(Name, FeatureValue)>);
+
+/// A feature name, shared by the events that give it.
+type Name = std::sync::Arc<str>;
 
 /// The order of the last unsorted name list a thread sorted: the names as
 /// given, and for each place in name order the position to take it from.
@@ -120,7 +126,7 @@ pub struct Features(Vec<(String, FeatureValue)>);
 /// permuting in place replaces a sort of 50 strings (~280 comparisons).
 #[derive(Default)]
 struct NameOrder {
-    given: Vec<String>,
+    given: Vec<Name>,
     sorted: Vec<usize>,
     /// Scratch for [`NameOrder::apply`], kept to spare an allocation.
     placed: Vec<bool>,
@@ -131,12 +137,26 @@ thread_local! {
 }
 
 impl NameOrder {
-    fn matches(&self, pairs: &[(String, FeatureValue)]) -> bool {
-        self.given.len() == pairs.len() && self.given.iter().zip(pairs).all(|(a, (b, _))| a == b)
+    fn matches(&self, pairs: &[(Name, FeatureValue)]) -> bool {
+        self.given.len() == pairs.len()
+            && self
+                .given
+                .iter()
+                .zip(pairs)
+                .all(|(a, (b, _))| std::sync::Arc::ptr_eq(a, b) || a == b)
+    }
+
+    /// The order of `pairs` already in name order, names unique.
+    fn in_order(pairs: &[(Name, FeatureValue)]) -> NameOrder {
+        NameOrder {
+            given: pairs.iter().map(|(name, _)| name.clone()).collect(),
+            sorted: (0..pairs.len()).collect(),
+            placed: Vec::new(),
+        }
     }
 
     /// Positions of `pairs` in name order; of a repeated name only the last.
-    fn of(pairs: &[(String, FeatureValue)]) -> NameOrder {
+    fn of(pairs: &[(Name, FeatureValue)]) -> NameOrder {
         let mut sorted: Vec<usize> = (0..pairs.len()).rev().collect();
         // Stable: of equal names the one given last comes first, and stays.
         sorted.sort_by(|&a, &b| pairs[a].0.cmp(&pairs[b].0));
@@ -150,9 +170,9 @@ impl NameOrder {
 
     /// `pairs` in name order: in place, one cycle of swaps at a time, unless
     /// a repeated name is dropped.
-    fn apply(&mut self, mut pairs: Vec<(String, FeatureValue)>) -> Vec<(String, FeatureValue)> {
+    fn apply(&mut self, mut pairs: Vec<(Name, FeatureValue)>) -> Vec<(Name, FeatureValue)> {
         if self.sorted.len() != pairs.len() {
-            let mut slots: Vec<Option<(String, FeatureValue)>> = pairs.into_iter().map(Some).collect();
+            let mut slots: Vec<Option<(Name, FeatureValue)>> = pairs.into_iter().map(Some).collect();
             return self
                 .sorted
                 .iter()
@@ -180,20 +200,27 @@ impl NameOrder {
 impl Features {
     /// Sorts `pairs` by name; the last value of a repeated name wins.
     pub fn new(pairs: Vec<(String, FeatureValue)>) -> Features {
-        if pairs.windows(2).all(|w| w[0].0 < w[1].0) {
-            return Features(pairs);
-        }
+        Features::sorted(pairs.into_iter().map(|(k, v)| (Name::from(k), v)).collect())
+    }
+
+    /// `pairs` in name order. Every list is remembered, sorted or not, so
+    /// the next event's names can be shared with it.
+    fn sorted(pairs: Vec<(Name, FeatureValue)>) -> Features {
         LAST_ORDER.with(|last| {
             let mut last = last.borrow_mut();
             if !last.matches(&pairs) {
-                *last = NameOrder::of(&pairs);
+                *last = if pairs.windows(2).all(|w| w[0].0 < w[1].0) {
+                    NameOrder::in_order(&pairs)
+                } else {
+                    NameOrder::of(&pairs)
+                };
             }
             Features(last.apply(pairs))
         })
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &FeatureValue)> {
-        self.0.iter().map(|(k, v)| (k, v))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &FeatureValue)> {
+        self.0.iter().map(|(k, v)| (&**k, v))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -227,10 +254,51 @@ impl<'de> serde::de::Visitor<'de> for FeaturesVisitor {
         // serde_json gives no size hint: start where models usually are, not
         // at 4 entries doubled five times.
         let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(64));
-        while let Some(pair) = map.next_entry::<String, FeatureValue>()? {
-            pairs.push(pair);
+        // The names of the thread's last event, in the order given: a name
+        // at the same place is shared, not allocated again. Not borrowed
+        // while a value is read, and never when already borrowed.
+        while let Some(text) = map.next_key::<NameText<'de>>()? {
+            let at = pairs.len();
+            let cached = LAST_ORDER.with(|last| {
+                let last = last.try_borrow().ok()?;
+                last.given.get(at).filter(|name| ***name == *text.0).cloned()
+            });
+            let name = cached.unwrap_or_else(|| Name::from(text.0.as_ref()));
+            pairs.push((name, map.next_value::<FeatureValue>()?));
         }
-        Ok(Features::new(pairs))
+        Ok(Features::sorted(pairs))
+    }
+}
+
+/// A feature name as the input spells it: borrowed from it when it has no
+/// escapes.
+struct NameText<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for NameText<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(NameTextVisitor)
+    }
+}
+
+struct NameTextVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NameTextVisitor {
+    type Value = NameText<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a feature name")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<NameText<'de>, E> {
+        Ok(NameText(std::borrow::Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NameText<'de>, E> {
+        Ok(NameText(std::borrow::Cow::Owned(v.to_string())))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<NameText<'de>, E> {
+        Ok(NameText(std::borrow::Cow::Owned(v)))
     }
 }
 
@@ -431,8 +499,8 @@ pub fn each_named_value<'a, 'p>(
 ) {
     let mut event = features.0.iter().peekable();
     for (index, name) in columns {
-        while event.next_if(|(k, _)| k.as_str() < name).is_some() {}
-        let value = event.peek().filter(|(k, _)| k.as_str() == name).map(|(_, v)| v);
+        while event.next_if(|(k, _)| &**k < name).is_some() {}
+        let value = event.peek().filter(|(k, _)| &**k == name).map(|(_, v)| v);
         f(index, value);
     }
 }
@@ -556,11 +624,44 @@ mod tests {
             r#"{"model":"m","model_version":"1","request_id":"r","prediction":"a","features":{"b":1,"a":2,"b":3}}"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let features: Vec<_> = p.features.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let features: Vec<_> = p.features.iter().map(|(k, v)| (k, v.clone())).collect();
         assert_eq!(
             features,
             [("a", FeatureValue::Number(2.0)), ("b", FeatureValue::Number(3.0))]
         );
+    }
+
+    #[test]
+    fn consecutive_events_share_their_feature_names() {
+        let parse = |features: &str| -> Features {
+            let text = format!(
+                r#"{{"model":"m","model_version":"1","request_id":"r","prediction":"a","features":{features}}}"#
+            );
+            parse_item::<Prediction>(&text)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .features
+        };
+        let first = parse(r#"{"n2":1,"n10":2,"a\u0062":"x"}"#);
+        let second = parse(r#"{"n2":3,"n10":4,"ab":"y"}"#);
+        let names = |f: &Features| f.0.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&first), names(&second));
+        assert!(names(&first)
+            .iter()
+            .zip(names(&second))
+            .all(|(a, b)| std::sync::Arc::ptr_eq(a, &b)));
+        let values: Vec<_> = second.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        assert_eq!(
+            values,
+            [
+                ("ab".to_string(), FeatureValue::Text("y".into())),
+                ("n10".to_string(), FeatureValue::Number(4.0)),
+                ("n2".to_string(), FeatureValue::Number(3.0)),
+            ]
+        );
+        // Another list, sorted as given: its own names, in order.
+        let third = parse(r#"{"a":1,"b":2}"#);
+        let names: Vec<&str> = third.iter().map(|(k, _)| k).collect();
+        assert_eq!(names, ["a", "b"]);
     }
 
     #[test]
@@ -573,7 +674,7 @@ mod tests {
             let features = Features::new(pairs);
             features
                 .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect::<Vec<_>>()
         };
         let expect = |pairs: &[(&str, f64)]| {

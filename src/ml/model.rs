@@ -163,13 +163,13 @@ impl ModelSchema {
             .peekable();
         let mut unknown = Vec::new();
         for (name, value) in features.iter() {
-            while known.next_if(|k| *k < name.as_str()).is_some() {}
-            if known.peek() == Some(&name.as_str()) {
+            while known.next_if(|k| *k < name).is_some() {}
+            if known.peek() == Some(&name) {
                 continue;
             }
             if let Some(kind) = inferred_kind(value) {
                 unknown.push(FeatureSchema {
-                    name: name.clone(),
+                    name: name.to_string(),
                     kind,
                     min: None,
                     max: None,
