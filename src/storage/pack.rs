@@ -6,14 +6,17 @@
 //!
 //! A pack holds up to [`PACK_SERIES`] series (compaction groups series of one
 //! metric name, which behave alike) as one pco chunk of time offsets and one of
-//! values, each series a page of its own. pco keeps its delta state per page
-//! and its mode and bins per chunk, so the group shares what a block per series
-//! paid for every series (~50-60 bytes of a 200-sample block), and one series
-//! is decoded without decoding the others. On `benches/ingest_compare.rs`'s
-//! data (10k series of six metric names, 200 samples each), pco's bytes per
-//! sample: a block per series 0.88; packs of 8, 16, 32, 64 and 128 series of
-//! one name 0.66, 0.63, 0.61, 0.59 and 0.59; packs of 60 series of mixed
-//! names 1.68 (one chunk's mode and bins do not fit unlike series).
+//! values, paged every [`PAGE_SERIES`] series. pco keeps its mode and bins per
+//! chunk and its delta state per page, so the group shares what a block per
+//! series paid for every series (~50-60 bytes of a 200-sample block), and a
+//! read of one series decodes one page, not the pack. On
+//! `benches/ingest_compare.rs`'s data (10k series of six metric names, 200
+//! samples each), pco's bytes per sample for values: a block per series 0.81;
+//! chunks of 64 series of one name paged every 1, 2, 4, 8 and 16 series 0.59,
+//! 0.57, 0.55, 0.545 and 0.54 (a page costs ~10 bytes: its delta moment and
+//! entropy coder states); chunks of 8, 16, 32 and 128 series paged per series
+//! 0.65, 0.62, 0.60 and 0.59; chunks of 60 series of mixed names 1.68 (one
+//! chunk's mode and bins do not fit unlike series).
 //!
 //! # Layout
 //!
@@ -25,14 +28,15 @@
 //!                  series id (members are ordered by series, then time),
 //!                  sample count (zigzag), first timestamp (zigzag, wrapping),
 //!                  grid step (zigzag), last timestamp's distance from its grid
-//!                  place (zigzag, wrapping, not a difference), bytes of its
-//!                  time page, bytes of its value page. Regular series of one
-//!                  scrape differ in little but their first timestamps, so a
-//!                  member's entry is ~8 bytes.
+//!                  place (zigzag, wrapping, not a difference). Regular series
+//!                  of one scrape differ in little but their first timestamps,
+//!                  so a member's entry is ~6 bytes.
+//! per page         bytes of its time page and of its value page (varints);
+//!                  a page holds PAGE_SERIES members, the last one the rest
 //! pco header       pco's wrapped-format header
-//! time offsets     one pco chunk of i64: its metadata, then one page per member
-//!                  holding t[i] - first - i * step (wrapping)
-//! values           one pco chunk of f64: its metadata, then one page per member
+//! time offsets     one pco chunk of i64: its metadata, then its pages, each the
+//!                  members' t[i] - first - i * step (wrapping) one after another
+//! values           one pco chunk of f64: its metadata, then its pages
 //! ```
 //!
 //! As in [`super::block`], subtracting the grid leaves regular scrapes with only
@@ -54,6 +58,9 @@ const FORMAT_VERSION: u8 = 1;
 /// of sled.
 pub const PACK_SERIES: usize = 64;
 
+/// Series per pco page: a read of one series decodes its page's.
+pub const PAGE_SERIES: usize = 8;
+
 /// Samples per pack: also the most a corrupt pack can make the decoder allocate.
 pub const PACK_MAX_SAMPLES: usize = 1 << 16;
 
@@ -71,6 +78,10 @@ pub struct MemberInfo {
     pub max_t: i64,
     pub count: usize,
     step: i64,
+}
+
+/// The byte lengths of one page of each chunk.
+struct PageInfo {
     time_bytes: usize,
     value_bytes: usize,
 }
@@ -82,13 +93,18 @@ pub fn encode_pack(members: &[PackMember<'_>]) -> Vec<u8> {
     debug_assert!(members.iter().map(|m| m.samples.len()).sum::<usize>() <= PACK_MAX_SAMPLES);
     let steps: Vec<i64> = members.iter().map(|m| grid_step(m.samples)).collect();
     let offsets: Vec<Vec<i64>> = members
-        .iter()
-        .zip(&steps)
-        .map(|(m, &step)| time_offsets(m.samples, step))
+        .chunks(PAGE_SERIES)
+        .zip(steps.chunks(PAGE_SERIES))
+        .map(|(page, steps)| {
+            page.iter()
+                .zip(steps)
+                .flat_map(|(m, &step)| time_offsets(m.samples, step))
+                .collect()
+        })
         .collect();
     let values: Vec<Vec<f64>> = members
-        .iter()
-        .map(|m| m.samples.iter().map(|s| s.v).collect())
+        .chunks(PAGE_SERIES)
+        .map(|page| page.iter().flat_map(|m| m.samples.iter().map(|s| s.v)).collect())
         .collect();
     let file = FileCompressor::default();
     let (time_section, time_pages) = compress_paged(&file, &offsets);
@@ -110,9 +126,11 @@ pub fn encode_pack(members: &[PackMember<'_>]) -> Vec<u8> {
         out.extend(Varint::encode(zigzag(entry.first.wrapping_sub(previous.first))));
         out.extend(Varint::encode(zigzag(entry.step.wrapping_sub(previous.step))));
         out.extend(Varint::encode(zigzag(last.wrapping_sub(entry.grid_end()))));
-        out.extend(Varint::encode(time_pages[i] as u64));
-        out.extend(Varint::encode(value_pages[i] as u64));
         previous = entry;
+    }
+    for (time_bytes, value_bytes) in time_pages.into_iter().zip(value_pages) {
+        out.extend(Varint::encode(time_bytes as u64));
+        out.extend(Varint::encode(value_bytes as u64));
     }
     write_infallibly(file.write_header(&mut out));
     out.extend(time_section);
@@ -139,6 +157,7 @@ impl Entry {
 /// A pack whose table is read; its pages are decoded on demand.
 pub struct Pack<'a> {
     members: Vec<MemberInfo>,
+    pages: Vec<PageInfo>,
     body: &'a [u8],
 }
 
@@ -175,13 +194,20 @@ impl<'a> Pack<'a> {
                 max_t: entry.grid_end().wrapping_add(unzigzag(reader.varint()?)),
                 count: samples,
                 step: entry.step,
-                time_bytes: reader.count(bytes.len())?,
-                value_bytes: reader.count(bytes.len())?,
             });
             previous = entry;
         }
+        let pages = (0..count.div_ceil(PAGE_SERIES))
+            .map(|_| {
+                Ok(PageInfo {
+                    time_bytes: reader.count(bytes.len())?,
+                    value_bytes: reader.count(bytes.len())?,
+                })
+            })
+            .collect::<Result<Vec<_>, ChunkError>>()?;
         Ok(Pack {
             members,
+            pages,
             body: reader.0,
         })
     }
@@ -196,59 +222,81 @@ impl<'a> Pack<'a> {
         wanted: impl Fn(&MemberInfo) -> bool,
     ) -> Result<Vec<(SeriesId, Vec<Sample>)>, ChunkError> {
         let picked: Vec<bool> = self.members.iter().map(wanted).collect();
+        let pages: Vec<(&[MemberInfo], bool)> = self
+            .members
+            .chunks(PAGE_SERIES)
+            .zip(picked.chunks(PAGE_SERIES))
+            .map(|(members, picked)| (members, picked.contains(&true)))
+            .collect();
         let (file, rest) = FileDecompressor::new(self.body)?;
-        let (times, rest) = self.decode_section::<i64>(&file, rest, &picked, |m| m.time_bytes)?;
-        let (values, rest) = self.decode_section::<f64>(&file, rest, &picked, |m| m.value_bytes)?;
+        let (times, rest) = self.decode_section::<i64>(&file, rest, &pages, |p| p.time_bytes)?;
+        let (values, rest) = self.decode_section::<f64>(&file, rest, &pages, |p| p.value_bytes)?;
         if !rest.is_empty() {
             return Err(ChunkError::TrailingBytes(rest.len()));
         }
-        let chosen = self
-            .members
-            .iter()
-            .zip(&picked)
-            .filter(|(_, &p)| p)
-            .map(|(m, _)| m);
-        Ok(chosen
-            .zip(times)
-            .zip(values)
-            .map(|((member, offsets), values)| {
-                let samples = offsets
-                    .into_iter()
-                    .zip(values)
-                    .zip(0i64..)
-                    .map(|((offset, v), i)| Sample {
-                        t: member
-                            .min_t
-                            .wrapping_add(offset)
-                            .wrapping_add(i.wrapping_mul(member.step)),
-                        v,
-                    })
-                    .collect();
-                (member.series, samples)
-            })
-            .collect())
+        let mut out = Vec::new();
+        let mut members = self.members.iter().zip(&picked);
+        for ((page_members, _), (offsets, values)) in pages.iter().zip(times.into_iter().zip(values)) {
+            let (Some(offsets), Some(values)) = (offsets, values) else {
+                members.by_ref().take(page_members.len()).for_each(drop);
+                continue;
+            };
+            let mut at = 0;
+            for (member, &pick) in members.by_ref().take(page_members.len()) {
+                let (start, end) = (at, at + member.count);
+                at = end;
+                if pick {
+                    out.push((
+                        member.series,
+                        member.samples(&offsets[start..end], &values[start..end]),
+                    ));
+                }
+            }
+        }
+        Ok(out)
     }
 
-    /// Reads one chunk's metadata and its pages, decoding the picked ones;
-    /// returns them with the input after the chunk.
+    /// Reads one chunk's metadata and its pages, decoding those of picked
+    /// members; returns them (`None` for the others) with the input after the chunk.
     fn decode_section<'s, T: Number>(
         &self,
         file: &FileDecompressor,
         src: &'s [u8],
-        picked: &[bool],
-        page_bytes: impl Fn(&MemberInfo) -> usize,
-    ) -> Result<(Vec<Vec<T>>, &'s [u8]), ChunkError> {
+        pages: &[(&[MemberInfo], bool)],
+        page_bytes: impl Fn(&PageInfo) -> usize,
+    ) -> Result<(Vec<Option<Vec<T>>>, &'s [u8]), ChunkError> {
         let (mut chunk, mut rest): (ChunkDecompressor<T>, &[u8]) = file.chunk_decompressor(src)?;
-        let mut out = Vec::new();
-        for (member, &pick) in self.members.iter().zip(picked) {
-            let len = page_bytes(member);
+        let mut out = Vec::with_capacity(pages.len());
+        for (info, (members, pick)) in self.pages.iter().zip(pages) {
+            let len = page_bytes(info);
             let page = rest.get(..len).ok_or(ChunkError::Truncated)?;
             rest = rest.get(len..).unwrap_or_default();
-            if pick {
-                out.push(decode_page(&mut chunk, page, member.count)?);
-            }
+            let count = members.iter().map(|m| m.count).sum();
+            out.push(if *pick {
+                Some(decode_page(&mut chunk, page, count)?)
+            } else {
+                None
+            });
         }
         Ok((out, rest))
+    }
+}
+
+impl MemberInfo {
+    /// The samples from this member's time offsets and values.
+    fn samples(&self, offsets: &[i64], values: &[f64]) -> Vec<Sample> {
+        offsets
+            .iter()
+            .zip(values)
+            .zip(0i64..)
+            .map(|((&offset, &v), i)| Sample {
+                t: self
+                    .min_t
+                    .wrapping_add(offset)
+                    .wrapping_add(i.wrapping_mul(self.step)),
+                v,
+            })
+            .collect()
     }
 }
 
@@ -380,6 +428,24 @@ mod tests {
         assert!(
             table <= 2 + 64 * 8,
             "a table of {table} bytes for 64 regular series"
+        );
+    }
+
+    #[test]
+    fn members_of_later_pages_decode_alone() {
+        let members = regular(2 * PAGE_SERIES as u32 + 3, 30);
+        let bytes = pack_of(&members);
+        let pack = Pack::parse(&bytes).unwrap();
+        assert_eq!(pack.decode(|_| true).unwrap(), members);
+        let last = members.len() - 1;
+        let (early, late) = (members[2].0, members[last].0);
+        assert_eq!(
+            pack.decode(|m| m.series == early || m.series == late).unwrap(),
+            vec![members[2].clone(), members[last].clone()]
+        );
+        assert_eq!(
+            pack.decode(|m| m.series == late).unwrap(),
+            vec![members[last].clone()]
         );
     }
 
