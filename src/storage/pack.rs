@@ -80,6 +80,9 @@ pub struct MemberInfo {
     step: i64,
 }
 
+/// One chunk's pages in order: the numbers of those decoded, `None` for the others.
+type DecodedPages<T> = Vec<Option<Vec<T>>>;
+
 /// The byte lengths of one page of each chunk.
 struct PageInfo {
     time_bytes: usize,
@@ -264,7 +267,7 @@ impl<'a> Pack<'a> {
         src: &'s [u8],
         pages: &[(&[MemberInfo], bool)],
         page_bytes: impl Fn(&PageInfo) -> usize,
-    ) -> Result<(Vec<Option<Vec<T>>>, &'s [u8]), ChunkError> {
+    ) -> Result<(DecodedPages<T>, &'s [u8]), ChunkError> {
         let (mut chunk, mut rest): (ChunkDecompressor<T>, &[u8]) = file.chunk_decompressor(src)?;
         let mut out = Vec::with_capacity(pages.len());
         for (info, (members, pick)) in self.pages.iter().zip(pages) {
