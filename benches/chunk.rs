@@ -1,8 +1,10 @@
-//! Speed and size of the two sample codecs on realistic series shapes.
+//! Speed and size of the sample codecs on realistic series shapes.
 //!
 //! `cargo bench --bench chunk` prints bytes/sample per shape and CPU ns/sample
-//! first, then times XOR append/decode (120-sample chunks) and block
-//! encode/decode (480 samples) with criterion.
+//! first, then times XOR append/decode (120-sample chunks), block
+//! encode/decode (480 samples) and pack encode/decode (64 series of one
+//! shape x 480 samples, what compaction writes for a 2 h partition of 15 s
+//! scrapes) with criterion.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sightline::storage::block::{decode_block, encode_block};
 use sightline::storage::chunk::{decode_xor, XorChunk};
+use sightline::storage::pack::{encode_pack, Pack, PackMember, PACK_SERIES};
 use sightline::storage::Sample;
 
 const SCRAPE_INTERVAL_MS: i64 = 15_000;
@@ -99,14 +102,15 @@ fn bytes_per_sample(shape: Shape, len: usize, encode: impl Fn(&[Sample]) -> usiz
 
 fn report_sizes(_: &mut Criterion) {
     println!(
-        "bytes/sample     {:<22} {:>10} {:>10} {:>10}",
-        "shape", "xor 120", "pco 480", "pco 1000"
+        "bytes/sample     {:<22} {:>10} {:>10} {:>10} {:>12}",
+        "shape", "xor 120", "pco 480", "pco 1000", "pack 64x480"
     );
     for (shape, name) in SHAPES {
         let xor = bytes_per_sample(shape, HEAD_CHUNK_LEN, |s| xor_chunk(s).bytes().len());
         let pco_480 = bytes_per_sample(shape, 480, |s| encode_block(s).len());
         let pco_1000 = bytes_per_sample(shape, 1_000, |s| encode_block(s).len());
-        println!("bytes/sample     {name:<22} {xor:>10.3} {pco_480:>10.3} {pco_1000:>10.3}");
+        let pack = pack_of(&pack_series(shape, 480)).len() as f64 / (PACK_SERIES * 480) as f64;
+        println!("bytes/sample     {name:<22} {xor:>10.3} {pco_480:>10.3} {pco_1000:>10.3} {pack:>12.3}");
     }
 }
 
@@ -181,6 +185,42 @@ fn block_codec(c: &mut Criterion) {
     group.finish();
 }
 
+/// A full pack's worth of series of one shape.
+fn pack_series(shape: Shape, len: usize) -> Vec<Vec<Sample>> {
+    (0..PACK_SERIES as u64)
+        .map(|seed| series(shape, len, seed + 1))
+        .collect()
+}
+
+fn pack_of(series: &[Vec<Sample>]) -> Vec<u8> {
+    let members: Vec<PackMember<'_>> = series
+        .iter()
+        .zip(0..)
+        .map(|(samples, id)| PackMember { series: id, samples })
+        .collect();
+    encode_pack(&members)
+}
+
+fn pack_codec(c: &mut Criterion) {
+    const LEN: usize = 480;
+    let mut group = c.benchmark_group("pack");
+    group.throughput(Throughput::Elements((PACK_SERIES * LEN) as u64));
+    for (shape, name) in [SHAPES[0], SHAPES[2]] {
+        let series = pack_series(shape, LEN);
+        group.bench_function(format!("encode 64x480/{name}"), |b| {
+            b.iter(|| pack_of(black_box(&series)))
+        });
+        let pack = pack_of(&series);
+        group.bench_function(format!("decode 64x480/{name}"), |b| {
+            b.iter(|| Pack::parse(black_box(&pack)).and_then(|p| p.decode(|_| true)))
+        });
+        group.bench_function(format!("decode one series of 64x480/{name}"), |b| {
+            b.iter(|| Pack::parse(black_box(&pack)).and_then(|p| p.decode(|m| m.series == 40)))
+        });
+    }
+    group.finish();
+}
+
 fn short() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -191,6 +231,6 @@ fn short() -> Criterion {
 criterion_group! {
     name = benches;
     config = short();
-    targets = report_sizes, report_cpu_time, xor_codec, block_codec
+    targets = report_sizes, report_cpu_time, xor_codec, block_codec, pack_codec
 }
 criterion_main!(benches);
