@@ -28,14 +28,16 @@
 //!                  series id (members are ordered by series, then time),
 //!                  sample count (zigzag), first timestamp (zigzag, wrapping),
 //!                  grid step (zigzag), last timestamp's distance from its grid
-//!                  place (zigzag, wrapping, not a difference). Regular series
-//!                  of one scrape differ in little but their first timestamps,
-//!                  so a member's entry is ~6 bytes.
+//!                  place (zigzag, wrapping, not a difference), first timestamp
+//!                  minus the grid's origin (zigzag, wrapping, not a
+//!                  difference; see `Grid`). Regular series of one scrape
+//!                  differ in little but their first timestamps, so a member's
+//!                  entry is ~7 bytes.
 //! per page         bytes of its time page and of its value page (varints);
 //!                  a page holds PAGE_SERIES members, the last one the rest
 //! pco header       pco's wrapped-format header
 //! time offsets     one pco chunk of i64: its metadata, then its pages, each the
-//!                  members' t[i] - first - i * step (wrapping) one after another
+//!                  members' t[i] - origin - i * step (wrapping) one after another
 //! values           one pco chunk of f64: its metadata, then its pages
 //! ```
 //!
@@ -77,7 +79,7 @@ pub struct MemberInfo {
     pub min_t: i64,
     pub max_t: i64,
     pub count: usize,
-    step: i64,
+    grid: Grid,
 }
 
 /// One chunk's pages in order: the numbers of those decoded, `None` for the others.
@@ -94,14 +96,14 @@ struct PageInfo {
 pub fn encode_pack(members: &[PackMember<'_>]) -> Vec<u8> {
     debug_assert!(members.iter().all(|m| !m.samples.is_empty()));
     debug_assert!(members.iter().map(|m| m.samples.len()).sum::<usize>() <= PACK_MAX_SAMPLES);
-    let steps: Vec<i64> = members.iter().map(|m| grid_step(m.samples)).collect();
+    let grids: Vec<Grid> = members.iter().map(|m| Grid::of(m.samples)).collect();
     let offsets: Vec<Vec<i64>> = members
         .chunks(PAGE_SERIES)
-        .zip(steps.chunks(PAGE_SERIES))
-        .map(|(page, steps)| {
+        .zip(grids.chunks(PAGE_SERIES))
+        .map(|(page, grids)| {
             page.iter()
-                .zip(steps)
-                .flat_map(|(m, &step)| time_offsets(m.samples, step))
+                .zip(grids)
+                .flat_map(|(m, grid)| grid.offsets(m.samples))
                 .collect()
         })
         .collect();
@@ -121,7 +123,7 @@ pub fn encode_pack(members: &[PackMember<'_>]) -> Vec<u8> {
             series: member.series,
             count: member.samples.len() as i64,
             first: member.samples.first().map_or(0, |s| s.t),
-            step: steps[i],
+            step: grids[i].step,
         };
         let last = member.samples.last().map_or(0, |s| s.t);
         out.extend(Varint::encode(u64::from(entry.series - previous.series)));
@@ -129,6 +131,7 @@ pub fn encode_pack(members: &[PackMember<'_>]) -> Vec<u8> {
         out.extend(Varint::encode(zigzag(entry.first.wrapping_sub(previous.first))));
         out.extend(Varint::encode(zigzag(entry.step.wrapping_sub(previous.step))));
         out.extend(Varint::encode(zigzag(last.wrapping_sub(entry.grid_end()))));
+        out.extend(Varint::encode(zigzag(entry.first.wrapping_sub(grids[i].origin))));
         previous = entry;
     }
     for (time_bytes, value_bytes) in time_pages.into_iter().zip(value_pages) {
@@ -191,12 +194,16 @@ impl<'a> Pack<'a> {
                 first: previous.first.wrapping_add(unzigzag(reader.varint()?)),
                 step: previous.step.wrapping_add(unzigzag(reader.varint()?)),
             };
+            let max_t = entry.grid_end().wrapping_add(unzigzag(reader.varint()?));
             members.push(MemberInfo {
                 series,
                 min_t: entry.first,
-                max_t: entry.grid_end().wrapping_add(unzigzag(reader.varint()?)),
+                max_t,
                 count: samples,
-                step: entry.step,
+                grid: Grid {
+                    step: entry.step,
+                    origin: entry.first.wrapping_sub(unzigzag(reader.varint()?)),
+                },
             });
             previous = entry;
         }
@@ -293,10 +300,7 @@ impl MemberInfo {
             .zip(values)
             .zip(0i64..)
             .map(|((&offset, &v), i)| Sample {
-                t: self
-                    .min_t
-                    .wrapping_add(offset)
-                    .wrapping_add(i.wrapping_mul(self.step)),
+                t: self.grid.time(offset, i),
                 v,
             })
             .collect()
@@ -348,15 +352,53 @@ fn write_infallibly<T>(result: pco::errors::PcoResult<T>) -> T {
     }
 }
 
-/// Each timestamp minus the first and minus its index's grid steps (wrapping,
-/// so any input round-trips).
-fn time_offsets(samples: &[Sample], step: i64) -> Vec<i64> {
-    let first = samples.first().map_or(0, |s| s.t);
-    samples
-        .iter()
-        .zip(0i64..)
-        .map(|(s, i)| s.t.wrapping_sub(first).wrapping_sub(i.wrapping_mul(step)))
-        .collect()
+/// The regular schedule a member's timestamps are coded against: sample `i`
+/// is at `origin + i * step` plus its offset. The origin is the median of the
+/// samples' own places on a grid of `step`, so the offsets are each sample's
+/// jitter around the schedule, centred on 0 for every series: anchored at its
+/// first sample instead, a series' offsets were shifted by that sample's
+/// jitter, and the union over a page's series, which one pco chunk's bins
+/// must cover, was twice as wide (`benches/chunk.rs`, counters with ±3 ms
+/// jitter: 0.91 bytes/sample, against 0.82 centred and 0.84 for a block of
+/// one series).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Grid {
+    step: i64,
+    origin: i64,
+}
+
+impl Grid {
+    fn of(samples: &[Sample]) -> Grid {
+        let step = grid_step(samples);
+        let mut places: Vec<i64> = samples
+            .iter()
+            .zip(0i64..)
+            .map(|(s, i)| s.t.wrapping_sub(i.wrapping_mul(step)))
+            .collect();
+        let middle = places.len() / 2;
+        let origin = match places.get(middle) {
+            Some(_) => *places.select_nth_unstable(middle).1,
+            None => 0,
+        };
+        Grid { step, origin }
+    }
+
+    /// Each timestamp's distance from its place on the schedule (wrapping, so
+    /// any input round-trips).
+    fn offsets(&self, samples: &[Sample]) -> Vec<i64> {
+        samples
+            .iter()
+            .zip(0i64..)
+            .map(|(s, i)| s.t.wrapping_sub(self.time(0, i)))
+            .collect()
+    }
+
+    /// The timestamp of sample `index` at `offset` from its place.
+    fn time(&self, offset: i64, index: i64) -> i64 {
+        self.origin
+            .wrapping_add(index.wrapping_mul(self.step))
+            .wrapping_add(offset)
+    }
 }
 
 /// Reads varints off the front of a byte slice.
