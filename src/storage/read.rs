@@ -27,8 +27,15 @@ use std::sync::atomic::Ordering;
 /// instead of one prefix scan per series.
 const FULL_SCAN_RATIO: u64 = 8;
 
-/// Selected ids by metric group.
-type Groups = BTreeMap<u32, RoaringBitmap>;
+/// Selected ids by metric group (which packs they are in).
+fn metric_groups(parts: &[(SeriesId, HeadPart)]) -> BTreeMap<u32, RoaringBitmap> {
+    let mut groups: BTreeMap<u32, RoaringBitmap> = BTreeMap::new();
+    for (id, part) in parts {
+        let group = layout::metric_group(part.labels.metric_name());
+        groups.entry(group).or_default().insert(*id);
+    }
+    groups
+}
 
 /// What the head contributes to one selected series.
 struct HeadPart {
@@ -40,28 +47,22 @@ struct HeadPart {
 }
 
 impl Storage {
-    /// The matching ids, per id in id order what the head holds of it, and
-    /// the ids by metric group (which packs they are in).
+    /// The matching ids and, per id in id order, what the head holds of it.
     fn head_parts(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> (RoaringBitmap, Vec<(SeriesId, HeadPart)>, Groups) {
+    ) -> (RoaringBitmap, Vec<(SeriesId, HeadPart)>) {
         let head = self.inner.head.read();
         let ids = head.select_ids(matchers, mint, maxt);
         let pending_partitions = head
             .pending
             .partitions_in(layout::partition_of(mint)..=layout::partition_of(maxt));
         let mut parts = Vec::with_capacity(ids.len() as usize);
-        let mut groups = Groups::new();
         for id in &ids {
             let Some(s) = head.get(id) else { continue };
             let labels = s.labels();
-            groups
-                .entry(layout::metric_group(labels.metric_name()))
-                .or_default()
-                .insert(id);
             let open_chunk = match (s.chunk.first_time(), s.chunk.last_time()) {
                 (Some(first), Some(last)) if first <= maxt && last >= mint => s.chunk.bytes().to_vec(),
                 _ => Vec::new(),
@@ -88,7 +89,7 @@ impl Storage {
                 },
             ));
         }
-        (ids, parts, groups)
+        (ids, parts)
     }
 
     fn partitions_in(&self, mint: i64, maxt: i64) -> Vec<i64> {
@@ -101,29 +102,32 @@ impl Storage {
             .collect()
     }
 
-    /// Appends the decoded persisted chunks and pack members of `ids` in
-    /// `[mint, maxt]` to `runs`.
+    /// Appends the decoded persisted chunks and pack members of `ids` (whose
+    /// labels `parts` holds) in `[mint, maxt]` to `runs`.
     fn read_persisted(
         &self,
         ids: &RoaringBitmap,
-        groups: &Groups,
+        parts: &[(SeriesId, HeadPart)],
         mint: i64,
         maxt: i64,
         runs: &mut FxHashMap<SeriesId, Vec<Vec<Sample>>>,
     ) -> Result<(), QueryError> {
-        let total = self.num_series() as u64;
-        for partition in self.partitions_in(mint, maxt) {
-            let prefix = layout::partition_key(partition);
-            if ids.len() * FULL_SCAN_RATIO >= total {
+        let partitions = self.partitions_in(mint, maxt);
+        if ids.len() * FULL_SCAN_RATIO >= self.num_series() as u64 {
+            for partition in partitions {
+                let prefix = layout::partition_key(partition);
                 self.scan_chunks(self.inner.chunks.scan_prefix(prefix), ids, mint, maxt, runs)?;
                 self.scan_packs(self.inner.packs.scan_prefix(prefix), ids, mint, maxt, runs)?;
-                continue;
             }
+            return Ok(());
+        }
+        let groups = metric_groups(parts);
+        for partition in partitions {
             for id in ids {
                 let prefix = layout::series_partition_prefix(partition, id);
                 self.scan_chunks(self.inner.chunks.scan_prefix(prefix), ids, mint, maxt, runs)?;
             }
-            for (&group, members) in groups {
+            for (&group, members) in &groups {
                 let prefix = layout::pack_group_prefix(partition, group);
                 self.scan_packs(self.inner.packs.scan_prefix(prefix), members, mint, maxt, runs)?;
             }
@@ -331,9 +335,9 @@ impl Queryable for Storage {
         maxt: i64,
         hints: SelectHints,
     ) -> Result<SeriesIter<'_>, QueryError> {
-        let (ids, mut parts, groups) = self.head_parts(matchers, mint, maxt);
+        let (ids, mut parts) = self.head_parts(matchers, mint, maxt);
         let mut persisted: FxHashMap<SeriesId, Vec<Vec<Sample>>> = FxHashMap::default();
-        self.read_persisted(&ids, &groups, mint, maxt, &mut persisted)?;
+        self.read_persisted(&ids, &parts, mint, maxt, &mut persisted)?;
         parts.sort_unstable_by(|a, b| a.1.labels.cmp(&b.1.labels));
         Ok(Box::new(SelectedSeries {
             parts: parts.into_iter(),
