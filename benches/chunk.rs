@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench chunk` prints bytes/sample per shape and CPU ns/sample
 //! first, then times XOR append/decode (120-sample chunks), block
-//! encode/decode (480 samples) and pack encode/decode (64 series of one
+//! encode/decode (480 samples) and pack encode/decode ([`PACK_SERIES`] series of one
 //! shape x 480 samples, what compaction writes for a 2 h partition of 15 s
 //! scrapes) with criterion.
 
@@ -103,7 +103,7 @@ fn bytes_per_sample(shape: Shape, len: usize, encode: impl Fn(&[Sample]) -> usiz
 fn report_sizes(_: &mut Criterion) {
     println!(
         "bytes/sample     {:<22} {:>10} {:>10} {:>10} {:>12}",
-        "shape", "xor 120", "pco 480", "pco 1000", "pack 64x480"
+        "shape", "xor 120", "pco 480", "pco 1000", "pack full"
     );
     for (shape, name) in SHAPES {
         let xor = bytes_per_sample(shape, HEAD_CHUNK_LEN, |s| xor_chunk(s).bytes().len());
@@ -207,14 +207,14 @@ fn pack_codec(c: &mut Criterion) {
     group.throughput(Throughput::Elements((PACK_SERIES * LEN) as u64));
     for (shape, name) in [SHAPES[0], SHAPES[2]] {
         let series = pack_series(shape, LEN);
-        group.bench_function(format!("encode 64x480/{name}"), |b| {
+        group.bench_function(format!("encode {PACK_SERIES}x480/{name}"), |b| {
             b.iter(|| pack_of(black_box(&series)))
         });
         let pack = pack_of(&series);
-        group.bench_function(format!("decode 64x480/{name}"), |b| {
+        group.bench_function(format!("decode {PACK_SERIES}x480/{name}"), |b| {
             b.iter(|| Pack::parse(black_box(&pack)).and_then(|p| p.decode(|_| true)))
         });
-        group.bench_function(format!("decode one series of 64x480/{name}"), |b| {
+        group.bench_function(format!("decode one series of {PACK_SERIES}x480/{name}"), |b| {
             b.iter(|| Pack::parse(black_box(&pack)).and_then(|p| p.decode(|m| m.series == 40)))
         });
     }

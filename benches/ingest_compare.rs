@@ -14,7 +14,10 @@
 //! `INGEST_JITTER_MS` (default 0) adds uniform random jitter of up to ± that
 //! many milliseconds to every timestamp: `INGEST_JITTER_MS=20` reproduces the
 //! harder load this bench sent before (figures in docs/ARCHITECTURE.md that
-//! mention "+/-20 ms jitter" were measured with it).
+//! mention "+/-20 ms jitter" were measured with it). `INGEST_END_AGO_S`
+//! (default 0) ends the window that many seconds before now: bytes/sample
+//! depends on where the window falls against Sightline's 2 h partitions, and
+//! this places it (e.g. split evenly across a boundary) without waiting.
 //!
 //! Timestamps: each series is sent exactly on its 15 s interval at a fixed
 //! per-series offset within it, as Prometheus sends scraped samples: a scrape
@@ -100,6 +103,8 @@ struct Config {
     senders: usize,
     /// Maximum timestamp jitter either way, in ms (0: exactly on schedule).
     jitter_ms: u64,
+    /// Seconds between now and the window's end.
+    end_ago_s: u64,
 }
 
 impl Config {
@@ -109,6 +114,7 @@ impl Config {
             points: env_usize("INGEST_POINTS", 200),
             senders: env_usize("INGEST_SENDERS", 4).max(1),
             jitter_ms: env_usize("INGEST_JITTER_MS", 0) as u64,
+            end_ago_s: env_usize("INGEST_END_AGO_S", 0) as u64,
         };
         if cfg.points as i64 * INTERVAL_MS > 55 * 60_000 {
             println!(
@@ -206,7 +212,8 @@ fn generate(cfg: &Config) -> Vec<Vec<Payload>> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    let first = now - 1000 - (cfg.points as i64 - 1) * INTERVAL_MS;
+    let end = now - 1000 - cfg.end_ago_s as i64 * 1000;
+    let first = end - (cfg.points as i64 - 1) * INTERVAL_MS;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..cfg.senders)
             .map(|s| scope.spawn(move || sender_payloads(cfg, s, first)))
@@ -356,6 +363,13 @@ fn measure(spec: &Spec, payloads: &[Vec<Payload>]) -> Result<Row> {
     sleep(Duration::from_secs(1));
     let cpu1 = cpu_time(pid)?;
     println!("peak RSS after sending: {} MiB", peak_rss(pid)? >> 20);
+    println!("data dir before compaction: {}", breakdown(&server.data_dir()));
+    if spec.kind == common::Kind::Sightline {
+        println!(
+            "sled files before compaction: {}",
+            breakdown(&server.data_dir().join("sled"))
+        );
+    }
     let (disk, note) = compact(spec, &server, &client)?;
     let cpu2 = cpu_time(pid)?;
     // Peak memory of ingest and compaction, read before the check query below

@@ -96,6 +96,8 @@ pub enum ChunkError {
     NonZeroPadding,
     #[error("unsupported block format version {0}")]
     UnsupportedVersion(u8),
+    #[error("unknown value coding {0}")]
+    UnknownValueCoding(u8),
     #[error("pco: {0}")]
     Pco(#[from] pco::errors::PcoError),
 }

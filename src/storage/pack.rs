@@ -11,7 +11,7 @@
 //! series paid for every series (~50-60 bytes of a 200-sample block), and a
 //! read of one series decodes one page, not the pack. On
 //! `benches/ingest_compare.rs`'s data (10k series of six metric names, 200
-//! samples each), pco's bytes per sample for values: a block per series 0.81;
+//! samples each; values as floats), pco's bytes per sample for values: a block per series 0.81;
 //! chunks of 64 series of one name paged every 1, 2, 4, 8 and 16 series 0.59,
 //! 0.57, 0.55, 0.545 and 0.54 (a page costs ~10 bytes: its delta moment and
 //! entropy coder states); chunks of 8, 16, 32 and 128 series paged per series
@@ -21,24 +21,30 @@
 //! # Layout
 //!
 //! ```text
-//! format version   one byte, 1
+//! format version   one byte, 2 (format 1, still read, has no value coding
+//!                  byte and six varints per member)
+//! value coding     one byte: 0, values are an f64 chunk; 1 + k, values are
+//!                  an i64 chunk of value * 10^k (`ValueCoding`)
 //! member count     unsigned LEB128 varint, at least 1
-//! per member       each a varint, most of them the difference from the
-//!                  previous member's (0 for the first member's "previous"):
-//!                  series id (members are ordered by series, then time),
-//!                  sample count (zigzag), first timestamp (zigzag, wrapping),
-//!                  grid step (zigzag), last timestamp's distance from its grid
-//!                  place (zigzag, wrapping, not a difference), first timestamp
-//!                  minus the grid's origin (zigzag, wrapping, not a
-//!                  difference; see `Grid`). Regular series of one scrape
-//!                  differ in little but their first timestamps, so a member's
-//!                  entry is ~7 bytes.
+//! per member       fields, most of them the difference from the previous
+//!                  member's (0 for the first member's "previous"): series id
+//!                  (members are ordered by series, then time), sample count,
+//!                  first timestamp (wrapping), grid step, last timestamp's
+//!                  distance from its grid place (wrapping, not a difference),
+//!                  first timestamp minus the grid's origin (wrapping, not a
+//!                  difference; see `Grid`). Stored as the varint
+//!                  `series delta << 4 | flags`, the first timestamp's
+//!                  difference (zigzag varint), then a zigzag varint for each
+//!                  other field that is not 0, flagged by one bit each
+//!                  (`TableEntry`). Regular series of one scrape differ in
+//!                  little but their first timestamps, so a member's entry is
+//!                  ~3 bytes.
 //! per page         bytes of its time page and of its value page (varints);
 //!                  a page holds PAGE_SERIES members, the last one the rest
 //! pco header       pco's wrapped-format header
 //! time offsets     one pco chunk of i64: its metadata, then its pages, each the
 //!                  members' t[i] - origin - i * step (wrapping) one after another
-//! values           one pco chunk of f64: its metadata, then its pages
+//! values           one pco chunk of f64 or i64: its metadata, then its pages
 //! ```
 //!
 //! As in [`super::block`], subtracting the grid leaves regular scrapes with only
@@ -53,12 +59,23 @@ use super::chunk::{unzigzag, zigzag, ChunkError, Varint};
 use super::index::SeriesId;
 use super::Sample;
 
-const FORMAT_VERSION: u8 = 1;
+/// The format written: member entries as flags and only the fields that are
+/// not zero.
+const FORMAT_VERSION: u8 = 2;
+/// The first format, still read: member entries of six varints each.
+const FORMAT_SIX_VARINTS: u8 = 1;
 
-/// Series per pack: past 64 the shared metadata is already under 1% of the
-/// bytes (figures above), and a read of one series copies the whole pack out
-/// of sled.
-pub const PACK_SERIES: usize = 64;
+/// Series per pack. Past 64 the shared metadata is under 1% of the bytes
+/// (figures above), but the pack's size decides what sled stores around it:
+/// a tree leaf holds up to 16 packs and is written to a file of its own once
+/// it passes 16 KiB, while leaves below that stay in sled's log, whose space
+/// is reused late. `benches/ingest_compare.rs`, bytes/sample on disk with the
+/// 50-minute window inside one partition, split 25 + 25 and 40 + 10 minutes:
+/// 64 series 0.93, 0.99-1.04, 0.93; 96 series 0.89-0.91, 0.91-0.95, 0.93;
+/// 128 series 0.96 (twice), 0.89-0.91, 0.90; 32 series (split) 1.15. A read
+/// of one series copies the whole pack out of sled (~10-20 KiB) and decodes
+/// one page.
+pub const PACK_SERIES: usize = 96;
 
 /// Series per pco page: a read of one series decodes its page's.
 pub const PAGE_SERIES: usize = 8;
@@ -112,10 +129,20 @@ pub fn encode_pack(members: &[PackMember<'_>]) -> Vec<u8> {
         .map(|page| page.iter().flat_map(|m| m.samples.iter().map(|s| s.v)).collect())
         .collect();
     let file = FileCompressor::default();
-    let (time_section, time_pages) = compress_paged(&file, &offsets);
-    let (value_section, value_pages) = compress_paged(&file, &values);
+    let (time_section, time_pages) = compress_paged(&file, &offsets, ChunkConfig::default());
+    let coding = ValueCoding::of(values.iter().flatten().copied());
+    let (value_section, value_pages) = match coding {
+        ValueCoding::Float => compress_paged(&file, &values, ChunkConfig::default()),
+        ValueCoding::Decimal(places) => {
+            let scaled: Vec<Vec<i64>> = values
+                .iter()
+                .map(|page| page.iter().map(|&v| places.scale(v)).collect())
+                .collect();
+            compress_paged(&file, &scaled, ChunkConfig::default())
+        }
+    };
 
-    let mut out = vec![FORMAT_VERSION];
+    let mut out = vec![FORMAT_VERSION, coding.to_byte()];
     out.extend(Varint::encode(members.len() as u64));
     let mut previous = Entry::default();
     for (i, member) in members.iter().enumerate() {
@@ -126,12 +153,15 @@ pub fn encode_pack(members: &[PackMember<'_>]) -> Vec<u8> {
             step: grids[i].step,
         };
         let last = member.samples.last().map_or(0, |s| s.t);
-        out.extend(Varint::encode(u64::from(entry.series - previous.series)));
-        out.extend(Varint::encode(zigzag(entry.count - previous.count)));
-        out.extend(Varint::encode(zigzag(entry.first.wrapping_sub(previous.first))));
-        out.extend(Varint::encode(zigzag(entry.step.wrapping_sub(previous.step))));
-        out.extend(Varint::encode(zigzag(last.wrapping_sub(entry.grid_end()))));
-        out.extend(Varint::encode(zigzag(entry.first.wrapping_sub(grids[i].origin))));
+        TableEntry {
+            series_delta: entry.series - previous.series,
+            count_delta: entry.count - previous.count,
+            first_delta: entry.first.wrapping_sub(previous.first),
+            step_delta: entry.step.wrapping_sub(previous.step),
+            last_off_grid: last.wrapping_sub(entry.grid_end()),
+            first_off_origin: entry.first.wrapping_sub(grids[i].origin),
+        }
+        .write(&mut out);
         previous = entry;
     }
     for (time_bytes, value_bytes) in time_pages.into_iter().zip(value_pages) {
@@ -160,10 +190,89 @@ impl Entry {
     }
 }
 
+/// One member's table entry as stored: differences from the previous
+/// member's [`Entry`] (series, count, first timestamp, step) and the member's
+/// last and first timestamps against its grid.
+struct TableEntry {
+    series_delta: u32,
+    count_delta: i64,
+    first_delta: i64,
+    step_delta: i64,
+    last_off_grid: i64,
+    first_off_origin: i64,
+}
+
+/// Bits of a format 2 entry's first varint saying which fields follow;
+/// the series delta is shifted above them.
+const COUNT_CHANGED: u64 = 1;
+const STEP_CHANGED: u64 = 2;
+const LAST_OFF_GRID: u64 = 4;
+const FIRST_OFF_ORIGIN: u64 = 8;
+const FLAG_BITS: u32 = 4;
+
+impl TableEntry {
+    /// Format 2: `series delta << 4 | flags`, the first timestamp's
+    /// difference, then each flagged field (zigzag varints). A member of a
+    /// regular scrape in a run of like members takes 3 bytes.
+    fn write(&self, out: &mut Vec<u8>) {
+        let optional = self.optional_fields();
+        let flags = optional
+            .iter()
+            .filter(|(_, value)| *value != 0)
+            .fold(0, |flags, (bit, _)| flags | bit);
+        out.extend(Varint::encode(u64::from(self.series_delta) << FLAG_BITS | flags));
+        out.extend(Varint::encode(zigzag(self.first_delta)));
+        for (_, value) in optional.iter().filter(|(_, value)| *value != 0) {
+            out.extend(Varint::encode(zigzag(*value)));
+        }
+    }
+
+    fn optional_fields(&self) -> [(u64, i64); 4] {
+        [
+            (COUNT_CHANGED, self.count_delta),
+            (STEP_CHANGED, self.step_delta),
+            (LAST_OFF_GRID, self.last_off_grid),
+            (FIRST_OFF_ORIGIN, self.first_off_origin),
+        ]
+    }
+
+    fn read(reader: &mut Reader<'_>, version: u8) -> Result<Self, ChunkError> {
+        if version == FORMAT_SIX_VARINTS {
+            return Ok(TableEntry {
+                series_delta: u32::try_from(reader.varint()?).map_err(|_| ChunkError::Truncated)?,
+                count_delta: unzigzag(reader.varint()?),
+                first_delta: unzigzag(reader.varint()?),
+                step_delta: unzigzag(reader.varint()?),
+                last_off_grid: unzigzag(reader.varint()?),
+                first_off_origin: unzigzag(reader.varint()?),
+            });
+        }
+        let head = reader.varint()?;
+        let series_delta = u32::try_from(head >> FLAG_BITS).map_err(|_| ChunkError::Truncated)?;
+        let first_delta = unzigzag(reader.varint()?);
+        let mut field = |bit: u64| -> Result<i64, ChunkError> {
+            if head & bit == 0 {
+                Ok(0)
+            } else {
+                Ok(unzigzag(reader.varint()?))
+            }
+        };
+        Ok(TableEntry {
+            series_delta,
+            count_delta: field(COUNT_CHANGED)?,
+            first_delta,
+            step_delta: field(STEP_CHANGED)?,
+            last_off_grid: field(LAST_OFF_GRID)?,
+            first_off_origin: field(FIRST_OFF_ORIGIN)?,
+        })
+    }
+}
+
 /// A pack whose table is read; its pages are decoded on demand.
 pub struct Pack<'a> {
     members: Vec<MemberInfo>,
     pages: Vec<PageInfo>,
+    coding: ValueCoding,
     body: &'a [u8],
 }
 
@@ -171,19 +280,27 @@ impl<'a> Pack<'a> {
     /// Reads the member table of a pack written by [`encode_pack`].
     pub fn parse(bytes: &'a [u8]) -> Result<Self, ChunkError> {
         let (&version, rest) = bytes.split_first().ok_or(ChunkError::Truncated)?;
-        if version != FORMAT_VERSION {
-            return Err(ChunkError::UnsupportedVersion(version));
-        }
+        let (coding, rest) = match version {
+            FORMAT_SIX_VARINTS => (ValueCoding::Float, rest),
+            FORMAT_VERSION => {
+                let (&byte, rest) = rest.split_first().ok_or(ChunkError::Truncated)?;
+                (ValueCoding::from_byte(byte)?, rest)
+            }
+            _ => return Err(ChunkError::UnsupportedVersion(version)),
+        };
         let mut reader = Reader(rest);
         let count = reader.count(PACK_MAX_SAMPLES)?;
         let mut members = Vec::with_capacity(count);
         let (mut previous, mut total) = (Entry::default(), 0usize);
         for _ in 0..count {
-            let delta = u32::try_from(reader.varint()?).map_err(|_| ChunkError::Truncated)?;
-            let series = previous.series.checked_add(delta).ok_or(ChunkError::Truncated)?;
+            let raw = TableEntry::read(&mut reader, version)?;
+            let series = previous
+                .series
+                .checked_add(raw.series_delta)
+                .ok_or(ChunkError::Truncated)?;
             let samples = previous
                 .count
-                .checked_add(unzigzag(reader.varint()?))
+                .checked_add(raw.count_delta)
                 .and_then(|n| usize::try_from(n).ok())
                 .filter(|&n| n > 0 && n <= PACK_MAX_SAMPLES - total)
                 .ok_or(ChunkError::Truncated)?;
@@ -191,18 +308,17 @@ impl<'a> Pack<'a> {
             let entry = Entry {
                 series,
                 count: samples as i64,
-                first: previous.first.wrapping_add(unzigzag(reader.varint()?)),
-                step: previous.step.wrapping_add(unzigzag(reader.varint()?)),
+                first: previous.first.wrapping_add(raw.first_delta),
+                step: previous.step.wrapping_add(raw.step_delta),
             };
-            let max_t = entry.grid_end().wrapping_add(unzigzag(reader.varint()?));
             members.push(MemberInfo {
                 series,
                 min_t: entry.first,
-                max_t,
+                max_t: entry.grid_end().wrapping_add(raw.last_off_grid),
                 count: samples,
                 grid: Grid {
                     step: entry.step,
-                    origin: entry.first.wrapping_sub(unzigzag(reader.varint()?)),
+                    origin: entry.first.wrapping_sub(raw.first_off_origin),
                 },
             });
             previous = entry;
@@ -218,6 +334,7 @@ impl<'a> Pack<'a> {
         Ok(Pack {
             members,
             pages,
+            coding,
             body: reader.0,
         })
     }
@@ -240,7 +357,14 @@ impl<'a> Pack<'a> {
             .collect();
         let (file, rest) = FileDecompressor::new(self.body)?;
         let (times, rest) = self.decode_section::<i64>(&file, rest, &pages, |p| p.time_bytes)?;
-        let (values, rest) = self.decode_section::<f64>(&file, rest, &pages, |p| p.value_bytes)?;
+        let (values, rest) = match self.coding {
+            ValueCoding::Float => self.decode_section::<f64>(&file, rest, &pages, |p| p.value_bytes)?,
+            ValueCoding::Decimal(places) => {
+                let (wholes, rest) = self.decode_section::<i64>(&file, rest, &pages, |p| p.value_bytes)?;
+                let unscale = |page: Vec<i64>| page.into_iter().map(|n| places.unscale(n)).collect();
+                (wholes.into_iter().map(|page| page.map(unscale)).collect(), rest)
+            }
+        };
         if !rest.is_empty() {
             return Err(ChunkError::TrailingBytes(rest.len()));
         }
@@ -324,12 +448,99 @@ fn decode_page<T: Number>(
     }
 }
 
+/// How a pack's values are coded: a chunk of floats, or, when every value
+/// is a whole number of 10^-places (each `n / 10^places` exactly), a chunk of
+/// those whole numbers. Values parsed from exposition text mostly are, and pco
+/// codes whole numbers tighter: on `benches/ingest_compare.rs`'s gauges of two
+/// decimals, 0.69 bytes/sample against 0.76 as floats, and byte gauges in
+/// 4 KiB steps, 100 samples a series, 0.68 against 0.92 (pco finds the
+/// common factor of whole numbers, and misses it in floats of short series).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueCoding {
+    Float,
+    Decimal(DecimalPlaces),
+}
+
+/// Decimal places of a pack's values, at most [`DecimalPlaces::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DecimalPlaces(u8);
+
+/// Powers of ten that an f64 holds exactly.
+const POWERS_OF_TEN: [f64; 13] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12];
+
+impl DecimalPlaces {
+    const MAX: u8 = 12;
+
+    fn power(self) -> f64 {
+        POWERS_OF_TEN[usize::from(self.0)]
+    }
+
+    /// `v` as a whole number of 10^-places, if it is exactly one (NaN,
+    /// infinities, -0.0 and numbers past 2^53 are not).
+    fn whole(self, v: f64) -> Option<i64> {
+        const EXACT: f64 = (1u64 << 53) as f64;
+        let scaled = (v * self.power()).round();
+        if scaled.is_nan() || scaled.abs() > EXACT {
+            return None;
+        }
+        let n = scaled as i64;
+        (self.unscale(n).to_bits() == v.to_bits()).then_some(n)
+    }
+
+    /// `v` as a whole number; only for values [`ValueCoding::of`] accepted.
+    fn scale(self, v: f64) -> i64 {
+        self.whole(v).unwrap_or_default()
+    }
+
+    fn unscale(self, n: i64) -> f64 {
+        n as f64 / self.power()
+    }
+}
+
+impl ValueCoding {
+    /// The fewest decimal places that code every value exactly, else floats.
+    fn of(values: impl Iterator<Item = f64> + Clone) -> ValueCoding {
+        let mut places = DecimalPlaces(0);
+        for v in values.clone() {
+            while places.whole(v).is_none() {
+                if places.0 == DecimalPlaces::MAX {
+                    return ValueCoding::Float;
+                }
+                places.0 += 1;
+            }
+        }
+        // A value exact at fewer places is not always exact at more.
+        match values.clone().all(|v| places.whole(v).is_some()) {
+            true => ValueCoding::Decimal(places),
+            false => ValueCoding::Float,
+        }
+    }
+
+    fn to_byte(self) -> u8 {
+        match self {
+            ValueCoding::Float => 0,
+            ValueCoding::Decimal(places) => 1 + places.0,
+        }
+    }
+
+    fn from_byte(byte: u8) -> Result<Self, ChunkError> {
+        match byte {
+            0 => Ok(ValueCoding::Float),
+            b if b - 1 <= DecimalPlaces::MAX => Ok(ValueCoding::Decimal(DecimalPlaces(b - 1))),
+            b => Err(ChunkError::UnknownValueCoding(b)),
+        }
+    }
+}
+
 /// One pco chunk holding every list as a page of its own: the chunk's bytes
 /// and each page's length.
-fn compress_paged<T: Number>(file: &FileCompressor, lists: &[Vec<T>]) -> (Vec<u8>, Vec<usize>) {
+fn compress_paged<T: Number>(
+    file: &FileCompressor,
+    lists: &[Vec<T>],
+    config: ChunkConfig,
+) -> (Vec<u8>, Vec<usize>) {
     let all: Vec<T> = lists.iter().flatten().copied().collect();
-    let config =
-        ChunkConfig::default().with_paging_spec(PagingSpec::Exact(lists.iter().map(Vec::len).collect()));
+    let config = config.with_paging_spec(PagingSpec::Exact(lists.iter().map(Vec::len).collect()));
     let mut compressor = write_infallibly(file.chunk_compressor(&all, &config));
     let mut out = Vec::new();
     write_infallibly(compressor.write_meta(&mut out));
@@ -471,9 +682,90 @@ mod tests {
         assert!(bytes.len() < 64 * 200 * 2, "{} bytes", bytes.len());
         let table = bytes.len() - Pack::parse(&bytes).unwrap().body.len();
         assert!(
-            table <= 2 + 64 * 8,
+            table <= 2 + 64 * 3 + 8 * 4,
             "a table of {table} bytes for 64 regular series"
         );
+    }
+
+    /// The same pack with its table in format 1, as packs written before
+    /// format 2 are (whose values were always floats).
+    fn as_format_one(bytes: &[u8]) -> Vec<u8> {
+        let pack = Pack::parse(bytes).unwrap();
+        assert_eq!(pack.coding, ValueCoding::Float);
+        let mut out = vec![FORMAT_SIX_VARINTS];
+        out.extend(Varint::encode(pack.members.len() as u64));
+        let mut previous = Entry::default();
+        for m in &pack.members {
+            let entry = Entry {
+                series: m.series,
+                count: m.count as i64,
+                first: m.min_t,
+                step: m.grid.step,
+            };
+            out.extend(Varint::encode(u64::from(entry.series - previous.series)));
+            for field in [
+                entry.count - previous.count,
+                entry.first.wrapping_sub(previous.first),
+                entry.step.wrapping_sub(previous.step),
+                m.max_t.wrapping_sub(entry.grid_end()),
+                entry.first.wrapping_sub(m.grid.origin),
+            ] {
+                out.extend(Varint::encode(zigzag(field)));
+            }
+            previous = entry;
+        }
+        for page in &pack.pages {
+            out.extend(Varint::encode(page.time_bytes as u64));
+            out.extend(Varint::encode(page.value_bytes as u64));
+        }
+        out.extend(pack.body);
+        out
+    }
+
+    #[test]
+    fn format_one_packs_still_read() {
+        let mut members = regular(20, 30);
+        members[3].1[7].t += 5;
+        members[4].1.truncate(11);
+        members[5].1[2].v = 0.1 + 0.2;
+        let old = as_format_one(&pack_of(&members));
+        assert_eq!(Pack::parse(&old).unwrap().decode(|_| true).unwrap(), members);
+    }
+
+    #[test]
+    fn decimal_values_are_coded_as_whole_numbers() {
+        let coding = |values: &[f64]| ValueCoding::of(values.iter().copied());
+        assert_eq!(
+            coding(&[1.0, 4096.0, -3.0]),
+            ValueCoding::Decimal(DecimalPlaces(0))
+        );
+        assert_eq!(coding(&[0.52, 1.5, 3.0]), ValueCoding::Decimal(DecimalPlaces(2)));
+        assert_eq!(coding(&[0.001, 1e12]), ValueCoding::Decimal(DecimalPlaces(3)));
+        assert_eq!(coding(&[0.1 + 0.2]), ValueCoding::Float);
+        assert_eq!(coding(&[1.0, f64::NAN]), ValueCoding::Float);
+        assert_eq!(coding(&[1.0, f64::INFINITY]), ValueCoding::Float);
+        assert_eq!(coding(&[-0.0]), ValueCoding::Float);
+        assert_eq!(coding(&[2f64.powi(60)]), ValueCoding::Float);
+        let members: Vec<(SeriesId, Vec<Sample>)> = (0..20)
+            .map(|id| {
+                let samples = (0..50)
+                    .map(|i| Sample {
+                        t: i * 15_000,
+                        v: f64::from((id * 37 + i as u32 * 13) % 400) / 100.0,
+                    })
+                    .collect();
+                (id, samples)
+            })
+            .collect();
+        let bytes = pack_of(&members);
+        assert_eq!(bytes[1], 1 + 2, "coded with two decimal places");
+        assert_eq!(Pack::parse(&bytes).unwrap().decode(|_| true).unwrap(), members);
+        let mut unknown = bytes.clone();
+        unknown[1] = 1 + DecimalPlaces::MAX + 1;
+        assert!(matches!(
+            Pack::parse(&unknown),
+            Err(ChunkError::UnknownValueCoding(_))
+        ));
     }
 
     #[test]
@@ -544,7 +836,11 @@ mod tests {
                 .collect();
             prop_assume!(!members.is_empty());
             let bytes = pack_of(&members);
-            prop_assert_eq!(Pack::parse(&bytes).unwrap().decode(|_| true).unwrap(), members);
+            prop_assert_eq!(&Pack::parse(&bytes).unwrap().decode(|_| true).unwrap(), &members);
+            if Pack::parse(&bytes).unwrap().coding == ValueCoding::Float {
+                let old = as_format_one(&bytes);
+                prop_assert_eq!(Pack::parse(&old).unwrap().decode(|_| true).unwrap(), members);
+            }
         }
 
         #[test]
@@ -559,10 +855,12 @@ mod tests {
 
         #[test]
         fn garbage_and_flipped_bits_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300), flips in prop::collection::vec(any::<prop::sample::Index>(), 1..4)) {
-            let mut versioned = vec![FORMAT_VERSION];
-            versioned.extend(&bytes);
-            if let Ok(pack) = Pack::parse(&versioned) {
-                let _ = pack.decode(|_| true);
+            for version in [FORMAT_VERSION, FORMAT_SIX_VARINTS] {
+                let mut versioned = vec![version];
+                versioned.extend(&bytes);
+                if let Ok(pack) = Pack::parse(&versioned) {
+                    let _ = pack.decode(|_| true);
+                }
             }
             let mut good = pack_of(&regular(3, 40));
             let bit_count = good.len() * 8;
