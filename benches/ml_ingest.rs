@@ -3,7 +3,8 @@
 //! Run by hand, not in CI: `cargo build --release && cargo bench --bench
 //! ml_ingest`. Under `cargo test` it only prints how to run it.
 //!
-//! One model with 50 features (35 numeric, 15 categorical), a drift reference
+//! One model with 50 features (35 numeric, 15 categorical; `ML_NUMERIC` and
+//! `ML_CATEGORICAL` change them), a drift reference
 //! of 10,000 rows uploaded first, so every event also feeds the drift window
 //! (1,000-event tumbling windows, each evaluated when it closes), the quality
 //! windows (every event gets feedback) and the data-quality rings.
@@ -31,11 +32,13 @@ use common::{check_binary, client, cpu_time, env_usize, peak_rss, servers, start
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-const FEATURES_NUMERIC: usize = 35;
-const FEATURES_CATEGORICAL: usize = 15;
+/// Numeric and categorical features per event: `ML_NUMERIC` and
+/// `ML_CATEGORICAL` (default 35 and 15, the drift-job shape).
+static FEATURES: LazyLock<(usize, usize)> =
+    LazyLock::new(|| (env_usize("ML_NUMERIC", 35), env_usize("ML_CATEGORICAL", 15)));
 const BATCH: usize = 1000;
 const REFERENCE_ROWS: usize = 10_000;
 /// Distinct pre-generated batch bodies per sender.
@@ -80,8 +83,9 @@ fn run() -> common::Result<()> {
     }
     let with_reference_rss = current_rss(pid)?;
     println!(
-        "memory: idle server {:.1} MiB; after the 50-feature model and its {REFERENCE_ROWS}-row reference {:.1} MiB (+{:.1} MiB)",
+        "memory: idle server {:.1} MiB; after the {}-feature model and its {REFERENCE_ROWS}-row reference {:.1} MiB (+{:.1} MiB)",
         mib(idle_rss),
+        FEATURES.0 + FEATURES.1,
         mib(with_reference_rss),
         mib(with_reference_rss.saturating_sub(idle_rss))
     );
@@ -113,25 +117,27 @@ fn current_rss(pid: u32) -> common::Result<u64> {
 }
 
 fn feature_row(rng: &mut Rng, shift: f64) -> String {
-    let mut fields = Vec::with_capacity(FEATURES_NUMERIC + FEATURES_CATEGORICAL);
-    for i in 0..FEATURES_NUMERIC {
+    let (numeric, categorical) = *FEATURES;
+    let mut fields = Vec::with_capacity(numeric + categorical);
+    for i in 0..numeric {
         fields.push(format!("\"n{i}\":{:.4}", rng.unit() * 10.0 + shift));
     }
-    for i in 0..FEATURES_CATEGORICAL {
+    for i in 0..categorical {
         fields.push(format!("\"c{i}\":\"{}\"", CATEGORIES[rng.below(6) as usize]));
     }
     fields.join(",")
 }
 
 fn reference_csv(rng: &mut Rng) -> String {
-    let mut header: Vec<String> = (0..FEATURES_NUMERIC).map(|i| format!("n{i}")).collect();
-    header.extend((0..FEATURES_CATEGORICAL).map(|i| format!("c{i}")));
+    let (numeric, categorical) = *FEATURES;
+    let mut header: Vec<String> = (0..numeric).map(|i| format!("n{i}")).collect();
+    header.extend((0..categorical).map(|i| format!("c{i}")));
     let mut csv = header.join(",") + "\n";
     for _ in 0..REFERENCE_ROWS {
-        let mut row: Vec<String> = (0..FEATURES_NUMERIC)
+        let mut row: Vec<String> = (0..numeric)
             .map(|_| format!("{:.4}", rng.unit() * 10.0))
             .collect();
-        row.extend((0..FEATURES_CATEGORICAL).map(|_| CATEGORIES[rng.below(6) as usize].to_string()));
+        row.extend((0..categorical).map(|_| CATEGORIES[rng.below(6) as usize].to_string()));
         csv.push_str(&row.join(","));
         csv.push('\n');
     }

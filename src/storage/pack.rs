@@ -130,40 +130,9 @@ pub fn encode_pack(members: &[PackMember<'_>]) -> Vec<u8> {
         .collect();
     let file = FileCompressor::default();
     let (time_section, time_pages) = compress_paged(&file, &offsets, ChunkConfig::default());
-    let coding = ValueCoding::of(values.iter().flatten().copied());
-    let (value_section, value_pages) = match coding {
-        ValueCoding::Float => compress_paged(&file, &values, ChunkConfig::default()),
-        ValueCoding::Decimal(places) => {
-            let scaled: Vec<Vec<i64>> = values
-                .iter()
-                .map(|page| page.iter().map(|&v| places.scale(v)).collect())
-                .collect();
-            compress_paged(&file, &scaled, ChunkConfig::default())
-        }
-    };
-
+    let (coding, value_section, value_pages) = compress_values(&file, &values);
     let mut out = vec![FORMAT_VERSION, coding.to_byte()];
-    out.extend(Varint::encode(members.len() as u64));
-    let mut previous = Entry::default();
-    for (i, member) in members.iter().enumerate() {
-        let entry = Entry {
-            series: member.series,
-            count: member.samples.len() as i64,
-            first: member.samples.first().map_or(0, |s| s.t),
-            step: grids[i].step,
-        };
-        let last = member.samples.last().map_or(0, |s| s.t);
-        TableEntry {
-            series_delta: entry.series - previous.series,
-            count_delta: entry.count - previous.count,
-            first_delta: entry.first.wrapping_sub(previous.first),
-            step_delta: entry.step.wrapping_sub(previous.step),
-            last_off_grid: last.wrapping_sub(entry.grid_end()),
-            first_off_origin: entry.first.wrapping_sub(grids[i].origin),
-        }
-        .write(&mut out);
-        previous = entry;
-    }
+    write_table(&mut out, members, &grids);
     for (time_bytes, value_bytes) in time_pages.into_iter().zip(value_pages) {
         out.extend(Varint::encode(time_bytes as u64));
         out.extend(Varint::encode(value_bytes as u64));
@@ -187,6 +156,47 @@ impl Entry {
     /// Where the last timestamp lies if every interval is the grid step.
     fn grid_end(&self) -> i64 {
         self.first.wrapping_add((self.count - 1).wrapping_mul(self.step))
+    }
+}
+
+/// The values' chunk, coded as [`ValueCoding::of`] chooses.
+fn compress_values(file: &FileCompressor, values: &[Vec<f64>]) -> (ValueCoding, Vec<u8>, Vec<usize>) {
+    let coding = ValueCoding::of(values.iter().flatten().copied());
+    let (section, pages) = match coding {
+        ValueCoding::Float => compress_paged(file, values, ChunkConfig::default()),
+        ValueCoding::Decimal(places) => {
+            let wholes: Vec<Vec<i64>> = values
+                .iter()
+                .map(|page| page.iter().map(|&v| places.scale(v)).collect())
+                .collect();
+            compress_paged(file, &wholes, ChunkConfig::default())
+        }
+    };
+    (coding, section, pages)
+}
+
+/// The member count and each member's [`TableEntry`].
+fn write_table(out: &mut Vec<u8>, members: &[PackMember<'_>], grids: &[Grid]) {
+    out.extend(Varint::encode(members.len() as u64));
+    let mut previous = Entry::default();
+    for (member, grid) in members.iter().zip(grids) {
+        let entry = Entry {
+            series: member.series,
+            count: member.samples.len() as i64,
+            first: member.samples.first().map_or(0, |s| s.t),
+            step: grid.step,
+        };
+        let last = member.samples.last().map_or(0, |s| s.t);
+        TableEntry {
+            series_delta: entry.series - previous.series,
+            count_delta: entry.count - previous.count,
+            first_delta: entry.first.wrapping_sub(previous.first),
+            step_delta: entry.step.wrapping_sub(previous.step),
+            last_off_grid: last.wrapping_sub(entry.grid_end()),
+            first_off_origin: entry.first.wrapping_sub(grid.origin),
+        }
+        .write(out);
+        previous = entry;
     }
 }
 
@@ -289,40 +299,8 @@ impl<'a> Pack<'a> {
             _ => return Err(ChunkError::UnsupportedVersion(version)),
         };
         let mut reader = Reader(rest);
-        let count = reader.count(PACK_MAX_SAMPLES)?;
-        let mut members = Vec::with_capacity(count);
-        let (mut previous, mut total) = (Entry::default(), 0usize);
-        for _ in 0..count {
-            let raw = TableEntry::read(&mut reader, version)?;
-            let series = previous
-                .series
-                .checked_add(raw.series_delta)
-                .ok_or(ChunkError::Truncated)?;
-            let samples = previous
-                .count
-                .checked_add(raw.count_delta)
-                .and_then(|n| usize::try_from(n).ok())
-                .filter(|&n| n > 0 && n <= PACK_MAX_SAMPLES - total)
-                .ok_or(ChunkError::Truncated)?;
-            total += samples;
-            let entry = Entry {
-                series,
-                count: samples as i64,
-                first: previous.first.wrapping_add(raw.first_delta),
-                step: previous.step.wrapping_add(raw.step_delta),
-            };
-            members.push(MemberInfo {
-                series,
-                min_t: entry.first,
-                max_t: entry.grid_end().wrapping_add(raw.last_off_grid),
-                count: samples,
-                grid: Grid {
-                    step: entry.step,
-                    origin: entry.first.wrapping_sub(raw.first_off_origin),
-                },
-            });
-            previous = entry;
-        }
+        let members = read_table(&mut reader, version)?;
+        let count = members.len();
         let pages = (0..count.div_ceil(PAGE_SERIES))
             .map(|_| {
                 Ok(PageInfo {
@@ -414,6 +392,45 @@ impl<'a> Pack<'a> {
         }
         Ok((out, rest))
     }
+}
+
+/// The member count and the members' entries of a pack in `version`.
+fn read_table(reader: &mut Reader<'_>, version: u8) -> Result<Vec<MemberInfo>, ChunkError> {
+    let count = reader.count(PACK_MAX_SAMPLES)?;
+    let mut members = Vec::with_capacity(count);
+    let (mut previous, mut total) = (Entry::default(), 0usize);
+    for _ in 0..count {
+        let raw = TableEntry::read(reader, version)?;
+        let series = previous
+            .series
+            .checked_add(raw.series_delta)
+            .ok_or(ChunkError::Truncated)?;
+        let samples = previous
+            .count
+            .checked_add(raw.count_delta)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0 && n <= PACK_MAX_SAMPLES - total)
+            .ok_or(ChunkError::Truncated)?;
+        total += samples;
+        let entry = Entry {
+            series,
+            count: samples as i64,
+            first: previous.first.wrapping_add(raw.first_delta),
+            step: previous.step.wrapping_add(raw.step_delta),
+        };
+        members.push(MemberInfo {
+            series,
+            min_t: entry.first,
+            max_t: entry.grid_end().wrapping_add(raw.last_off_grid),
+            count: samples,
+            grid: Grid {
+                step: entry.step,
+                origin: entry.first.wrapping_sub(raw.first_off_origin),
+            },
+        });
+        previous = entry;
+    }
+    Ok(members)
 }
 
 impl MemberInfo {
