@@ -2,9 +2,9 @@
 //!
 //! `cargo bench --bench chunk` prints bytes/sample per shape and CPU ns/sample
 //! first, then times XOR append/decode (120-sample chunks), block
-//! encode/decode (480 samples) and pack encode/decode ([`PACK_SERIES`] series of one
-//! shape x 480 samples, what compaction writes for a 2 h partition of 15 s
-//! scrapes) with criterion.
+//! encode/decode (480 samples) and pack encode/decode (a full pack of series
+//! of one shape x 480 samples, what compaction writes for a 2 h partition of
+//! 15 s scrapes) with criterion.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sightline::storage::block::{decode_block, encode_block};
 use sightline::storage::chunk::{decode_xor, XorChunk};
-use sightline::storage::pack::{encode_pack, Pack, PackMember, PACK_SERIES};
+use sightline::storage::pack::{encode_pack, Pack, PackMember, PACK_TARGET_SAMPLES};
 use sightline::storage::Sample;
 
 const SCRAPE_INTERVAL_MS: i64 = 15_000;
@@ -109,7 +109,7 @@ fn report_sizes(_: &mut Criterion) {
         let xor = bytes_per_sample(shape, HEAD_CHUNK_LEN, |s| xor_chunk(s).bytes().len());
         let pco_480 = bytes_per_sample(shape, 480, |s| encode_block(s).len());
         let pco_1000 = bytes_per_sample(shape, 1_000, |s| encode_block(s).len());
-        let pack = pack_of(&pack_series(shape, 480)).len() as f64 / (PACK_SERIES * 480) as f64;
+        let pack = pack_of(&pack_series(shape, 480)).len() as f64 / (PACK_SERIES_OF_480 * 480) as f64;
         println!("bytes/sample     {name:<22} {xor:>10.3} {pco_480:>10.3} {pco_1000:>10.3} {pack:>12.3}");
     }
 }
@@ -185,9 +185,12 @@ fn block_codec(c: &mut Criterion) {
     group.finish();
 }
 
+/// Series of 480 samples in a full pack.
+const PACK_SERIES_OF_480: usize = PACK_TARGET_SAMPLES.div_ceil(480);
+
 /// A full pack's worth of series of one shape.
 fn pack_series(shape: Shape, len: usize) -> Vec<Vec<Sample>> {
-    (0..PACK_SERIES as u64)
+    (0..PACK_SERIES_OF_480 as u64)
         .map(|seed| series(shape, len, seed + 1))
         .collect()
 }
@@ -204,19 +207,20 @@ fn pack_of(series: &[Vec<Sample>]) -> Vec<u8> {
 fn pack_codec(c: &mut Criterion) {
     const LEN: usize = 480;
     let mut group = c.benchmark_group("pack");
-    group.throughput(Throughput::Elements((PACK_SERIES * LEN) as u64));
+    group.throughput(Throughput::Elements((PACK_SERIES_OF_480 * LEN) as u64));
     for (shape, name) in [SHAPES[0], SHAPES[2]] {
         let series = pack_series(shape, LEN);
-        group.bench_function(format!("encode {PACK_SERIES}x480/{name}"), |b| {
+        group.bench_function(format!("encode {PACK_SERIES_OF_480}x480/{name}"), |b| {
             b.iter(|| pack_of(black_box(&series)))
         });
         let pack = pack_of(&series);
-        group.bench_function(format!("decode {PACK_SERIES}x480/{name}"), |b| {
+        group.bench_function(format!("decode {PACK_SERIES_OF_480}x480/{name}"), |b| {
             b.iter(|| Pack::parse(black_box(&pack)).and_then(|p| p.decode(|_| true)))
         });
-        group.bench_function(format!("decode one series of {PACK_SERIES}x480/{name}"), |b| {
-            b.iter(|| Pack::parse(black_box(&pack)).and_then(|p| p.decode(|m| m.series == 40)))
-        });
+        group.bench_function(
+            format!("decode one series of {PACK_SERIES_OF_480}x480/{name}"),
+            |b| b.iter(|| Pack::parse(black_box(&pack)).and_then(|p| p.decode(|m| m.series == 40))),
+        );
     }
     group.finish();
 }

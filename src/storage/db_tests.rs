@@ -459,7 +459,7 @@ fn many_series(name: &str, count: usize, start: i64) -> Vec<SeriesSamples> {
 fn compaction_packs_each_metric_and_reads_any_subset() {
     let dir = tempfile::tempdir().unwrap();
     let s = Storage::open(dir.path(), opts()).unwrap();
-    let count = pack::PACK_SERIES + 10;
+    let count = pack::PACK_TARGET_SAMPLES / 100 + 10;
     s.append(many_series("a_total", count, 0)).unwrap();
     s.append(many_series("b_bytes", 3, 0)).unwrap();
     let (a, b) = (select_all(&s, "a_total"), select_all(&s, "b_bytes"));
@@ -547,4 +547,46 @@ fn corrupt_packs_are_skipped_and_counted() {
             .load(std::sync::atomic::Ordering::Relaxed),
         1
     );
+}
+
+#[test]
+fn packs_that_would_pass_the_byte_limit_are_written_in_halves() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), opts()).unwrap();
+    // Values that hardly compress: ~7 bytes a sample, so 40 series of 200
+    // would make one pack of ~55 KiB.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let batch: Vec<SeriesSamples> = (0..40)
+        .map(|i| {
+            let samples: Vec<(i64, f64)> = (0..200)
+                .map(|k| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (k * 15_000, (state >> 11) as f64 / 3.0)
+                })
+                .collect();
+            series("noise", &format!("j{i:02}"), samples)
+        })
+        .collect();
+    s.append(batch).unwrap();
+    let before = select_all(&s, "noise");
+    s.compact(true).unwrap();
+    let sizes: Vec<(usize, usize)> = s
+        .inner
+        .packs
+        .iter()
+        .map(|entry| {
+            let (_, v) = entry.unwrap();
+            (pack::Pack::parse(&v).unwrap().members().len(), v.len())
+        })
+        .collect();
+    assert!(sizes.len() >= 4, "{sizes:?}");
+    assert!(
+        sizes
+            .iter()
+            .all(|&(members, bytes)| members == 1 || bytes <= maintain::PACK_MAX_BYTES),
+        "{sizes:?}"
+    );
+    assert_eq!(select_all(&s, "noise"), before);
 }

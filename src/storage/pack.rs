@@ -4,7 +4,7 @@
 //! where packs are stored and when compaction runs are decided elsewhere
 //! (`maintain.rs`, `layout.rs`).
 //!
-//! A pack holds up to [`PACK_SERIES`] series (compaction groups series of one
+//! A pack holds up to [`PACK_MAX_SERIES`] series (compaction groups series of one
 //! metric name, which behave alike) as one pco chunk of time offsets and one of
 //! values, paged every [`PAGE_SERIES`] series. pco keeps its mode and bins per
 //! chunk and its delta state per page, so the group shares what a block per
@@ -65,17 +65,29 @@ const FORMAT_VERSION: u8 = 2;
 /// The first format, still read: member entries of six varints each.
 const FORMAT_SIX_VARINTS: u8 = 1;
 
-/// Series per pack. Past 64 the shared metadata is under 1% of the bytes
-/// (figures above), but the pack's size decides what sled stores around it:
-/// a tree leaf holds up to 16 packs and is written to a file of its own once
-/// it passes 16 KiB, while leaves below that stay in sled's log, whose space
-/// is reused late. `benches/ingest_compare.rs`, bytes/sample on disk with the
-/// 50-minute window inside one partition, split 25 + 25 and 40 + 10 minutes:
-/// 64 series 0.93, 0.99-1.04, 0.93; 96 series 0.89-0.91, 0.91-0.95, 0.93;
-/// 128 series 0.96 (twice), 0.89-0.91, 0.90; 32 series (split) 1.15. A read
-/// of one series copies the whole pack out of sled (~10-20 KiB) and decodes
-/// one page.
-pub const PACK_SERIES: usize = 96;
+/// Samples a pack is filled to: compaction closes a pack once it holds this
+/// many (or [`PACK_MAX_SERIES`] series). Past 64 series of 200 samples the
+/// shared metadata is under 1% of the bytes (figures above); what decides the
+/// size is what sled stores around a pack. A tree leaf holds up to 16 packs
+/// and is written to a file of its own once it passes 16 KiB, while smaller
+/// leaves stay in sled's log, whose space is reused late.
+/// `benches/ingest_compare.rs`, bytes/sample on disk, the 50-minute window
+/// inside one partition / split 25 + 25 min / 40 + 10 / 5 + 45, with packs of
+/// a fixed series count: 64 series 0.93 / 0.99-1.04 / 0.93 / -; 96 series
+/// 0.89-0.91 / 0.91-0.95 / 0.93 / 0.99-1.04 (the 5-minute side's packs of
+/// 20-sample series weigh ~1.3 KiB, and sled's log grew to 0.9 MB); 128
+/// series 0.96 / 0.89-0.91 / 0.90 / -; 32 series (split) 1.15. Filled to
+/// this many samples, packs weigh ~10 KiB wherever the window falls: 16 runs
+/// over 8 placements gave 0.88-1.00, median 0.92 (12,800 samples: 0.89-1.01;
+/// 28,800, packs just under sled's 16 KiB: 0.89-0.95; 40,000, each pack a
+/// file of its own: 0.82-1.58). `maintain.rs` halves a pack that would pass
+/// 15 KiB. A read of one series copies its whole pack out of sled and
+/// decodes one page.
+pub const PACK_TARGET_SAMPLES: usize = 96 * 200;
+
+/// Series per pack at most, which bounds a pack's table (~3 bytes a member)
+/// when its series hold a sample or two each.
+pub const PACK_MAX_SERIES: usize = 1024;
 
 /// Series per pco page: a read of one series decodes its page's.
 pub const PAGE_SERIES: usize = 8;
