@@ -78,7 +78,7 @@ const FORMAT_SIX_VARINTS: u8 = 1;
 /// 20-sample series weigh ~1.3 KiB, and sled's log grew to 0.9 MB); 128
 /// series 0.96 / 0.89-0.91 / 0.90 / -; 32 series (split) 1.15. Filled to
 /// this many samples, packs weigh ~10 KiB wherever the window falls: 16 runs
-/// over 8 placements gave 0.88-1.00, median 0.92 (12,800 samples: 0.89-1.01;
+/// over 9 placements gave 0.88-1.00, median 0.92 (12,800 samples: 0.89-1.01;
 /// 28,800, packs just under sled's 16 KiB: 0.89-0.95; 40,000, each pack a
 /// file of its own: 0.82-1.58). `maintain.rs` halves a pack that would pass
 /// 15 KiB. A read of one series copies its whole pack out of sled and
