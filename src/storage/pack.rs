@@ -171,20 +171,27 @@ impl Entry {
     }
 }
 
-/// The values' chunk, coded as [`ValueCoding::of`] chooses.
+/// The values' chunk: whole numbers of 10^-k when [`DecimalPlaces::fewest`]
+/// finds every value is one, else floats.
 fn compress_values(file: &FileCompressor, values: &[Vec<f64>]) -> (ValueCoding, Vec<u8>, Vec<usize>) {
-    let coding = ValueCoding::of(values.iter().flatten().copied());
-    let (section, pages) = match coding {
-        ValueCoding::Float => compress_paged(file, values, ChunkConfig::default()),
-        ValueCoding::Decimal(places) => {
-            let wholes: Vec<Vec<i64>> = values
-                .iter()
-                .map(|page| page.iter().map(|&v| places.scale(v)).collect())
-                .collect();
-            compress_paged(file, &wholes, ChunkConfig::default())
+    let all = || values.iter().flatten().copied();
+    let decimal = DecimalPlaces::fewest(all()).and_then(|places| {
+        let wholes: Option<Vec<Vec<i64>>> = values
+            .iter()
+            .map(|page| page.iter().map(|&v| places.whole(v)).collect())
+            .collect();
+        Some((places, wholes?))
+    });
+    match decimal {
+        Some((places, wholes)) => {
+            let (section, pages) = compress_paged(file, &wholes, ChunkConfig::default());
+            (ValueCoding::Decimal(places), section, pages)
         }
-    };
-    (coding, section, pages)
+        None => {
+            let (section, pages) = compress_paged(file, values, ChunkConfig::default());
+            (ValueCoding::Float, section, pages)
+        }
+    }
 }
 
 /// The member count and each member's [`TableEntry`].
@@ -516,35 +523,29 @@ impl DecimalPlaces {
         (self.unscale(n).to_bits() == v.to_bits()).then_some(n)
     }
 
-    /// `v` as a whole number; only for values [`ValueCoding::of`] accepted.
-    fn scale(self, v: f64) -> i64 {
-        self.whole(v).unwrap_or_default()
-    }
-
     fn unscale(self, n: i64) -> f64 {
         n as f64 / self.power()
     }
-}
 
-impl ValueCoding {
-    /// The fewest decimal places that code every value exactly, else floats.
-    fn of(values: impl Iterator<Item = f64> + Clone) -> ValueCoding {
+    /// The fewest places at which each value, on its own, is a whole number
+    /// of 10^-places; `None` when one is not at [`DecimalPlaces::MAX`]. A
+    /// value exact at fewer places is not always exact at more, so the
+    /// caller still converts each value with [`DecimalPlaces::whole`].
+    fn fewest(values: impl Iterator<Item = f64>) -> Option<DecimalPlaces> {
         let mut places = DecimalPlaces(0);
-        for v in values.clone() {
+        for v in values {
             while places.whole(v).is_none() {
                 if places.0 == DecimalPlaces::MAX {
-                    return ValueCoding::Float;
+                    return None;
                 }
                 places.0 += 1;
             }
         }
-        // A value exact at fewer places is not always exact at more.
-        match values.clone().all(|v| places.whole(v).is_some()) {
-            true => ValueCoding::Decimal(places),
-            false => ValueCoding::Float,
-        }
+        Some(places)
     }
+}
 
+impl ValueCoding {
     fn to_byte(self) -> u8 {
         match self {
             ValueCoding::Float => 0,
@@ -763,7 +764,7 @@ mod tests {
 
     #[test]
     fn decimal_values_are_coded_as_whole_numbers() {
-        let coding = |values: &[f64]| ValueCoding::of(values.iter().copied());
+        let coding = |values: &[f64]| compress_values(&FileCompressor::default(), &[values.to_vec()]).0;
         assert_eq!(
             coding(&[1.0, 4096.0, -3.0]),
             ValueCoding::Decimal(DecimalPlaces(0))
