@@ -8,8 +8,9 @@
 use crate::ml::body::{self, BodyError};
 use crate::ml::drift_job::ReferenceFormat;
 use crate::ml::event::{parse_item, Feedback, Prediction, MALFORMED};
+use crate::ml::ingest::Items;
 use crate::ml::log::{LogItem, LogQuery};
-use crate::ml::monitor::{BatchAnswer, MlMonitor, ReferenceError};
+use crate::ml::monitor::{MlMonitor, ReferenceError};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -22,8 +23,9 @@ use serde_json::json;
 /// The OpenAPI 3.1 description of these routes.
 const OPENAPI: &str = include_str!("openapi.json");
 
-/// Bodies up to this size are ingested on the request's own task when the
-/// monitor is not busy (a few single events: tens of microseconds of work).
+/// Bodies up to this size (not gzip) are parsed on the request's own task
+/// (a few single events: tens of microseconds of work); larger ones on a
+/// blocking thread.
 const INLINE_BODY_BYTES: usize = 16 * 1024;
 
 /// Most items one search returns.
@@ -69,27 +71,18 @@ fn success(data: serde_json::Value) -> Response {
 }
 
 async fn post_predictions(State(state): State<MlState>, headers: HeaderMap, body: Body) -> Response {
-    ingest::<Prediction>(state, headers, body, |monitor, items, now| {
-        monitor.ingest_predictions(items, now)
-    })
-    .await
+    ingest::<Prediction>(state, headers, body, Items::Predictions).await
 }
 
 async fn post_feedback(State(state): State<MlState>, headers: HeaderMap, body: Body) -> Response {
-    ingest::<Feedback>(state, headers, body, |monitor, items, now| {
-        monitor.ingest_feedback(items, now)
-    })
-    .await
+    ingest::<Feedback>(state, headers, body, Items::Feedback).await
 }
-
-type Ingest<T> =
-    fn(&MlMonitor, Vec<Result<T, String>>, i64) -> Result<BatchAnswer, crate::ml::monitor::MonitorError>;
 
 async fn ingest<T: DeserializeOwned + Send + 'static>(
     state: MlState,
     headers: HeaderMap,
     body: Body,
-    apply: Ingest<T>,
+    items_of: fn(Vec<Result<T, String>>) -> Items,
 ) -> Response {
     let raw = match axum::body::to_bytes(body, state.max_body_bytes).await {
         Ok(raw) => raw,
@@ -100,44 +93,54 @@ async fn ingest<T: DeserializeOwned + Send + 'static>(
     };
     let encoding = header_text(&headers, header::CONTENT_ENCODING);
     let ndjson = header_text(&headers, header::CONTENT_TYPE).is_some_and(|t| is_ndjson(&t));
-    let monitor = state.monitor.clone();
     let limit = state.max_body_bytes;
-    let (raw_len, gzipped, monitor_busy) = (raw.len(), encoding.is_some(), monitor.busy());
-    let work = move || -> Result<Result<BatchAnswer, String>, BodyError> {
-        let decoded = body::decode(&raw, encoding.as_deref(), limit)?;
-        let text =
-            std::str::from_utf8(&decoded).map_err(|e| BodyError::Unreadable(format!("not UTF-8: {e}")))?;
-        let items = parse_items::<T>(text, ndjson)?;
-        if !items.is_empty()
-            && items
-                .iter()
-                .all(|i| i.as_ref().is_err_and(|e| e.starts_with(MALFORMED)))
-        {
-            let first = items.into_iter().find_map(Result::err).unwrap_or_default();
-            return Err(BodyError::Unreadable(first));
-        }
-        Ok(apply(&monitor, items, crate::storage::now_ms()).map_err(|e| e.to_string()))
-    };
-    // A small request whose monitor is free is done here: handing it to a
-    // blocking thread costs more than the work (two thread wake-ups per event).
-    let inline = raw_len <= INLINE_BODY_BYTES && !gzipped && !monitor_busy;
-    let done = if inline {
-        Ok(work())
+    // A small body is parsed here: handing it to a blocking thread costs
+    // more than parsing it.
+    let inline = raw.len() <= INLINE_BODY_BYTES && encoding.is_none();
+    let parse = move || read_items::<T>(&raw, encoding.as_deref(), ndjson, limit);
+    let parsed = if inline {
+        Ok(parse())
     } else {
-        tokio::task::spawn_blocking(work).await
+        tokio::task::spawn_blocking(parse).await
     };
-    match done {
-        Ok(Ok(Ok(answer))) => success(json!(answer)),
-        Ok(Ok(Err(storage))) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", storage),
-        Ok(Err(e @ BodyError::Unreadable(_))) => error(StatusCode::BAD_REQUEST, "bad_data", e.to_string()),
+    let items = match parsed {
+        Ok(Ok(items)) => items,
+        Ok(Err(e @ BodyError::Unreadable(_))) => {
+            return error(StatusCode::BAD_REQUEST, "bad_data", e.to_string())
+        }
         Ok(Err(e @ BodyError::TooLarge(_))) => {
-            error(StatusCode::PAYLOAD_TOO_LARGE, "bad_data", e.to_string())
+            return error(StatusCode::PAYLOAD_TOO_LARGE, "bad_data", e.to_string())
         }
         Ok(Err(e @ BodyError::UnsupportedEncoding(_))) => {
-            error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_data", e.to_string())
+            return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_data", e.to_string())
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    };
+    match state.monitor.submit(items_of(items)).await {
+        Ok(answer) => success(json!(answer)),
+        Err(storage) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", storage),
     }
+}
+
+/// A body's items; a body with no readable item is unreadable as a whole.
+fn read_items<T: DeserializeOwned>(
+    raw: &[u8],
+    encoding: Option<&str>,
+    ndjson: bool,
+    limit: usize,
+) -> Result<Vec<Result<T, String>>, BodyError> {
+    let decoded = body::decode(raw, encoding, limit)?;
+    let text = std::str::from_utf8(&decoded).map_err(|e| BodyError::Unreadable(format!("not UTF-8: {e}")))?;
+    let items = parse_items::<T>(text, ndjson)?;
+    if !items.is_empty()
+        && items
+            .iter()
+            .all(|i| i.as_ref().is_err_and(|e| e.starts_with(MALFORMED)))
+    {
+        let first = items.into_iter().find_map(Result::err).unwrap_or_default();
+        return Err(BodyError::Unreadable(first));
+    }
+    Ok(items)
 }
 
 /// The items of a body. A JSON array is first read whole, which skips

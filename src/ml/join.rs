@@ -11,13 +11,19 @@
 //! tree lives in the storage's sled database, joins survive restarts.
 //!
 //! Every accepted prediction writes one `p` record, so it is compact: bincode,
-//! not JSON (a 50-feature record with its [`LogDetails`] is ~0.7 kB instead
-//! of ~2.5 kB). Pending feedback is rare and stays JSON.
+//! not JSON, and without the prediction's [`LogDetails`] (features and other
+//! log-only fields, ~0.6 kB with 50 features), which go to the
+//! [`DetailsLog`] and are pointed to (see there for why). Records written
+//! before the details log (no leading [`RECORD_TAG`], details inline) are
+//! still read. Pending feedback is rare and stays JSON.
 
+use crate::ml::details::{DetailsLog, DetailsRef};
 use crate::ml::event::{Features, Outcome};
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// What a prediction leaves behind for its feedback.
 #[derive(Debug, Clone, PartialEq, Encode, Decode)]
@@ -36,7 +42,50 @@ pub struct PendingPrediction {
     pub labelled: bool,
     /// What the log item needs beyond the fields above, kept while the
     /// prediction would be logged if it turns out misclassified.
-    pub details: Option<LogDetails>,
+    pub details: Option<Details>,
+}
+
+/// Where a prediction's [`LogDetails`] are.
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
+pub enum Details {
+    /// In the record: a new prediction's until its batch is applied, and
+    /// records written before the details log.
+    Inline(LogDetails),
+    /// In the details log.
+    Appended(DetailsRef),
+}
+
+/// A record as versions before the details log wrote it.
+#[derive(Decode)]
+#[cfg_attr(test, derive(Encode))]
+struct RecordWithInlineDetails {
+    version: String,
+    timestamp_ms: i64,
+    segment: BTreeMap<String, String>,
+    prediction: Outcome,
+    class_probability: Option<(String, f64)>,
+    score: Option<f64>,
+    expires_ms: i64,
+    logged: bool,
+    labelled: bool,
+    details: Option<LogDetails>,
+}
+
+impl From<RecordWithInlineDetails> for PendingPrediction {
+    fn from(r: RecordWithInlineDetails) -> Self {
+        PendingPrediction {
+            version: r.version,
+            timestamp_ms: r.timestamp_ms,
+            segment: r.segment,
+            prediction: r.prediction,
+            class_probability: r.class_probability,
+            score: r.score,
+            expires_ms: r.expires_ms,
+            logged: r.logged,
+            labelled: r.labelled,
+            details: r.details.map(Details::Inline),
+        }
+    }
 }
 
 /// The parts of a prediction only its log item needs.
@@ -51,14 +100,26 @@ pub struct LogDetails {
     pub error: Option<String>,
 }
 
+/// The first byte of a record that may point into a details chunk. Records
+/// without it start with the varint length of `version`, which bincode
+/// never writes as 0xFF.
+const RECORD_TAG: u8 = 0xFF;
+
 fn encode_prediction(record: &PendingPrediction) -> Vec<u8> {
-    bincode::encode_to_vec(record, bincode::config::standard()).unwrap_or_default()
+    let mut bytes = vec![RECORD_TAG];
+    // Encoding into a Vec cannot fail.
+    let _ = bincode::encode_into_std_write(record, &mut bytes, bincode::config::standard());
+    bytes
 }
 
 fn decode_prediction(bytes: &[u8]) -> Option<PendingPrediction> {
-    bincode::decode_from_slice(bytes, bincode::config::standard())
-        .ok()
-        .map(|(record, _)| record)
+    let config = bincode::config::standard();
+    match bytes.split_first() {
+        Some((&RECORD_TAG, rest)) => bincode::decode_from_slice(rest, config).ok().map(|(r, _)| r),
+        _ => bincode::decode_from_slice::<RecordWithInlineDetails, _>(bytes, config)
+            .ok()
+            .map(|(r, _)| r.into()),
+    }
 }
 
 /// Feedback waiting for its prediction.
@@ -79,6 +140,7 @@ pub enum Expired {
 #[derive(Clone)]
 pub struct JoinStore {
     tree: sled::Tree,
+    details: Arc<DetailsLog>,
 }
 
 fn key(kind: u8, model: &str, request_id: &str) -> Vec<u8> {
@@ -107,16 +169,40 @@ fn decode_entries(bytes: &[u8]) -> Vec<Vec<u8>> {
         .unwrap_or_default()
 }
 
-/// Writes collected during one request (`None`: remove), applied in order.
+/// Writes collected during one request round (`None`: remove), applied in order.
 #[derive(Default)]
 pub struct JoinBatch {
     writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// Keys of new entries by their expiry, indexed when the batch is applied.
     expiring: BTreeMap<i64, Vec<Vec<u8>>>,
+    /// New predictions' details, appended to the details log as one write.
+    details: Option<NewDetails>,
+}
+
+/// Details bytes for the details log, from `base` in `file`.
+struct NewDetails {
+    file: u32,
+    base: u64,
+    bytes: Vec<u8>,
 }
 
 impl JoinBatch {
-    pub fn put_prediction(&mut self, model: &str, request_id: &str, record: &PendingPrediction, new: bool) {
+    /// Writes `record`; details it holds inline move to the details log
+    /// (`store`'s), unless that fails, when they stay inline.
+    pub fn put_prediction(
+        &mut self,
+        store: &JoinStore,
+        model: &str,
+        request_id: &str,
+        record: &mut PendingPrediction,
+        new: bool,
+    ) {
+        if let Some(Details::Inline(details)) = &record.details {
+            match self.add_details(store, details) {
+                Ok(appended) => record.details = Some(appended),
+                Err(e) => tracing::error!("details log unusable, details kept in the record: {e}"),
+            }
+        }
         let entry = key(b'p', model, request_id);
         if new {
             self.expiring
@@ -141,13 +227,54 @@ impl JoinBatch {
     pub fn remove_feedback(&mut self, model: &str, request_id: &str) {
         self.writes.push((key(b'f', model, request_id), None));
     }
+
+    fn add_details(&mut self, store: &JoinStore, details: &LogDetails) -> std::io::Result<Details> {
+        let new = match &mut self.details {
+            Some(new) => new,
+            None => {
+                let (file, base) = store.details.position()?;
+                self.details.insert(NewDetails {
+                    file,
+                    base,
+                    bytes: Vec::new(),
+                })
+            }
+        };
+        let start = new.bytes.len();
+        bincode::encode_into_std_write(details, &mut new.bytes, bincode::config::standard())
+            .map_err(std::io::Error::other)?;
+        Ok(Details::Appended(DetailsRef {
+            file: new.file,
+            offset: new.base + start as u64,
+            len: u32::try_from(new.bytes.len() - start).map_err(std::io::Error::other)?,
+        }))
+    }
 }
 
 impl JoinStore {
     pub fn open(storage: &crate::storage::Storage) -> Result<JoinStore, crate::storage::StorageError> {
         Ok(JoinStore {
             tree: storage.aux_tree("ml_join")?,
+            details: Arc::new(DetailsLog::open(&storage.aux_dir("ml_details")?)?),
         })
+    }
+
+    /// The log details `details` stands for (`None` when they are gone).
+    pub fn details(&self, details: Details) -> sled::Result<Option<LogDetails>> {
+        match details {
+            Details::Inline(details) => Ok(Some(details)),
+            Details::Appended(at) => Ok(self.details.read(at)?.and_then(|bytes| {
+                bincode::decode_from_slice(&bytes, bincode::config::standard())
+                    .ok()
+                    .map(|(details, _)| details)
+            })),
+        }
+    }
+
+    /// Deletes details no record can point to after `keep` (the longest
+    /// feedback TTL).
+    pub fn expire_details(&self, keep: Duration) -> std::io::Result<usize> {
+        self.details.expire(keep)
     }
 
     pub fn prediction(&self, model: &str, request_id: &str) -> sled::Result<Option<PendingPrediction>> {
@@ -164,8 +291,8 @@ impl JoinStore {
         Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
     }
 
-    /// Applies `batch`: index entries first, then the records, one write
-    /// each. Not a `sled::Batch`: sled 0.34 rolls its log buffer twice per
+    /// Applies `batch`: details first, then index entries, then the records,
+    /// one write each. Not a `sled::Batch`: sled 0.34 rolls its log buffer twice per
     /// batch (a buffer write handed to an I/O thread), which dominated
     /// single-event requests. sled recovers a prefix of its log, so a crash
     /// can at worst leave an index entry without its record, which expiry
@@ -173,6 +300,9 @@ impl JoinStore {
     /// key another request already wrote in the same millisecond is read and
     /// extended.
     pub fn apply(&self, batch: JoinBatch) -> sled::Result<()> {
+        if let Some(new) = &batch.details {
+            self.details.append(new.file, new.base, &new.bytes)?;
+        }
         for (expires_ms, mut entries) in batch.expiring {
             let key = expiry_key(expires_ms);
             if let Some(listed) = self.tree.get(key)? {
@@ -264,14 +394,95 @@ mod tests {
             expires_ms,
             logged: false,
             labelled: false,
-            details: Some(LogDetails {
-                features: Features::new(vec![("x".into(), FeatureValue::Number(1.5))]),
-                probabilities: None,
-                latency_ms: Some(3.0),
-                segment: BTreeMap::new(),
-                error: None,
-            }),
+            details: Some(Details::Inline(details(1.5))),
         }
+    }
+
+    fn details(x: f64) -> LogDetails {
+        LogDetails {
+            features: Features::new(vec![("x".into(), FeatureValue::Number(x))]),
+            probabilities: None,
+            latency_ms: Some(3.0),
+            segment: BTreeMap::new(),
+            error: None,
+        }
+    }
+
+    /// Opens the store in `dir`, waiting up to 5 s for a closed one's sled
+    /// threads to let go of the file lock.
+    fn open(dir: &std::path::Path) -> (crate::storage::Storage, JoinStore) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let storage = loop {
+            match crate::storage::Storage::open(dir, crate::storage::StorageOptions::default()) {
+                Ok(storage) => break storage,
+                Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        let join = JoinStore::open(&storage).unwrap_or_else(|e| panic!("{e}"));
+        (storage, join)
+    }
+
+    #[test]
+    fn details_move_to_the_details_log_and_are_read_back() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let read = |join: &JoinStore, i: i32| {
+            let stored = join.prediction("m", &format!("r{i}")).ok().flatten();
+            stored.and_then(|r| join.details(r.details?).ok().flatten())
+        };
+        {
+            let (storage, join) = open(dir.path());
+            let mut batch = JoinBatch::default();
+            for i in 0..100 {
+                let mut r = record(1000);
+                r.details = Some(Details::Inline(details(f64::from(i))));
+                batch.put_prediction(&join, "m", &format!("r{i}"), &mut r, true);
+                assert!(matches!(r.details, Some(Details::Appended(_))), "{:?}", r.details);
+            }
+            join.apply(batch).unwrap_or_else(|e| panic!("{e}"));
+            for i in [0, 1, 57, 99] {
+                assert_eq!(read(&join, i), Some(details(f64::from(i))), "item {i}");
+            }
+            storage.close().unwrap_or_else(|e| panic!("{e}"));
+        }
+        let (_storage, join) = open(dir.path());
+        assert_eq!(read(&join, 57), Some(details(57.0)), "after a restart");
+        assert_eq!(join.expire_details(Duration::ZERO).ok(), Some(1));
+        assert_eq!(read(&join, 57), None, "gone with its file");
+        assert!(join.prediction("m", "r57").ok().flatten().is_some());
+    }
+
+    #[test]
+    fn records_with_inline_details_from_earlier_versions_still_read() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (_storage, join) = open(dir.path());
+        let old = RecordWithInlineDetails {
+            version: "v1".into(),
+            timestamp_ms: 7,
+            segment: BTreeMap::new(),
+            prediction: Outcome::Label("a".into()),
+            class_probability: None,
+            score: Some(0.7),
+            expires_ms: 100,
+            logged: false,
+            labelled: false,
+            details: Some(details(2.5)),
+        };
+        let bytes = bincode::encode_to_vec(&old, bincode::config::standard()).unwrap_or_default();
+        join.tree
+            .insert(key(b'p', "m", "old"), bytes)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let read = join.prediction("m", "old").ok().flatten();
+        let mut expected = record(100);
+        expected.timestamp_ms = 7;
+        expected.details = Some(Details::Inline(details(2.5)));
+        assert_eq!(read, Some(expected));
+        assert_eq!(
+            join.details(Details::Inline(details(2.5))),
+            Ok(Some(details(2.5)))
+        );
     }
 
     #[test]
@@ -282,8 +493,8 @@ mod tests {
             let storage = crate::storage::Storage::open(dir.path(), opts()).unwrap_or_else(|e| panic!("{e}"));
             let join = JoinStore::open(&storage).unwrap_or_else(|e| panic!("{e}"));
             let mut batch = JoinBatch::default();
-            batch.put_prediction("m", "early", &record(100), true);
-            batch.put_prediction("m", "late", &record(10_000), true);
+            batch.put_prediction(&join, "m", "early", &mut record(100), true);
+            batch.put_prediction(&join, "m", "late", &mut record(10_000), true);
             let feedback = PendingFeedback {
                 ground_truth: serde_json::json!("a"),
                 timestamp_ms: 0,
@@ -293,7 +504,7 @@ mod tests {
             join.apply(batch).unwrap_or_else(|e| panic!("{e}"));
             // A second request with the same expiry extends the index key.
             let mut batch = JoinBatch::default();
-            batch.put_prediction("m", "early-too", &record(100), true);
+            batch.put_prediction(&join, "m", "early-too", &mut record(100), true);
             join.apply(batch).unwrap_or_else(|e| panic!("{e}"));
             storage.close().unwrap_or_else(|e| panic!("{e}"));
         }
@@ -322,6 +533,9 @@ mod tests {
             1,
             "only the late entry's index key is left"
         );
-        assert_eq!(join.prediction("m", "late").ok().flatten(), Some(record(10_000)));
+        let late = join.prediction("m", "late").ok().flatten();
+        assert_eq!(late.as_ref().map(|r| r.expires_ms), Some(10_000));
+        let late_details = late.and_then(|r| join.details(r.details?).ok().flatten());
+        assert_eq!(late_details, Some(details(1.5)));
     }
 }

@@ -11,11 +11,22 @@
 //! written only for items that may outlive their join record (a retention
 //! longer than the feedback TTL), which saves a sled write per logged item.
 //! The sampling decision is `sample`'s; searches go newest first.
+//!
+//! An item's features (most of its bytes: ~0.6 of ~0.8 kB with 50 features)
+//! are not in its sled value but in a [`DetailsLog`] of their own
+//! (`ml_log_features`), appended once per batch, which the value points
+//! into: sled rewrites whole 16-entry leaves, so each byte of a value costs
+//! several writes (see [`crate::ml::details`]). Files are deleted a retention
+//! after their last write; items stored before, with their features inline
+//! (tag byte 1) or as JSON, still read.
 
+use crate::ml::details::{DetailsLog, DetailsRef};
 use crate::ml::event::{Features, Outcome};
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// One logged prediction, as `GET /api/v1/predictions` returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
@@ -107,11 +118,12 @@ pub struct LogPage {
     pub next_page_token: Option<Vec<u8>>,
 }
 
-/// Handle on the two trees.
+/// Handle on the two trees and the features' files.
 #[derive(Clone)]
 pub struct PredictionLog {
     items: sled::Tree,
     ids: sled::Tree,
+    features: Arc<DetailsLog>,
 }
 
 fn flip(t: i64) -> [u8; 8] {
@@ -151,24 +163,67 @@ impl PredictionLog {
         Ok(PredictionLog {
             items: storage.aux_tree("ml_log")?,
             ids: storage.aux_tree("ml_log_ids")?,
+            features: Arc::new(DetailsLog::open(&storage.aux_dir("ml_log_features")?)?),
         })
     }
 
-    /// Stores `items`, the id of each `indexed` one before it, one write
-    /// each (no `sled::Batch`, which costs two log-buffer writes per call).
-    /// sled recovers a prefix of its log, so a crash can at worst leave an id
-    /// without its item, which reads as not logged.
-    pub fn insert(&self, items: &[LogWrite]) -> sled::Result<()> {
-        for LogWrite { item, indexed } in items {
+    /// Stores `items`: their features in one append, then the id of each
+    /// `indexed` one before it, one write each (no `sled::Batch`, which
+    /// costs two log-buffer writes per call). sled recovers a prefix of its
+    /// log, so a crash can at worst leave an id without its item, which
+    /// reads as not logged.
+    pub fn insert(&self, items: Vec<LogWrite>) -> sled::Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let (file, base) = self.features.position()?;
+        let mut features = Vec::new();
+        let mut values = Vec::with_capacity(items.len());
+        for LogWrite { mut item, indexed } in items {
+            let start = features.len();
+            let _ = bincode::encode_into_std_write(
+                std::mem::take(&mut item.features),
+                &mut features,
+                bincode::config::standard(),
+            );
+            let at = DetailsRef {
+                file,
+                offset: base + start as u64,
+                len: u32::try_from(features.len() - start).unwrap_or(u32::MAX),
+            };
             let key = item_key(&item.model, item.timestamp_ms, &item.request_id);
-            let value = encode(item);
-            if *indexed {
-                self.ids
-                    .insert(id_key(&item.model, &item.request_id), key.clone())?;
+            values.push((
+                key,
+                encode(&item, Some(at)),
+                indexed.then(|| id_key(&item.model, &item.request_id)),
+            ));
+        }
+        self.features.append(file, base, &features)?;
+        for (key, value, id) in values {
+            if let Some(id) = id {
+                self.ids.insert(id, key.clone())?;
             }
             self.items.insert(key, value)?;
         }
         Ok(())
+    }
+
+    /// Deletes features files last written more than `keep` (the longest
+    /// retention) ago.
+    pub fn expire_features(&self, keep: Duration) -> std::io::Result<usize> {
+        self.features.expire(keep)
+    }
+
+    /// `item` with its features read back from where `at` says.
+    fn with_features(&self, (mut item, at): (LogItem, Option<DetailsRef>)) -> LogItem {
+        if let Some(at) = at {
+            let read = self.features.read(at).ok().flatten();
+            let decoded = read.and_then(|bytes| {
+                bincode::decode_from_slice::<Features, _>(&bytes, bincode::config::standard()).ok()
+            });
+            item.features = decoded.map(|(features, _)| features).unwrap_or_default();
+        }
+        item
     }
 
     /// Adds the ground truth to the item logged at `logged_at_ms`; `false`
@@ -185,12 +240,12 @@ impl PredictionLog {
         let Some(bytes) = self.items.get(&key)? else {
             return Ok(false);
         };
-        let Some(mut item) = decode(&key, &bytes) else {
+        let Some((mut item, features_at)) = decode(&key, &bytes) else {
             return Ok(false);
         };
         item.ground_truth = Some(truth);
         item.misclassified = misclassified;
-        self.items.insert(key, encode(&item))?;
+        self.items.insert(key, encode(&item, features_at))?;
         Ok(true)
     }
 
@@ -201,7 +256,7 @@ impl PredictionLog {
         let mut removed = 0;
         for entry in self.items.range(start..end) {
             let (key, bytes) = entry?;
-            if let Some(item) = decode(&key, &bytes) {
+            if let Some((item, _)) = decode(&key, &bytes) {
                 self.ids.remove(id_key(&item.model, &item.request_id))?;
             }
             self.items.remove(key)?;
@@ -228,9 +283,9 @@ impl PredictionLog {
             }
             let in_time = key_time(&key).is_some_and(|t| in_range(t, query));
             match decode(&key, &bytes) {
-                Some(item) if in_time && matches(&item, query) => {
+                Some(stored) if in_time && matches(&stored.0, query) => {
                     last_key = Some(key.to_vec());
-                    items.push(item);
+                    items.push(self.with_features(stored));
                 }
                 _ => {}
             }
@@ -248,9 +303,9 @@ impl PredictionLog {
             None => self.ids.get(id_key(model, request_id))?.map(|k| k.to_vec()),
         };
         if let Some(key) = key {
-            if let Some(item) = self.items.get(&key)?.and_then(|bytes| decode(&key, &bytes)) {
-                if matches(&item, query) && in_range(item.timestamp_ms, query) {
-                    items.push(item);
+            if let Some(stored) = self.items.get(&key)?.and_then(|bytes| decode(&key, &bytes)) {
+                if matches(&stored.0, query) && in_range(stored.0.timestamp_ms, query) {
+                    items.push(self.with_features(stored));
                 }
             }
         }
@@ -278,30 +333,45 @@ impl PredictionLog {
     }
 }
 
-/// The tag byte of an item stored as bincode (a JSON item starts with `{`).
-/// bincode, not JSON: a 50-feature item is ~3x smaller and written without
-/// building a JSON tree, and about one prediction in four is logged.
+/// The tag byte of an item stored as bincode with its features (a JSON item
+/// starts with `{`). bincode, not JSON: a 50-feature item is ~3x smaller and
+/// written without building a JSON tree.
 const BINCODE_ITEM: u8 = 1;
+/// The tag byte of an item whose features are in the features log: the
+/// [`DetailsRef`], then the item as bincode without them.
+const ITEM_FEATURES_APART: u8 = 2;
 
-fn encode(item: &LogItem) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(1024);
-    bytes.push(BINCODE_ITEM);
+fn encode(item: &LogItem, features_at: Option<DetailsRef>) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(256);
+    let config = bincode::config::standard();
     // Writing into a Vec cannot fail.
-    let _ = bincode::encode_into_std_write(item, &mut bytes, bincode::config::standard());
+    match features_at {
+        Some(at) => {
+            bytes.push(ITEM_FEATURES_APART);
+            let _ = bincode::encode_into_std_write(at, &mut bytes, config);
+        }
+        None => bytes.push(BINCODE_ITEM),
+    }
+    let _ = bincode::encode_into_std_write(item, &mut bytes, config);
     bytes
 }
 
-fn decode(key: &[u8], bytes: &[u8]) -> Option<LogItem> {
-    let mut item: LogItem = match bytes.split_first()? {
-        (&BINCODE_ITEM, rest) => {
-            bincode::decode_from_slice(rest, bincode::config::standard())
-                .ok()?
-                .0
+/// A stored item, and where its features are when they are not in it.
+fn decode(key: &[u8], bytes: &[u8]) -> Option<(LogItem, Option<DetailsRef>)> {
+    let config = bincode::config::standard();
+    let (mut item, at): (LogItem, _) = match bytes.split_first()? {
+        (&BINCODE_ITEM, rest) => (bincode::decode_from_slice(rest, config).ok()?.0, None),
+        (&ITEM_FEATURES_APART, rest) => {
+            let (at, used) = bincode::decode_from_slice::<DetailsRef, _>(rest, config).ok()?;
+            (
+                bincode::decode_from_slice(rest.get(used..)?, config).ok()?.0,
+                Some(at),
+            )
         }
-        _ => serde_json::from_slice(bytes).ok()?,
+        _ => (serde_json::from_slice(bytes).ok()?, None),
     };
     item.timestamp_ms = key_time(key)?;
-    Some(item)
+    Some((item, at))
 }
 
 fn in_range(t: i64, query: &LogQuery) -> bool {
@@ -334,7 +404,10 @@ mod tests {
             model_version: "v1".into(),
             timestamp: String::new(),
             timestamp_ms: t,
-            features: Features::default(),
+            features: Features::new(vec![(
+                "x".into(),
+                crate::ml::event::FeatureValue::Number(t as f64),
+            )]),
             prediction: Outcome::Label("a".into()),
             probabilities: None,
             score: None,
@@ -368,9 +441,8 @@ mod tests {
         let items: Vec<LogItem> = (0..10)
             .map(|t| item("m", t, &format!("r{t}"), t as f64 / 10.0))
             .collect();
-        log.insert(&writes(items, false))
-            .unwrap_or_else(|e| panic!("{e}"));
-        log.insert(&writes(vec![item("other", 5, "x", 0.5)], false))
+        log.insert(writes(items, false)).unwrap_or_else(|e| panic!("{e}"));
+        log.insert(writes(vec![item("other", 5, "x", 0.5)], false))
             .unwrap_or_else(|e| panic!("{e}"));
         let mut query = LogQuery {
             model: Some("m".into()),
@@ -411,7 +483,10 @@ mod tests {
         written.prediction = Outcome::Number(2.0);
         written.ground_truth = Some(Outcome::Label("b".into()));
         let key = item_key("m", 7, "r");
-        assert_eq!(decode(&key, &encode(&written)).as_ref(), Some(&written));
+        assert_eq!(
+            decode(&key, &encode(&written, None)),
+            Some((written.clone(), None))
+        );
         let json = serde_json::to_value(&written).unwrap_or_default();
         assert_eq!(
             json["features"],
@@ -419,13 +494,13 @@ mod tests {
         );
         assert_eq!(json["prediction"], serde_json::json!(2));
         let old = serde_json::to_vec(&json).unwrap_or_default();
-        assert_eq!(decode(&key, &old), Some(written));
+        assert_eq!(decode(&key, &old), Some((written, None)));
     }
 
     #[test]
     fn ground_truth_updates_and_retention_removes() {
         let (_dir, log) = open();
-        log.insert(&writes(
+        log.insert(writes(
             vec![item("m", 100, "a", 0.9), item("m", 200, "b", 0.9)],
             false,
         ))
@@ -454,9 +529,9 @@ mod tests {
     #[test]
     fn by_request_id_through_the_join_time_or_the_id_index() {
         let (_dir, log) = open();
-        log.insert(&writes(vec![item("m", 100, "hinted", 0.9)], false))
+        log.insert(writes(vec![item("m", 100, "hinted", 0.9)], false))
             .unwrap_or_else(|e| panic!("{e}"));
-        log.insert(&writes(vec![item("m", 200, "indexed", 0.9)], true))
+        log.insert(writes(vec![item("m", 200, "indexed", 0.9)], true))
             .unwrap_or_else(|e| panic!("{e}"));
         let found = |request_id: &str, logged_at_ms| {
             let query = LogQuery {

@@ -2,9 +2,9 @@
 //! feedback, logs sampled predictions, and on each tick appends the derived
 //! series to storage in one batch.
 //!
-//! Owns the in-memory state of all models (behind one mutex: events of a
-//! request are applied together, and sled writes of the request happen under
-//! it so two requests cannot both accept one `request_id`) and its
+//! Owns the in-memory state of all models (behind one mutex: the requests of
+//! an `ml-ingest` round are applied together, and their sled writes happen
+//! under it so two requests cannot both accept one `request_id`) and its
 //! persistence in the `ml_models` aux tree (schema and counters as JSON,
 //! written at each flush), so counters stay monotonic across restarts.
 
@@ -18,7 +18,10 @@ use crate::ml::drift_job::{
     Reference, ReferenceFormat,
 };
 use crate::ml::event::{Feedback, Outcome, Prediction};
-use crate::ml::join::{Expired, JoinBatch, JoinStore, LogDetails, PendingFeedback, PendingPrediction};
+use crate::ml::ingest::{self, Items, Round, RoundResult};
+use crate::ml::join::{
+    Details, Expired, JoinBatch, JoinStore, LogDetails, PendingFeedback, PendingPrediction,
+};
 use crate::ml::log::{self, LogItem, LogPage, LogQuery, LogWrite, PredictionLog, SampleInputs};
 use crate::ml::model::{class_order, ModelSchema, Schema};
 use crate::ml::quality::{Classes, Labelled, QualityWindow, ScoreOf};
@@ -28,6 +31,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::mpsc::{sync_channel, Receiver, SendError, SyncSender};
 use std::sync::{Arc, Weak};
+
+/// Prediction details and logged features are kept at least this long
+/// after they are written (the default feedback TTL and log retention).
+const DETAILS_KEPT_AT_LEAST_MS: u64 = 7 * 86_400_000;
 
 /// Every series is re-appended at least this often, so idle models stay visible
 /// to PromQL's 5-minute lookback.
@@ -126,6 +133,8 @@ struct Inner {
     unsaved_reports: Mutex<BTreeMap<String, UnsavedReport>>,
     /// Count windows that requests ended, for the drift evaluator thread.
     drift_runs: SyncSender<(String, DriftRun)>,
+    /// Requests waiting for the `ml-ingest` thread.
+    ingest: ingest::Queue,
 }
 
 /// Ended count windows queued for the evaluator; a request that finds the
@@ -181,6 +190,7 @@ impl MlMonitor {
             last_refresh_ms: 0,
         };
         let (drift_runs, queued_runs) = sync_channel(QUEUED_DRIFT_RUNS);
+        let (ingest, pending_requests) = ingest::queue();
         let monitor = MlMonitor {
             inner: Arc::new(Inner {
                 storage,
@@ -192,15 +202,20 @@ impl MlMonitor {
                 state: Mutex::new(state),
                 unsaved_reports: Mutex::new(BTreeMap::new()),
                 drift_runs,
+                ingest,
             }),
         };
         spawn_drift_evaluator(Arc::downgrade(&monitor.inner), queued_runs)?;
+        let inner = Arc::downgrade(&monitor.inner);
+        let apply = move |round| {
+            let monitor = MlMonitor {
+                inner: inner.upgrade()?,
+            };
+            Some(monitor.apply_round(round, crate::storage::now_ms()))
+        };
+        ingest::spawn(pending_requests, apply)
+            .map_err(|e| MonitorError(format!("starting the ML ingest thread: {e}")))?;
         Ok(monitor)
-    }
-
-    /// Whether a request is being applied right now (its caller would wait).
-    pub fn busy(&self) -> bool {
-        self.inner.state.is_locked()
     }
 
     /// Applies a batch of predictions (already parsed; `Err` items carry their reason).
@@ -209,15 +224,31 @@ impl MlMonitor {
         items: Vec<Result<Prediction, String>>,
         now_ms: i64,
     ) -> Result<BatchAnswer, MonitorError> {
-        let mut answer = BatchAnswer::default();
+        let mut answers = self.ingest_prediction_batches(vec![items], now_ms)?;
+        Ok(answers.pop().unwrap_or_default())
+    }
+
+    /// Applies several requests' predictions under one hold of the lock and
+    /// one round of sled writes, answering each request on its own; a
+    /// `request_id` repeated in a later request is refused as within one.
+    fn ingest_prediction_batches(
+        &self,
+        batches: Vec<Vec<Result<Prediction, String>>>,
+        now_ms: i64,
+    ) -> Result<Vec<BatchAnswer>, MonitorError> {
         let mut state = self.inner.state.lock();
-        let mut writes = Writes::default();
+        let mut writes = Writes::new(&self.inner.join);
         let mut in_batch = HashSet::new();
-        for (index, item) in items.into_iter().enumerate() {
-            let outcome = item
-                .and_then(|p| p.check().map(|()| p))
-                .and_then(|p| self.accept_prediction(&mut state, p, now_ms, &mut in_batch, &mut writes));
-            answer.record(index, outcome);
+        let mut answers = Vec::with_capacity(batches.len());
+        for items in batches {
+            let mut answer = BatchAnswer::default();
+            for (index, item) in items.into_iter().enumerate() {
+                let outcome = item
+                    .and_then(|p| p.check().map(|()| p))
+                    .and_then(|p| self.accept_prediction(&mut state, p, now_ms, &mut in_batch, &mut writes));
+                answer.record(index, outcome);
+            }
+            answers.push(answer);
         }
         let runs = ended_count_windows(&mut state, now_ms);
         self.persist(writes)?;
@@ -228,14 +259,27 @@ impl MlMonitor {
                 self.record_drift(&model, &run)?;
             }
         }
-        Ok(answer)
+        Ok(answers)
+    }
+
+    /// Applies one request's items through the `ml-ingest` thread, together
+    /// with whatever other requests are queued (see [`crate::ml::ingest`]).
+    pub async fn submit(&self, items: Items) -> Result<BatchAnswer, String> {
+        self.inner.ingest.submit(items).await
+    }
+
+    fn apply_round(&self, round: Round, now_ms: i64) -> RoundResult {
+        match round {
+            Round::Predictions(batches) => self.ingest_prediction_batches(batches, now_ms),
+            Round::Feedback(batches) => self.ingest_feedback_batches(batches, now_ms),
+        }
     }
 
     /// Stores what one batch decided: join records, logged predictions, and
     /// ground truth for predictions already in the log.
     fn persist(&self, writes: Writes) -> Result<(), MonitorError> {
         self.inner.join.apply(writes.join)?;
-        self.inner.log.insert(&writes.log)?;
+        self.inner.log.insert(writes.log)?;
         for (model, request_id, logged_at_ms, truth, misclassified) in writes.log_truths {
             self.inner
                 .log
@@ -250,18 +294,32 @@ impl MlMonitor {
         items: Vec<Result<Feedback, String>>,
         now_ms: i64,
     ) -> Result<BatchAnswer, MonitorError> {
-        let mut answer = BatchAnswer::default();
+        let mut answers = self.ingest_feedback_batches(vec![items], now_ms)?;
+        Ok(answers.pop().unwrap_or_default())
+    }
+
+    /// Several requests' feedback, as [`Self::ingest_prediction_batches`].
+    fn ingest_feedback_batches(
+        &self,
+        batches: Vec<Vec<Result<Feedback, String>>>,
+        now_ms: i64,
+    ) -> Result<Vec<BatchAnswer>, MonitorError> {
         let mut state = self.inner.state.lock();
-        let mut writes = Writes::default();
+        let mut writes = Writes::new(&self.inner.join);
         let mut in_batch = HashSet::new();
-        for (index, item) in items.into_iter().enumerate() {
-            let outcome = item
-                .and_then(|f| f.check().map(|()| f))
-                .and_then(|f| self.accept_feedback(&mut state, f, now_ms, &mut in_batch, &mut writes));
-            answer.record(index, outcome);
+        let mut answers = Vec::with_capacity(batches.len());
+        for items in batches {
+            let mut answer = BatchAnswer::default();
+            for (index, item) in items.into_iter().enumerate() {
+                let outcome = item
+                    .and_then(|f| f.check().map(|()| f))
+                    .and_then(|f| self.accept_feedback(&mut state, f, now_ms, &mut in_batch, &mut writes));
+                answer.record(index, outcome);
+            }
+            answers.push(answer);
         }
         self.persist(writes)?;
-        Ok(answer)
+        Ok(answers)
     }
 
     fn accept_prediction(
@@ -299,7 +357,7 @@ impl MlMonitor {
         let mut record = model.pending_record(&mut p, at_ms, now_ms);
         let retention_ms = log_retention_ms(&model.schema.config);
         if record.logged {
-            if let Some(details) = record.details.take() {
+            if let Some(Details::Inline(details)) = record.details.take() {
                 let item = log_item(&p.model, &p.request_id, &record, details);
                 writes.log.push(log_write(item, &record, retention_ms));
             }
@@ -328,7 +386,9 @@ impl MlMonitor {
                 retention_ms,
             );
         }
-        writes.join.put_prediction(&p.model, &p.request_id, &record, true);
+        writes
+            .join
+            .put_prediction(&self.inner.join, &p.model, &p.request_id, &mut record, true);
         Ok(())
     }
 
@@ -393,7 +453,7 @@ impl MlMonitor {
                 );
                 writes
                     .join
-                    .put_prediction(&f.model, &f.request_id, &record, false);
+                    .put_prediction(join, &f.model, &f.request_id, &mut record, false);
                 Ok(())
             }
             None if join
@@ -663,7 +723,7 @@ impl MlMonitor {
     /// Ends pending joins past their TTL and logged predictions past their retention.
     pub fn expire(&self, now_ms: i64) -> Result<(), MonitorError> {
         let expired = self.inner.join.expire(now_ms)?;
-        let retention: Vec<(String, i64)> = {
+        let (retention, longest_ttl) = {
             let mut state = self.inner.state.lock();
             for item in expired {
                 if let Expired::Feedback { model } = item {
@@ -674,12 +734,35 @@ impl MlMonitor {
                     }
                 }
             }
-            state
+            let retention: Vec<(String, i64)> = state
                 .models
                 .iter()
                 .map(|(name, m)| (name.clone(), ms(m.schema.config.sampling.retention.as_millis())))
-                .collect()
+                .collect();
+            let ttls = state
+                .models
+                .values()
+                .map(|m| m.schema.config.feedback_ttl.as_millis());
+            (retention, ttls.max().unwrap_or(0))
         };
+        // A details file is kept for the longest TTL (at least a week) after
+        // its last write, which covers every record written to it unless a
+        // longer TTL was shortened since: those records then join without
+        // their details (a misclassified one is not logged).
+        let keep = std::time::Duration::from_millis(longest_ttl.max(DETAILS_KEPT_AT_LEAST_MS));
+        self.inner
+            .join
+            .expire_details(keep)
+            .map_err(|e| MonitorError(format!("expiring prediction details: {e}")))?;
+        let longest_retention = retention.iter().map(|(_, keep_ms)| *keep_ms).max().unwrap_or(0);
+        self.inner
+            .log
+            .expire_features(std::time::Duration::from_millis(
+                u64::try_from(longest_retention)
+                    .unwrap_or(0)
+                    .max(DETAILS_KEPT_AT_LEAST_MS),
+            ))
+            .map_err(|e| MonitorError(format!("expiring logged features: {e}")))?;
         for (model, keep_ms) in retention {
             self.inner
                 .log
@@ -903,8 +986,9 @@ impl BatchAnswer {
 }
 
 /// Sled writes gathered while the state is updated.
-#[derive(Default)]
 struct Writes {
+    /// Where joined predictions' details are read from.
+    store: JoinStore,
     join: JoinBatch,
     log: Vec<LogWrite>,
     /// Logged items whose ground truth arrived: model, request id, time
@@ -913,6 +997,15 @@ struct Writes {
 }
 
 impl Writes {
+    fn new(store: &JoinStore) -> Writes {
+        Writes {
+            store: store.clone(),
+            join: JoinBatch::default(),
+            log: Vec::new(),
+            log_truths: Vec::new(),
+        }
+    }
+
     /// After a join: update the logged item, or log a misclassified one.
     fn after_join(
         &mut self,
@@ -935,7 +1028,15 @@ impl Writes {
                 misclassified,
             ));
         } else if misclassified == Some(true) {
-            if let Some(details) = record.details.take() {
+            let details = match record.details.take().map(|d| self.store.details(d)) {
+                Some(Ok(found)) => found,
+                Some(Err(e)) => {
+                    tracing::error!(model, request_id, "reading a prediction's log details: {e}");
+                    None
+                }
+                None => None,
+            };
+            if let Some(details) = details {
                 let mut item = log_item(model, request_id, record, details);
                 item.ground_truth = Some(outcome_of(truth));
                 item.misclassified = Some(true);
@@ -1167,7 +1268,7 @@ impl ModelState {
             expires_ms: now_ms.saturating_add(ttl_ms(config)),
             logged,
             labelled: false,
-            details: details_needed.then(|| LogDetails::take(p)),
+            details: details_needed.then(|| Details::Inline(LogDetails::take(p))),
         }
     }
 

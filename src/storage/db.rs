@@ -292,6 +292,14 @@ impl Storage {
         Ok(self.inner.aux_db.open_tree(format!("aux/{name}"))?)
     }
 
+    /// A directory for subsystems that keep files of their own beside the
+    /// samples (`aux-files/<name>`), created if missing.
+    pub fn aux_dir(&self, name: &str) -> Result<PathBuf, StorageError> {
+        let dir = self.inner.dir.join("aux-files").join(name);
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
     /// Adds a listener told about every batch appended from now on.
     pub fn on_append(&self, listener: Arc<dyn AppendListener>) {
         self.inner.append_listeners.write().push(listener);
