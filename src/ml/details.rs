@@ -65,7 +65,8 @@ fn create(dir: &Path, id: u32) -> std::io::Result<Current> {
 }
 
 impl DetailsLog {
-    /// Opens the log in `dir`, starting a new file after the existing ones.
+    /// Opens the log in `dir`, starting a new file after the existing ones
+    /// (or reusing the last one if nothing was ever written to it).
     pub fn open(dir: &Path) -> std::io::Result<DetailsLog> {
         let mut last = None;
         for entry in std::fs::read_dir(dir)? {
@@ -73,10 +74,17 @@ impl DetailsLog {
                 last = last.max(Some(id));
             }
         }
-        let id = last.map_or(0, |id| id.wrapping_add(1));
+        let current = match last {
+            Some(id) if std::fs::metadata(dir.join(file_name(id)))?.len() == 0 => {
+                std::fs::remove_file(dir.join(file_name(id)))?;
+                create(dir, id)?
+            }
+            Some(id) => create(dir, id.wrapping_add(1))?,
+            None => create(dir, 0)?,
+        };
         Ok(DetailsLog {
             dir: dir.to_path_buf(),
-            current: Mutex::new(create(dir, id)?),
+            current: Mutex::new(current),
         })
     }
 
@@ -172,6 +180,9 @@ mod tests {
         drop(log);
         let log = DetailsLog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(log.position().ok(), Some((1, 0)));
+        drop(log);
+        let log = DetailsLog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(log.position().ok(), Some((1, 0)), "an empty last file is reused");
         assert_eq!(log.read(world).ok().flatten().as_deref(), Some(&b"world"[..]));
         let past_end = DetailsRef {
             file,
