@@ -26,3 +26,6 @@ pub mod server;
 pub mod storage;
 pub mod system;
 pub mod ui;
+
+#[cfg(test)]
+mod test_support;

@@ -408,19 +408,10 @@ mod tests {
         }
     }
 
-    /// Opens the store in `dir`, waiting up to 5 s for a closed one's sled
-    /// threads to let go of the file lock.
     fn open(dir: &std::path::Path) -> (crate::storage::Storage, JoinStore) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        let storage = loop {
-            match crate::storage::Storage::open(dir, crate::storage::StorageOptions::default()) {
-                Ok(storage) => break storage,
-                Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                Err(e) => panic!("{e}"),
-            }
-        };
+        let storage = crate::test_support::retry_on_sled_lock(|| {
+            crate::storage::Storage::open(dir, crate::storage::StorageOptions::default())
+        });
         let join = JoinStore::open(&storage).unwrap_or_else(|e| panic!("{e}"));
         (storage, join)
     }

@@ -198,7 +198,7 @@ mod tests {
                 .log(&key, entry.clone())
                 .unwrap();
         }
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::test_support::reopen_sled(dir.path());
         assert_eq!(
             NotificationLog::open(db.open_tree("n").unwrap()).get(&key),
             Some(entry)

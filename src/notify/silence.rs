@@ -331,21 +331,9 @@ mod tests {
             assert!(silences.silenced_by(&labels, at(200)).is_empty());
             id
         };
-        let db = reopen(dir.path());
+        let db = crate::test_support::reopen_sled(dir.path());
         let silences = Silences::open(db.open_tree("s").unwrap());
         assert_eq!(silences.get(&id).unwrap().state(at(150)), SilenceState::Active);
-    }
-
-    /// Opens a sled db just dropped: its flusher thread can hold the file
-    /// lock for a moment after the last handle goes.
-    fn reopen(path: &std::path::Path) -> sled::Db {
-        for _ in 0..100 {
-            if let Ok(db) = sled::open(path) {
-                return db;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        sled::open(path).unwrap()
     }
 
     #[test]

@@ -415,18 +415,7 @@ fn a_dir_left_with_only_its_aux_database_opens_the_new_way() {
         .unwrap()
         .flush()
         .unwrap();
-    // sled's background threads may hold the dropped database's file lock a
-    // moment longer on a busy machine.
-    let mut attempts = 0;
-    let storage = loop {
-        match Storage::open(dir.path(), opts()) {
-            Err(e) if attempts < 50 && e.to_string().contains("could not acquire lock") => {
-                attempts += 1;
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            result => break result.unwrap(),
-        }
-    };
+    let storage = crate::test_support::retry_on_sled_lock(|| Storage::open(dir.path(), opts()));
     storage.close().unwrap();
     let conf = std::fs::read(dir.path().join("sled/conf")).unwrap();
     assert!(String::from_utf8_lossy(&conf).contains("use_compression: true"));
