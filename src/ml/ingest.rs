@@ -13,7 +13,7 @@
 
 use crate::ml::event::{Feedback, Prediction};
 use crate::ml::monitor::{BatchAnswer, MonitorError};
-use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use tokio::sync::oneshot;
 
 /// A request's items, each parsed or with the reason it could not be.
@@ -124,10 +124,7 @@ fn take_round(
         Items::Feedback(items) => Round::Feedback(vec![items]),
     };
     while count < ROUND_ITEMS {
-        let job = match jobs.try_recv() {
-            Ok(job) => job,
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-        };
+        let Ok(job) = jobs.try_recv() else { break };
         count += job.items.len();
         match (&mut round, job.items) {
             (Round::Predictions(batches), Items::Predictions(items)) => batches.push(items),

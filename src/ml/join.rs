@@ -100,7 +100,7 @@ pub struct LogDetails {
     pub error: Option<String>,
 }
 
-/// The first byte of a record that may point into a details chunk. Records
+/// The first byte of a record that may point into the details log. Records
 /// without it start with the varint length of `version`, which bincode
 /// never writes as 0xFF.
 const RECORD_TAG: u8 = 0xFF;

@@ -181,6 +181,7 @@ impl PredictionLog {
         let mut values = Vec::with_capacity(items.len());
         for LogWrite { mut item, indexed } in items {
             let start = features.len();
+            // Writing into a Vec cannot fail.
             let _ = bincode::encode_into_std_write(
                 std::mem::take(&mut item.features),
                 &mut features,

@@ -218,16 +218,6 @@ impl MlMonitor {
         Ok(monitor)
     }
 
-    /// Applies a batch of predictions (already parsed; `Err` items carry their reason).
-    pub fn ingest_predictions(
-        &self,
-        items: Vec<Result<Prediction, String>>,
-        now_ms: i64,
-    ) -> Result<BatchAnswer, MonitorError> {
-        let mut answers = self.ingest_prediction_batches(vec![items], now_ms)?;
-        Ok(answers.pop().unwrap_or_default())
-    }
-
     /// Applies several requests' predictions under one hold of the lock and
     /// one round of sled writes, answering each request on its own; a
     /// `request_id` repeated in a later request is refused as within one.
@@ -239,17 +229,10 @@ impl MlMonitor {
         let mut state = self.inner.state.lock();
         let mut writes = Writes::new(&self.inner.join);
         let mut in_batch = HashSet::new();
-        let mut answers = Vec::with_capacity(batches.len());
-        for items in batches {
-            let mut answer = BatchAnswer::default();
-            for (index, item) in items.into_iter().enumerate() {
-                let outcome = item
-                    .and_then(|p| p.check().map(|()| p))
-                    .and_then(|p| self.accept_prediction(&mut state, p, now_ms, &mut in_batch, &mut writes));
-                answer.record(index, outcome);
-            }
-            answers.push(answer);
-        }
+        let answers = answer_each(batches, |p: Prediction| {
+            p.check()?;
+            self.accept_prediction(&mut state, p, now_ms, &mut in_batch, &mut writes)
+        });
         let runs = ended_count_windows(&mut state, now_ms);
         self.persist(writes)?;
         drop(state);
@@ -288,16 +271,6 @@ impl MlMonitor {
         Ok(())
     }
 
-    /// Applies a batch of feedback.
-    pub fn ingest_feedback(
-        &self,
-        items: Vec<Result<Feedback, String>>,
-        now_ms: i64,
-    ) -> Result<BatchAnswer, MonitorError> {
-        let mut answers = self.ingest_feedback_batches(vec![items], now_ms)?;
-        Ok(answers.pop().unwrap_or_default())
-    }
-
     /// Several requests' feedback, as [`Self::ingest_prediction_batches`].
     fn ingest_feedback_batches(
         &self,
@@ -307,17 +280,10 @@ impl MlMonitor {
         let mut state = self.inner.state.lock();
         let mut writes = Writes::new(&self.inner.join);
         let mut in_batch = HashSet::new();
-        let mut answers = Vec::with_capacity(batches.len());
-        for items in batches {
-            let mut answer = BatchAnswer::default();
-            for (index, item) in items.into_iter().enumerate() {
-                let outcome = item
-                    .and_then(|f| f.check().map(|()| f))
-                    .and_then(|f| self.accept_feedback(&mut state, f, now_ms, &mut in_batch, &mut writes));
-                answer.record(index, outcome);
-            }
-            answers.push(answer);
-        }
+        let answers = answer_each(batches, |f: Feedback| {
+            f.check()?;
+            self.accept_feedback(&mut state, f, now_ms, &mut in_batch, &mut writes)
+        });
         self.persist(writes)?;
         Ok(answers)
     }
@@ -739,29 +705,21 @@ impl MlMonitor {
                 .iter()
                 .map(|(name, m)| (name.clone(), ms(m.schema.config.sampling.retention.as_millis())))
                 .collect();
-            let ttls = state
-                .models
-                .values()
-                .map(|m| m.schema.config.feedback_ttl.as_millis());
+            let ttls = state.models.values().map(|m| ttl_ms(&m.schema.config));
             (retention, ttls.max().unwrap_or(0))
         };
-        // A details file is kept for the longest TTL (at least a week) after
-        // its last write, which covers every record written to it unless a
-        // longer TTL was shortened since: those records then join without
-        // their details (a misclassified one is not logged).
-        let keep = std::time::Duration::from_millis(longest_ttl.max(DETAILS_KEPT_AT_LEAST_MS));
-        self.inner
-            .join
-            .expire_details(keep)
-            .map_err(|e| MonitorError(format!("expiring prediction details: {e}")))?;
+        // A details file is kept for the longest TTL (logged features: the
+        // longest retention) after its last write, which covers every record
+        // written to it unless a longer one was shortened since: those records
+        // then go without their details (a misclassified one is not logged).
         let longest_retention = retention.iter().map(|(_, keep_ms)| *keep_ms).max().unwrap_or(0);
         self.inner
+            .join
+            .expire_details(kept_for(longest_ttl))
+            .map_err(|e| MonitorError(format!("expiring prediction details: {e}")))?;
+        self.inner
             .log
-            .expire_features(std::time::Duration::from_millis(
-                u64::try_from(longest_retention)
-                    .unwrap_or(0)
-                    .max(DETAILS_KEPT_AT_LEAST_MS),
-            ))
+            .expire_features(kept_for(longest_retention))
             .map_err(|e| MonitorError(format!("expiring logged features: {e}")))?;
         for (model, keep_ms) in retention {
             self.inner
@@ -972,8 +930,33 @@ fn ms(millis: u64) -> i64 {
     i64::try_from(millis).unwrap_or(i64::MAX)
 }
 
+/// How long details files outlive their last write: `longest_ms`, at least
+/// [`DETAILS_KEPT_AT_LEAST_MS`].
+fn kept_for(longest_ms: i64) -> std::time::Duration {
+    let ms = u64::try_from(longest_ms)
+        .unwrap_or(0)
+        .max(DETAILS_KEPT_AT_LEAST_MS);
+    std::time::Duration::from_millis(ms)
+}
+
 fn ttl_ms(config: &ModelConfig) -> i64 {
     ms(config.feedback_ttl.as_millis())
+}
+
+/// Each request's answer, item by item: an item's parse error, or what
+/// `accept` says of it.
+fn answer_each<T>(
+    batches: Vec<Vec<Result<T, String>>>,
+    mut accept: impl FnMut(T) -> Result<(), String>,
+) -> Vec<BatchAnswer> {
+    let answer = |items: Vec<Result<T, String>>| {
+        let mut answer = BatchAnswer::default();
+        for (index, item) in items.into_iter().enumerate() {
+            answer.record(index, item.and_then(&mut accept));
+        }
+        answer
+    };
+    batches.into_iter().map(answer).collect()
 }
 
 impl BatchAnswer {
