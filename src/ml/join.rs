@@ -158,6 +158,22 @@ fn expiry_key(expires_ms: i64) -> [u8; 9] {
     key
 }
 
+/// Entry keys per expiry index value. A round can hold thousands of new
+/// entries with one expiry; as one value (~30 bytes an entry) that went over
+/// sled's inline limit and became a blob file per round.
+const EXPIRY_CHUNK: usize = 256;
+
+/// An expiry index key for a chunk of entries: the expiry, then the chunk's
+/// first entry key, so chunks with the same expiry get keys of their own.
+/// They sort after [`expiry_key`] of the same millisecond, so a range ending
+/// there still ends before that millisecond. Databases from before chunking
+/// hold bare [`expiry_key`]s, which read the same.
+fn expiry_chunk_key(expires_ms: i64, first_entry: &[u8]) -> Vec<u8> {
+    let mut key = expiry_key(expires_ms).to_vec();
+    key.extend_from_slice(first_entry);
+    key
+}
+
 fn encode_entries(entries: &[Vec<u8>]) -> Vec<u8> {
     bincode::encode_to_vec(entries, bincode::config::standard()).unwrap_or_default()
 }
@@ -297,18 +313,21 @@ impl JoinStore {
     /// single-event requests. sled recovers a prefix of its log, so a crash
     /// can at worst leave an index entry without its record, which expiry
     /// skips. Callers serialise their batches (the monitor's lock): an index
-    /// key another request already wrote in the same millisecond is read and
+    /// key already written (the same expiry and first entry) is read and
     /// extended.
     pub fn apply(&self, batch: JoinBatch) -> sled::Result<()> {
         if let Some(new) = &batch.details {
             self.details.append(new.file, new.base, &new.bytes)?;
         }
-        for (expires_ms, mut entries) in batch.expiring {
-            let key = expiry_key(expires_ms);
-            if let Some(listed) = self.tree.get(key)? {
-                entries.extend(decode_entries(&listed));
+        for (expires_ms, entries) in batch.expiring {
+            for chunk in entries.chunks(EXPIRY_CHUNK) {
+                let key = expiry_chunk_key(expires_ms, &chunk[0]);
+                let mut listed = chunk.to_vec();
+                if let Some(earlier) = self.tree.get(&key)? {
+                    listed.extend(decode_entries(&earlier));
+                }
+                self.tree.insert(key, encode_entries(&listed))?;
             }
-            self.tree.insert(key, encode_entries(&entries))?;
         }
         for (key, value) in batch.writes {
             match value {
@@ -477,6 +496,31 @@ mod tests {
     }
 
     #[test]
+    fn a_large_round_indexes_its_expiry_in_chunks_and_old_bare_keys_still_expire() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (_storage, join) = open(dir.path());
+        let mut batch = JoinBatch::default();
+        for i in 0..1000 {
+            batch.put_prediction(&join, "m", &format!("r{i:04}"), &mut record(100), true);
+        }
+        join.apply(batch).unwrap_or_else(|e| panic!("{e}"));
+        let index: Vec<_> = join.tree.scan_prefix(b"e").filter_map(Result::ok).collect();
+        assert_eq!(index.len(), 1000_usize.div_ceil(EXPIRY_CHUNK));
+        assert!(index.iter().all(|(_, v)| decode_entries(v).len() <= EXPIRY_CHUNK));
+        // As databases from before chunking wrote it: one bare key.
+        let old = key(b'p', "m", "old");
+        join.tree
+            .insert(old.clone(), encode_prediction(&record(100)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        join.tree
+            .insert(expiry_key(100), encode_entries(&[old]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(join.expire(100).map(|e| e.len()), Ok(0), "not before its expiry");
+        assert_eq!(join.expire(101).map(|e| e.len()), Ok(1001));
+        assert_eq!(join.tree.scan_prefix(b"e").count(), 0);
+    }
+
+    #[test]
     fn entries_expire_by_their_ttl_and_survive_reopen() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let opts = crate::storage::StorageOptions::default;
@@ -493,7 +537,7 @@ mod tests {
             };
             batch.put_feedback("m", "orphan", &feedback);
             join.apply(batch).unwrap_or_else(|e| panic!("{e}"));
-            // A second request with the same expiry extends the index key.
+            // A second request with the same expiry gets an index key of its own.
             let mut batch = JoinBatch::default();
             batch.put_prediction(&join, "m", "early-too", &mut record(100), true);
             join.apply(batch).unwrap_or_else(|e| panic!("{e}"));
