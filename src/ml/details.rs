@@ -64,6 +64,16 @@ fn create(dir: &Path, id: u32) -> std::io::Result<Current> {
     Ok(Current { id, file, len: 0 })
 }
 
+/// `at`'s bytes from `file`, whose length is `file_len`.
+fn read_within(file: &File, file_len: u64, at: DetailsRef) -> std::io::Result<Option<Vec<u8>>> {
+    if at.offset.saturating_add(u64::from(at.len)) > file_len {
+        return Ok(None);
+    }
+    let mut bytes = vec![0; at.len as usize];
+    file.read_exact_at(&mut bytes, at.offset)?;
+    Ok(Some(bytes))
+}
+
 impl DetailsLog {
     /// Opens the log in `dir`, starting a new file after the existing ones
     /// (or reusing the last one if nothing was ever written to it).
@@ -114,25 +124,20 @@ impl DetailsLog {
         Ok(())
     }
 
-    /// The bytes `at` points to; `None` when its file is gone or shorter.
+    /// The bytes `at` points to; `None` when its file is gone or shorter
+    /// (checked before allocating, so a corrupt length cannot ask for GiBs).
     pub fn read(&self, at: DetailsRef) -> std::io::Result<Option<Vec<u8>>> {
-        let mut bytes = vec![0; at.len as usize];
-        let read = {
-            let current = self.current.lock();
-            if current.id == at.file {
-                current.file.read_exact_at(&mut bytes, at.offset)
-            } else {
-                drop(current);
-                match File::open(self.dir.join(file_name(at.file))) {
-                    Ok(file) => file.read_exact_at(&mut bytes, at.offset),
-                    Err(e) => Err(e),
-                }
-            }
+        let current = self.current.lock();
+        let read = if current.id == at.file {
+            read_within(&current.file, current.len, at)
+        } else {
+            drop(current);
+            File::open(self.dir.join(file_name(at.file)))
+                .and_then(|file| read_within(&file, file.metadata()?.len(), at))
         };
         match read {
-            Ok(()) => Ok(Some(bytes)),
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::UnexpectedEof) => Ok(None),
-            Err(e) => Err(e),
+            read => read,
         }
     }
 
@@ -190,6 +195,18 @@ mod tests {
             len: 5,
         };
         assert_eq!(log.read(past_end).ok(), Some(None));
+        let corrupt = DetailsRef {
+            file,
+            offset: 0,
+            len: u32::MAX,
+        };
+        assert_eq!(log.read(corrupt).ok(), Some(None), "refused before allocating");
+        let in_current = DetailsRef {
+            file: 1,
+            offset: 0,
+            len: u32::MAX,
+        };
+        assert_eq!(log.read(in_current).ok(), Some(None));
         assert_eq!(log.expire(Duration::from_secs(3600)).ok(), Some(0));
         assert_eq!(log.expire(Duration::ZERO).ok(), Some(1), "the closed file only");
         assert_eq!(log.read(world).ok(), Some(None));
