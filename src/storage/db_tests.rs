@@ -376,7 +376,7 @@ fn new_stores_compress_samples_but_not_aux_trees_and_old_ones_keep_theirs() {
     assert!(conf(fresh.path()).contains("use_compression: true"));
     assert!(conf(fresh.path()).contains("segment_size: 65536"));
     assert!(conf_of(fresh.path(), "aux").contains("use_compression: false"));
-    assert!(conf_of(fresh.path(), "aux").contains("segment_size: 65536"));
+    assert!(conf_of(fresh.path(), "aux").contains("segment_size: 524288"));
     let s = Storage::open(fresh.path(), opts()).unwrap();
     assert_eq!(s.aux_tree("kept").unwrap().get("k").unwrap().unwrap(), "v");
     s.close().unwrap();
