@@ -315,10 +315,8 @@ impl JoinStore {
     /// skips. Callers serialise their batches (the monitor's lock): an index
     /// key already written (the same expiry and first entry) is read and
     /// extended.
-    pub fn apply(&self, batch: JoinBatch) -> sled::Result<()> {
-        if let Some(new) = &batch.details {
-            self.details.append(new.file, new.base, &new.bytes)?;
-        }
+    pub fn apply(&self, mut batch: JoinBatch) -> sled::Result<()> {
+        self.append_details(&mut batch)?;
         for (expires_ms, entries) in batch.expiring {
             for chunk in entries.chunks(EXPIRY_CHUNK) {
                 let key = expiry_chunk_key(expires_ms, &chunk[0]);
@@ -336,6 +334,16 @@ impl JoinStore {
             };
         }
         Ok(())
+    }
+
+    /// Appends `batch`'s new details to the details log (once: `apply`
+    /// then finds them written), so the next batch's details can be placed
+    /// after them before `batch` is applied.
+    pub fn append_details(&self, batch: &mut JoinBatch) -> std::io::Result<()> {
+        match batch.details.take() {
+            Some(new) => self.details.append(new.file, new.base, &new.bytes),
+            None => Ok(()),
+        }
     }
 
     /// Pending feedback per model (restored counts after a restart).

@@ -3,8 +3,10 @@
 //! series to storage in one batch.
 //!
 //! Owns the in-memory state of all models (behind one mutex: the requests of
-//! an `ml-ingest` round are applied together, and their sled writes happen
-//! under it so two requests cannot both accept one `request_id`) and its
+//! an `ml-ingest` round are applied together; a round of predictions leaves
+//! its sled writes to the `ml-write` thread, and its request ids stay in
+//! `in_flight` until they are written, so two requests cannot both accept
+//! one `request_id`) and its
 //! persistence in the `ml_models` aux tree (schema and counters as JSON,
 //! written at each flush), so counters stay monotonic across restarts.
 
@@ -18,7 +20,7 @@ use crate::ml::drift_job::{
     Reference, ReferenceFormat,
 };
 use crate::ml::event::{Feedback, Outcome, Prediction};
-use crate::ml::ingest::{self, Items, Round, RoundResult};
+use crate::ml::ingest::{self, Applied, Items, Round};
 use crate::ml::join::{
     Details, Expired, JoinBatch, JoinStore, LogDetails, PendingFeedback, PendingPrediction,
 };
@@ -135,6 +137,9 @@ struct Inner {
     drift_runs: SyncSender<(String, DriftRun)>,
     /// Requests waiting for the `ml-ingest` thread.
     ingest: ingest::Queue,
+    /// Model and request id of predictions whose round's writes the
+    /// `ml-write` thread has not finished.
+    in_flight: Mutex<HashSet<(String, String)>>,
 }
 
 /// Ended count windows queued for the evaluator; a request that finds the
@@ -203,6 +208,7 @@ impl MlMonitor {
                 unsaved_reports: Mutex::new(BTreeMap::new()),
                 drift_runs,
                 ingest,
+                in_flight: Mutex::new(HashSet::new()),
             }),
         };
         spawn_drift_evaluator(Arc::downgrade(&monitor.inner), queued_runs)?;
@@ -225,7 +231,7 @@ impl MlMonitor {
         &self,
         batches: Vec<Vec<Result<Prediction, String>>>,
         now_ms: i64,
-    ) -> Result<Vec<BatchAnswer>, MonitorError> {
+    ) -> Result<Applied, MonitorError> {
         let mut state = self.inner.state.lock();
         let mut writes = Writes::new(&self.inner.join);
         let mut in_batch = HashSet::new();
@@ -234,7 +240,12 @@ impl MlMonitor {
             self.accept_prediction(&mut state, p, now_ms, &mut in_batch, &mut writes)
         });
         let runs = ended_count_windows(&mut state, now_ms);
-        self.persist(writes)?;
+        // The next round's details go after these: appended here, before
+        // the rest of the writes is handed over.
+        self.inner
+            .join
+            .append_details(&mut writes.join)
+            .map_err(sled::Error::from)?;
         drop(state);
         for run in runs {
             // Evaluated off the request's path; inline only if the evaluator is gone.
@@ -242,7 +253,19 @@ impl MlMonitor {
                 self.record_drift(&model, &run)?;
             }
         }
-        Ok(answers)
+        // Until the writes are done, the round's request ids are duplicates
+        // for later rounds only through `in_flight`.
+        let ids: Vec<(String, String)> = in_batch.into_iter().collect();
+        self.inner.in_flight.lock().extend(ids.iter().cloned());
+        let monitor = self.clone();
+        Ok(Applied::Deferred(Box::new(move || {
+            let written = monitor.persist(writes);
+            let mut in_flight = monitor.inner.in_flight.lock();
+            for id in &ids {
+                in_flight.remove(id);
+            }
+            written.map(|()| answers)
+        })))
     }
 
     /// Applies one request's items through the `ml-ingest` thread, together
@@ -251,10 +274,12 @@ impl MlMonitor {
         self.inner.ingest.submit(items).await
     }
 
-    fn apply_round(&self, round: Round, now_ms: i64) -> RoundResult {
+    fn apply_round(&self, round: Round, now_ms: i64) -> Applied {
         match round {
-            Round::Predictions(batches) => self.ingest_prediction_batches(batches, now_ms),
-            Round::Feedback(batches) => self.ingest_feedback_batches(batches, now_ms),
+            Round::Predictions(batches) => self
+                .ingest_prediction_batches(batches, now_ms)
+                .unwrap_or_else(|e| Applied::Done(Err(e))),
+            Round::Feedback(batches) => Applied::Done(self.ingest_feedback_batches(batches, now_ms)),
         }
     }
 
@@ -297,7 +322,9 @@ impl MlMonitor {
         writes: &mut Writes,
     ) -> Result<(), String> {
         let duplicate = |in_batch: &HashSet<(String, String)>| {
-            in_batch.contains(&(p.model.clone(), p.request_id.clone()))
+            let id = (p.model.clone(), p.request_id.clone());
+            in_batch.contains(&id)
+                || self.inner.in_flight.lock().contains(&id)
                 || self
                     .inner
                     .join
