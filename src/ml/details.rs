@@ -109,7 +109,8 @@ impl DetailsLog {
     }
 
     /// Appends `bytes`, which must go where [`Self::position`] said: appends
-    /// are serialised by their caller (the monitor's lock).
+    /// are serialised by their caller (the `ml-ingest` and `ml-write` threads
+    /// take turns: see `crate::ml::ingest`).
     pub fn append(&self, file: u32, at: u64, bytes: &[u8]) -> std::io::Result<()> {
         let mut current = self.current.lock();
         if (current.id, current.len) != (file, at) {

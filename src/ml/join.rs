@@ -312,7 +312,8 @@ impl JoinStore {
     /// batch (a buffer write handed to an I/O thread), which dominated
     /// single-event requests. sled recovers a prefix of its log, so a crash
     /// can at worst leave an index entry without its record, which expiry
-    /// skips. Callers serialise their batches (the monitor's lock): an index
+    /// skips. Callers serialise their batches (the `ml-ingest` and `ml-write`
+    /// threads take turns: see `crate::ml::ingest`): an index
     /// key already written (the same expiry and first entry) is read and
     /// extended.
     pub fn apply(&self, mut batch: JoinBatch) -> sled::Result<()> {
