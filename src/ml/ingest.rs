@@ -56,11 +56,13 @@ pub type RoundResult = Result<Vec<BatchAnswer>, MonitorError>;
 /// single POSTs at 10,000/s ~10 µs of CPU each and ~0.5 ms of p99.
 const HANDED_OVER_ITEMS: usize = 256;
 
-/// What applying a round gave: its answers, or the writes still to do,
-/// which give them.
+/// A round's sled writes still to do, which give its answers.
+pub type Write = Box<dyn FnOnce() -> RoundResult + Send>;
+
+/// What applying a round gave: its answers, or the writes still to do.
 pub enum Applied {
     Done(RoundResult),
-    Deferred(Box<dyn FnOnce() -> RoundResult + Send>),
+    Deferred(Write),
 }
 
 /// A round stops taking requests once it holds this many items, so the
@@ -131,7 +133,7 @@ pub fn spawn(
 }
 
 type Answers = Vec<oneshot::Sender<Result<BatchAnswer, String>>>;
-type Deferred = (Box<dyn FnOnce() -> RoundResult + Send>, Answers);
+type Deferred = (Write, Answers);
 
 /// The `ml-ingest` thread's handle on the `ml-write` thread.
 struct Writer {
@@ -171,11 +173,8 @@ fn run(jobs: Receiver<Job>, apply: impl Fn(Round) -> Option<Applied>, mut writer
                 Err(_) => return,
             },
         };
-        let (round, answers) = take_round(first, &jobs, &mut held);
-        let hand_over = match &round {
-            Round::Predictions(batches) => batches.iter().map(Vec::len).sum::<usize>() >= HANDED_OVER_ITEMS,
-            Round::Feedback(_) => false,
-        };
+        let (round, answers, items) = take_round(first, &jobs, &mut held);
+        let hand_over = matches!(round, Round::Predictions(_)) && items >= HANDED_OVER_ITEMS;
         if !hand_over {
             writer.drain();
         }
@@ -197,9 +196,9 @@ fn write(to_write: Receiver<Deferred>, done: Sender<()>) {
 }
 
 /// `first` and the queued requests of its kind after it, up to
-/// [`ROUND_ITEMS`]; a request of the other kind is left in `held` for the
-/// next round.
-fn take_round(first: Job, jobs: &Receiver<Job>, held: &mut Option<Job>) -> (Round, Answers) {
+/// [`ROUND_ITEMS`], with their answers and item count; a request of the
+/// other kind is left in `held` for the next round.
+fn take_round(first: Job, jobs: &Receiver<Job>, held: &mut Option<Job>) -> (Round, Answers, usize) {
     let mut count = first.items.len();
     let mut answers = vec![first.answer];
     let mut round = match first.items {
@@ -208,7 +207,7 @@ fn take_round(first: Job, jobs: &Receiver<Job>, held: &mut Option<Job>) -> (Roun
     };
     while count < ROUND_ITEMS {
         let Ok(job) = jobs.try_recv() else { break };
-        count += job.items.len();
+        let len = job.items.len();
         match (&mut round, job.items) {
             (Round::Predictions(batches), Items::Predictions(items)) => batches.push(items),
             (Round::Feedback(batches), Items::Feedback(items)) => batches.push(items),
@@ -220,9 +219,10 @@ fn take_round(first: Job, jobs: &Receiver<Job>, held: &mut Option<Job>) -> (Roun
                 break;
             }
         }
+        count += len;
         answers.push(job.answer);
     }
-    (round, answers)
+    (round, answers, count)
 }
 
 fn answer_all(answers: Answers, result: RoundResult) {

@@ -170,25 +170,35 @@ pub enum NewSledLog {
     /// zstd on every log message: the samples' database, which sled writes
     /// only when series are created, chunks spill and partitions are
     /// compacted. It cut the compacted `ingest_compare` directory from ~3.3
-    /// to ~2.2 bytes/sample.
+    /// to ~2.2 bytes/sample; and [`NEW_SEGMENT_SIZE`].
     Compressed,
     /// The aux database: the ML events path writes one sled key per
     /// prediction, and sled compresses every message with a fresh zstd
-    /// context, which made it ~4x slower (39,800 to 8,200 events/s).
+    /// context, which made it ~4x slower (39,800 to 8,200 events/s); and
+    /// [`NEW_AUX_SEGMENT_SIZE`].
     Uncompressed,
 }
 
-/// sled's config for a database at `path` with the log `new_log` says
-/// ([`NEW_SEGMENT_SIZE`] or [`NEW_AUX_SEGMENT_SIZE`]). An existing database keeps the parameters it was created
-/// with, read from sled's own `conf` file.
+impl NewSledLog {
+    fn parameters(self) -> SledParameters {
+        match self {
+            NewSledLog::Compressed => SledParameters {
+                use_compression: true,
+                segment_size: NEW_SEGMENT_SIZE,
+            },
+            NewSledLog::Uncompressed => SledParameters {
+                use_compression: false,
+                segment_size: NEW_AUX_SEGMENT_SIZE,
+            },
+        }
+    }
+}
+
+/// sled's config for a database at `path`: for a new one, the parameters
+/// `new_log` says; an existing one keeps those it was created with, read
+/// from sled's own `conf` file.
 pub fn sled_config(path: &Path, new_log: NewSledLog) -> Result<sled::Config, StorageError> {
-    let params = stored_sled_parameters(path)?.unwrap_or(SledParameters {
-        use_compression: new_log == NewSledLog::Compressed,
-        segment_size: match new_log {
-            NewSledLog::Compressed => NEW_SEGMENT_SIZE,
-            NewSledLog::Uncompressed => NEW_AUX_SEGMENT_SIZE,
-        },
-    });
+    let params = stored_sled_parameters(path)?.unwrap_or(new_log.parameters());
     Ok(sled::Config::new()
         .path(path)
         .use_compression(params.use_compression)
