@@ -16,7 +16,7 @@ use crate::drift::{
     StateLimits,
 };
 use crate::ml::counters::series;
-use crate::ml::event::{each_named_value, FeatureValue, Features};
+use crate::ml::event::{ColumnMap, FeatureValue, Features};
 use crate::storage::{Label, SeriesSamples};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -165,6 +165,8 @@ pub struct DriftJob {
     steps_started: u64,
     /// Reference column indices ordered by name, to walk an event's sorted features.
     columns_by_name: Vec<usize>,
+    /// Which reference column each of the last event's features is.
+    column_map: ColumnMap,
 }
 
 /// A window taken out for evaluation, with where it came from.
@@ -185,6 +187,7 @@ impl DriftJob {
         let open = new_step(&reference, step_limits(config), 1, now_ms);
         DriftJob {
             columns_by_name,
+            column_map: ColumnMap::default(),
             reference,
             open,
             ended: VecDeque::new(),
@@ -203,10 +206,11 @@ impl DriftJob {
             .columns_by_name
             .iter()
             .map(|&i| (i, columns[i].name.as_str()));
+        self.column_map.fit(names, columns.len(), features);
         let window = &mut self.open.window;
-        each_named_value(names, features, |index, value| {
+        for (index, value) in self.column_map.values(features) {
             window.observe(index, value.map_or(drift::FeatureValue::Missing, as_drift_value));
-        });
+        }
         self.open.events += 1;
     }
 

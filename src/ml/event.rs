@@ -489,19 +489,92 @@ impl Feedback {
     }
 }
 
-/// Calls `f` with each `(index, name)` of `columns`, which must come sorted by
-/// name, and the event's value of that name (`None` when absent): one walk
-/// over both sorted lists instead of a map lookup per column.
-pub fn each_named_value<'a, 'p>(
-    columns: impl Iterator<Item = (usize, &'a str)>,
-    features: &'p Features,
-    mut f: impl FnMut(usize, Option<&'p FeatureValue>),
-) {
-    let mut event = features.0.iter().peekable();
-    for (index, name) in columns {
-        while event.next_if(|(k, _)| &**k < name).is_some() {}
-        let value = event.peek().filter(|(k, _)| &**k == name).map(|(_, v)| v);
-        f(index, value);
+/// Which of a fixed list of columns (a model's features, a drift job's
+/// reference columns) each feature of an event is, kept for the next event
+/// with the same names. Clients send the same names event after event and
+/// the parser shares them (see [`NameOrder`]), so the check is mostly
+/// pointer comparisons; walking both sorted name lists for every event and
+/// every owner was ~10 % of ingest's CPU. The owner's columns may only grow:
+/// a new column count makes the map anew.
+#[derive(Debug, Default)]
+pub struct ColumnMap {
+    /// The event names the map was made for.
+    names: Vec<Name>,
+    /// The column count it was made for.
+    width: usize,
+    /// (place in the event, column) of the event's features that are columns.
+    present: Vec<(usize, usize)>,
+    /// Columns the event lacks.
+    absent: Vec<usize>,
+    /// Places in the event of features that are no column.
+    others: Vec<usize>,
+}
+
+impl ColumnMap {
+    /// Makes the map fit `features` unless it already does. `columns` gives
+    /// each column's `(index, name)`, sorted by name; `width` is their count.
+    pub fn fit<'a>(
+        &mut self,
+        columns: impl Iterator<Item = (usize, &'a str)>,
+        width: usize,
+        features: &Features,
+    ) {
+        let same_names = self.names.len() == features.0.len()
+            && self
+                .names
+                .iter()
+                .zip(&features.0)
+                .all(|(a, (b, _))| std::sync::Arc::ptr_eq(a, b) || a == b);
+        if same_names && self.width == width {
+            return;
+        }
+        self.names = features.0.iter().map(|(name, _)| name.clone()).collect();
+        self.width = width;
+        self.present.clear();
+        self.absent.clear();
+        let mut placed = vec![false; features.0.len()];
+        let mut event = features.0.iter().enumerate().peekable();
+        for (index, name) in columns {
+            while event.next_if(|(_, (k, _))| &**k < name).is_some() {}
+            match event.peek() {
+                Some(&(at, (k, _))) if &**k == name => {
+                    self.present.push((at, index));
+                    placed[at] = true;
+                }
+                _ => self.absent.push(index),
+            }
+        }
+        self.others = (0..placed.len()).filter(|&at| !placed[at]).collect();
+    }
+
+    /// Every column with the event's value of it (`None` when absent), in
+    /// no particular order. `features` must be what the map was last fitted to.
+    pub fn values<'m, 'p>(
+        &'m self,
+        features: &'p Features,
+    ) -> impl Iterator<Item = (usize, Option<&'p FeatureValue>)> + 'm
+    where
+        'p: 'm,
+    {
+        let present = self
+            .present
+            .iter()
+            .filter_map(|&(at, column)| Some((column, Some(&features.0.get(at)?.1))));
+        present.chain(self.absent.iter().map(|&column| (column, None)))
+    }
+
+    /// The event's features that are no column (of `features`, which must be
+    /// what the map was last fitted to).
+    pub fn others<'m, 'p>(
+        &'m self,
+        features: &'p Features,
+    ) -> impl Iterator<Item = (&'p str, &'p FeatureValue)> + 'm
+    where
+        'p: 'm,
+    {
+        self.others
+            .iter()
+            .filter_map(|&at| features.0.get(at).map(|(name, value)| (&**name, value)))
     }
 }
 
@@ -598,24 +671,51 @@ mod tests {
     }
 
     #[test]
-    fn named_values_pair_sorted_columns_with_the_event() {
-        let features = Features::new(vec![
-            ("d".to_string(), FeatureValue::Missing),
-            ("a".to_string(), FeatureValue::Number(1.0)),
-            ("c".to_string(), FeatureValue::Bool(true)),
-        ]);
+    fn a_column_map_pairs_columns_with_the_event_and_is_made_anew_when_they_change() {
+        let event = |names: &[&str]| {
+            Features::new(
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (n.to_string(), FeatureValue::Number(i as f64)))
+                    .collect(),
+            )
+        };
+        let seen = |map: &ColumnMap, features: &Features| {
+            let mut seen: Vec<_> = map.values(features).map(|(i, v)| (i, v.cloned())).collect();
+            seen.sort_by_key(|(i, _)| *i);
+            let others: Vec<_> = map.others(features).map(|(n, _)| n.to_string()).collect();
+            (seen, others)
+        };
         let columns = [(2, "a"), (0, "b"), (1, "c"), (3, "e")];
-        let mut seen = Vec::new();
-        each_named_value(columns.into_iter(), &features, |i, v| seen.push((i, v.cloned())));
+        let mut map = ColumnMap::default();
+        let first = event(&["d", "a", "c"]);
+        map.fit(columns.into_iter(), 4, &first);
+        let number = |x: f64| Some(FeatureValue::Number(x));
         assert_eq!(
-            seen,
-            [
-                (2, Some(FeatureValue::Number(1.0))),
-                (0, None),
-                (1, Some(FeatureValue::Bool(true))),
-                (3, None)
-            ]
+            seen(&map, &first),
+            (
+                vec![(0, None), (1, number(2.0)), (2, number(1.0)), (3, None)],
+                vec!["d".to_string()]
+            )
         );
+        // The same names again, with their own values.
+        let second = event(&["d", "a", "c"]);
+        map.fit(columns.into_iter(), 4, &second);
+        assert_eq!(seen(&map, &second).0[1], (1, number(2.0)));
+        // Other names, then a column more: each makes the map anew.
+        let third = event(&["b", "e"]);
+        map.fit(columns.into_iter(), 4, &third);
+        assert_eq!(
+            seen(&map, &third),
+            (
+                vec![(0, number(0.0)), (1, None), (2, None), (3, number(1.0))],
+                vec![]
+            )
+        );
+        let wider = [(2, "a"), (0, "b"), (1, "c"), (4, "d"), (3, "e")];
+        map.fit(wider.into_iter(), 5, &third);
+        assert_eq!(seen(&map, &third).0.len(), 5);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! survives restarts.
 
 use crate::config::models::{FeatureKind, ModelConfig, ModelTask};
-use crate::ml::event::{each_named_value, FeatureValue, Features, Outcome, Prediction};
+use crate::ml::event::{ColumnMap, FeatureValue, Features, Outcome, Prediction};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
@@ -63,6 +63,8 @@ pub struct ModelSchema {
     /// Feature indices ordered by name, to walk an event's sorted features.
     by_name: Vec<usize>,
     class_index: HashMap<String, u32>,
+    /// Which feature each of the last event's features is.
+    column_map: ColumnMap,
 }
 
 /// How one feature value relates to the schema.
@@ -127,6 +129,7 @@ impl ModelSchema {
             feature_index: HashMap::new(),
             by_name: Vec::new(),
             class_index: HashMap::new(),
+            column_map: ColumnMap::default(),
         };
         for feature in features {
             model.push_feature(feature);
@@ -144,40 +147,40 @@ impl ModelSchema {
         self.schema.features.push(feature);
     }
 
-    /// Calls `f` with each feature's index and the event's value of it.
-    pub fn each_value<'p>(&self, features: &'p Features, f: impl FnMut(usize, Option<&'p FeatureValue>)) {
-        let columns = self
-            .by_name
-            .iter()
-            .map(|&i| (i, self.schema.features[i].name.as_str()));
-        each_named_value(columns, features, f);
+    /// Calls `f` with the schema, each feature's index and the event's value
+    /// of it, in no particular order.
+    pub fn each_value<'p>(
+        &mut self,
+        features: &'p Features,
+        mut f: impl FnMut(&ModelSchema, usize, Option<&'p FeatureValue>),
+    ) {
+        self.fit_column_map(features);
+        for (index, value) in self.column_map.values(features) {
+            f(self, index, value);
+        }
     }
 
-    /// The event's features the schema lacks, with inferred kinds: one walk
-    /// over both sorted name lists, no hashing per feature.
-    fn unknown_features(&self, features: &Features) -> Vec<FeatureSchema> {
-        let mut known = self
-            .by_name
-            .iter()
-            .map(|&i| self.schema.features[i].name.as_str())
-            .peekable();
-        let mut unknown = Vec::new();
-        for (name, value) in features.iter() {
-            while known.next_if(|k| *k < name).is_some() {}
-            if known.peek() == Some(&name) {
-                continue;
-            }
-            if let Some(kind) = inferred_kind(value) {
-                unknown.push(FeatureSchema {
+    fn fit_column_map(&mut self, features: &Features) {
+        let known = &self.schema.features;
+        let columns = self.by_name.iter().map(|&i| (i, known[i].name.as_str()));
+        self.column_map.fit(columns, known.len(), features);
+    }
+
+    /// The event's features the schema lacks, with inferred kinds.
+    fn unknown_features(&mut self, features: &Features) -> Vec<FeatureSchema> {
+        self.fit_column_map(features);
+        self.column_map
+            .others(features)
+            .filter_map(|(name, value)| {
+                Some(FeatureSchema {
                     name: name.to_string(),
-                    kind,
+                    kind: inferred_kind(value)?,
                     min: None,
                     max: None,
                     categories: Vec::new(),
-                });
-            }
-        }
-        unknown
+                })
+            })
+            .collect()
     }
 
     fn reindex_classes(&mut self) {

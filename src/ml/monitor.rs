@@ -1229,8 +1229,8 @@ impl ModelState {
         );
         group.dirty = true;
         let capacity = self.schema.config.windows.data_quality_events;
-        let (schema, data_quality) = (&self.schema, &mut self.data_quality);
-        schema.each_value(&p.features, |index, value| {
+        let (schema, data_quality) = (&mut self.schema, &mut self.data_quality);
+        schema.each_value(&p.features, |schema, index, value| {
             data_quality.record(index, schema.check_value(index, value), capacity);
         });
         if let Some(job) = &mut self.drift {
