@@ -66,6 +66,12 @@ impl From<sled::Error> for MonitorError {
     }
 }
 
+impl From<fjall::Error> for MonitorError {
+    fn from(e: fjall::Error) -> Self {
+        MonitorError(e.to_string())
+    }
+}
+
 impl From<crate::storage::StorageError> for MonitorError {
     fn from(e: crate::storage::StorageError) -> Self {
         MonitorError(e.to_string())
@@ -548,7 +554,7 @@ impl MlMonitor {
 
     /// Searches the prediction log; a search by request id is pointed at the
     /// item through the prediction's join record.
-    pub fn search_log(&self, mut query: LogQuery) -> sled::Result<LogPage> {
+    pub fn search_log(&self, mut query: LogQuery) -> Result<LogPage, MonitorError> {
         if let (Some(model), Some(request_id)) = (&query.model, &query.request_id) {
             query.logged_at_ms = self
                 .inner
@@ -557,7 +563,7 @@ impl MlMonitor {
                 .filter(|record| record.logged)
                 .map(|record| record.timestamp_ms);
         }
-        self.inner.log.search(&query)
+        Ok(self.inner.log.search(&query)?)
     }
 
     /// Sets `model`'s drift reference from its logged predictions in `[start_ms, end_ms]`.
