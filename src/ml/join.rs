@@ -1,7 +1,7 @@
 //! Joining feedback to predictions by `request_id`, in either order, within
 //! the model's TTL, durably.
 //!
-//! Owns the join index, an LSM tree (fjall) in `aux-files/ml_join`: `p`
+//! Owns the join index, partition `join` of the `lsm` keyspace: `p`
 //! model NUL request → the prediction's
 //! [`PendingPrediction`] (kept after its feedback joins, to refuse duplicates),
 //! `f` model NUL request → feedback that came first, and `e` expiry (sign-flipped
@@ -12,13 +12,7 @@
 //! round is one atomic write to the index's journal, which reaches the OS
 //! before the round is answered, so joins survive restarts and `kill -9`.
 //!
-//! Why not a sled tree, as before: every accepted prediction adds a key at
-//! a place of its own (request ids), and sled splits its leaves every 16
-//! keys, rewriting pages: ~7 µs of CPU per key at 100k events/s, against
-//! ~2.5 µs for fjall's memtable and journal, background compaction
-//! included, and lookups of ids never seen (the duplicate check) stop at
-//! bloom filters. The sled tree (`ml_join`) of earlier versions is moved
-//! into the index when it opens.
+//! (It was a sled tree before; see `crate::ml::lsm` for why not now.)
 //!
 //! Every accepted prediction writes one `p` record, so it is compact: bincode,
 //! not JSON, and without the prediction's [`LogDetails`] (features and other
@@ -147,8 +141,7 @@ pub enum Expired {
     Feedback { model: String },
 }
 
-/// Errors of the join index and the details log behind it.
-pub type JoinResult<T> = Result<T, fjall::Error>;
+use crate::ml::lsm::LsmResult as JoinResult;
 
 #[derive(Clone)]
 pub struct JoinStore {
@@ -156,20 +149,6 @@ pub struct JoinStore {
     entries: fjall::PartitionHandle,
     details: Arc<DetailsLog>,
 }
-
-/// Entries moved from the sled tree of earlier versions per write batch.
-const MIGRATION_BATCH: usize = 10_000;
-
-/// The index's block cache: lookups are mostly of recent requests, which
-/// the memtables hold.
-const INDEX_CACHE_BYTES: u64 = 8 << 20;
-/// Memtables of all partitions before the oldest is flushed.
-const INDEX_WRITE_BUFFER_BYTES: u64 = 32 << 20;
-const INDEX_MEMTABLE_BYTES: u32 = 8 << 20;
-/// Every write reaches the OS when its batch commits, so a killed process
-/// loses nothing; this bounds what a machine crash loses, as sled's flush
-/// interval does for the samples.
-const INDEX_FSYNC_MS: u16 = 500;
 
 fn key(kind: u8, model: &str, request_id: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(model.len() + request_id.len() + 2);
@@ -296,51 +275,17 @@ impl JoinBatch {
 }
 
 impl JoinStore {
-    /// Opens the index in `aux-files/ml_join` and moves in what the sled
-    /// tree of earlier versions (`ml_join`) still holds.
-    pub fn open(storage: &crate::storage::Storage) -> Result<JoinStore, crate::storage::StorageError> {
-        let lsm = |e: fjall::Error| crate::storage::StorageError::Corrupt(format!("ml join index: {e}"));
-        let keyspace = fjall::Config::new(storage.aux_dir("ml_join")?)
-            .cache_size(INDEX_CACHE_BYTES)
-            .max_write_buffer_size(INDEX_WRITE_BUFFER_BYTES)
-            .flush_workers(1)
-            .compaction_workers(1)
-            .fsync_ms(Some(INDEX_FSYNC_MS))
-            .open()
-            .map_err(lsm)?;
-        let options = fjall::PartitionCreateOptions::default().max_memtable_size(INDEX_MEMTABLE_BYTES);
-        let entries = keyspace.open_partition("entries", options).map_err(lsm)?;
-        let store = JoinStore {
-            keyspace,
-            entries,
+    /// Opens the index, partition `join` of `keyspace`, moving in what the
+    /// sled tree of earlier versions (`ml_join`) still holds.
+    pub fn open(
+        storage: &crate::storage::Storage,
+        keyspace: &fjall::Keyspace,
+    ) -> Result<JoinStore, crate::storage::StorageError> {
+        Ok(JoinStore {
+            keyspace: keyspace.clone(),
+            entries: crate::ml::lsm::partition(keyspace, "join", storage, "ml_join")?,
             details: Arc::new(DetailsLog::open(&storage.aux_dir("ml_details")?)?),
-        };
-        store.migrate(&storage.aux_tree("ml_join")?).map_err(lsm)?;
-        Ok(store)
-    }
-
-    /// Copies the entries of the sled tree earlier versions kept, then
-    /// empties it. A crash in between copies them again on the next start.
-    fn migrate(&self, old: &sled::Tree) -> JoinResult<()> {
-        let sled_error = |e: sled::Error| fjall::Error::Io(std::io::Error::other(e.to_string()));
-        if old.is_empty() {
-            return Ok(());
-        }
-        let mut moved = 0;
-        let mut batch = self.keyspace.batch();
-        for entry in old.iter() {
-            let (key, value) = entry.map_err(sled_error)?;
-            batch.insert(&self.entries, &*key, &*value);
-            moved += 1;
-            if batch.len() >= MIGRATION_BATCH {
-                std::mem::replace(&mut batch, self.keyspace.batch()).commit()?;
-            }
-        }
-        batch.commit()?;
-        self.keyspace.persist(fjall::PersistMode::SyncAll)?;
-        old.clear().map_err(sled_error)?;
-        tracing::info!("ml join index: moved {moved} entries from the sled tree of earlier versions");
-        Ok(())
+        })
     }
 
     /// The log details `details` stands for (`None` when they are gone).
@@ -516,7 +461,9 @@ mod tests {
         let storage = crate::test_support::retry_on_sled_lock(|| {
             crate::storage::Storage::open(dir, crate::storage::StorageOptions::default())
         });
-        let join = JoinStore::open(&storage).unwrap_or_else(|e| panic!("{e}"));
+        let join = crate::ml::lsm::open(&storage)
+            .and_then(|keyspace| JoinStore::open(&storage, &keyspace))
+            .unwrap_or_else(|e| panic!("{e}"));
         (storage, join)
     }
 
@@ -645,7 +592,9 @@ mod tests {
         let opts = crate::storage::StorageOptions::default;
         {
             let storage = crate::storage::Storage::open(dir.path(), opts()).unwrap_or_else(|e| panic!("{e}"));
-            let join = JoinStore::open(&storage).unwrap_or_else(|e| panic!("{e}"));
+            let join = crate::ml::lsm::open(&storage)
+                .and_then(|keyspace| JoinStore::open(&storage, &keyspace))
+                .unwrap_or_else(|e| panic!("{e}"));
             let mut batch = JoinBatch::default();
             batch.put_prediction(&join, "m", "early", &mut record(100), true);
             batch.put_prediction(&join, "m", "late", &mut record(10_000), true);
@@ -663,7 +612,9 @@ mod tests {
             storage.close().unwrap_or_else(|e| panic!("{e}"));
         }
         let storage = crate::storage::Storage::open(dir.path(), opts()).unwrap_or_else(|e| panic!("{e}"));
-        let join = JoinStore::open(&storage).unwrap_or_else(|e| panic!("{e}"));
+        let join = crate::ml::lsm::open(&storage)
+            .and_then(|keyspace| JoinStore::open(&storage, &keyspace))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             join.pending_feedback_counts()
                 .ok()

@@ -22,6 +22,7 @@
 
 use crate::ml::details::{DetailsLog, DetailsRef};
 use crate::ml::event::{Features, Outcome};
+use crate::ml::lsm::LsmResult;
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -121,10 +122,18 @@ pub struct LogPage {
 /// Handle on the two trees and the features' files.
 #[derive(Clone)]
 pub struct PredictionLog {
-    items: sled::Tree,
-    ids: sled::Tree,
+    keyspace: fjall::Keyspace,
+    items: fjall::PartitionHandle,
+    ids: fjall::PartitionHandle,
     features: Arc<DetailsLog>,
 }
+
+/// What `set_ground_truths` adds to an item: model, request id, when the
+/// item was logged, the ground truth, and whether it was misclassified.
+pub type GroundTruth = (String, String, i64, Outcome, Option<bool>);
+
+/// Removals per write when retention deletes old items.
+const RETENTION_BATCH: usize = 10_000;
 
 fn flip(t: i64) -> [u8; 8] {
     ((t as u64) ^ (1 << 63)).to_be_bytes()
@@ -159,20 +168,23 @@ fn key_time(key: &[u8]) -> Option<i64> {
 }
 
 impl PredictionLog {
-    pub fn open(storage: &crate::storage::Storage) -> Result<PredictionLog, crate::storage::StorageError> {
+    /// Opens partitions `log` and `log_ids` of `keyspace`, moving in what
+    /// the sled trees of earlier versions (`ml_log`, `ml_log_ids`) hold.
+    pub fn open(
+        storage: &crate::storage::Storage,
+        keyspace: &fjall::Keyspace,
+    ) -> Result<PredictionLog, crate::storage::StorageError> {
         Ok(PredictionLog {
-            items: storage.aux_tree("ml_log")?,
-            ids: storage.aux_tree("ml_log_ids")?,
+            keyspace: keyspace.clone(),
+            items: crate::ml::lsm::partition(keyspace, "log", storage, "ml_log")?,
+            ids: crate::ml::lsm::partition(keyspace, "log_ids", storage, "ml_log_ids")?,
             features: Arc::new(DetailsLog::open(&storage.aux_dir("ml_log_features")?)?),
         })
     }
 
-    /// Stores `items`: their features in one append, then the id of each
-    /// `indexed` one before it, one write each (no `sled::Batch`, which
-    /// costs two log-buffer writes per call). sled recovers a prefix of its
-    /// log, so a crash can at worst leave an id without its item, which
-    /// reads as not logged.
-    pub fn insert(&self, items: Vec<LogWrite>) -> sled::Result<()> {
+    /// Stores `items`: their features in one append, then the items and
+    /// the ids of the `indexed` ones as one atomic write.
+    pub fn insert(&self, items: Vec<LogWrite>) -> LsmResult<()> {
         if items.is_empty() {
             return Ok(());
         }
@@ -200,13 +212,14 @@ impl PredictionLog {
             ));
         }
         self.features.append(file, base, &features)?;
+        let mut write = self.keyspace.batch();
         for (key, value, id) in values {
             if let Some(id) = id {
-                self.ids.insert(id, key.clone())?;
+                write.insert(&self.ids, id, key.clone());
             }
-            self.items.insert(key, value)?;
+            write.insert(&self.items, key, value);
         }
-        Ok(())
+        write.commit()
     }
 
     /// Deletes features files last written more than `keep` (the longest
@@ -227,47 +240,50 @@ impl PredictionLog {
         item
     }
 
-    /// Adds the ground truth to the item logged at `logged_at_ms`; `false`
-    /// when there is none.
-    pub fn set_ground_truth(
-        &self,
-        model: &str,
-        request_id: &str,
-        logged_at_ms: i64,
-        truth: Outcome,
-        misclassified: Option<bool>,
-    ) -> sled::Result<bool> {
-        let key = item_key(model, logged_at_ms, request_id);
-        let Some(bytes) = self.items.get(&key)? else {
-            return Ok(false);
-        };
-        let Some((mut item, features_at)) = decode(&key, &bytes) else {
-            return Ok(false);
-        };
-        item.ground_truth = Some(truth);
-        item.misclassified = misclassified;
-        self.items.insert(key, encode(&item, features_at))?;
-        Ok(true)
+    /// Adds each ground truth to its item, as one write; returns how many
+    /// items were found.
+    pub fn set_ground_truths(&self, truths: Vec<GroundTruth>) -> LsmResult<usize> {
+        let mut write = self.keyspace.batch();
+        for (model, request_id, logged_at_ms, truth, misclassified) in truths {
+            let key = item_key(&model, logged_at_ms, &request_id);
+            let Some(bytes) = self.items.get(&key)? else {
+                continue;
+            };
+            let Some((mut item, features_at)) = decode(&key, &bytes) else {
+                continue;
+            };
+            item.ground_truth = Some(truth);
+            item.misclassified = misclassified;
+            write.insert(&self.items, key, encode(&item, features_at));
+        }
+        let found = write.len();
+        write.commit()?;
+        Ok(found)
     }
 
     /// Deletes `model`'s items older than `cutoff_ms`; returns how many.
-    pub fn apply_retention(&self, model: &str, cutoff_ms: i64) -> sled::Result<usize> {
+    pub fn apply_retention(&self, model: &str, cutoff_ms: i64) -> LsmResult<usize> {
         let start = item_key(model, i64::MIN, "");
         let end = item_key(model, cutoff_ms, "");
         let mut removed = 0;
+        let mut write = self.keyspace.batch();
         for entry in self.items.range(start..end) {
             let (key, bytes) = entry?;
             if let Some((item, _)) = decode(&key, &bytes) {
-                self.ids.remove(id_key(&item.model, &item.request_id))?;
+                write.remove(&self.ids, id_key(&item.model, &item.request_id));
             }
-            self.items.remove(key)?;
+            write.remove(&self.items, key);
             removed += 1;
+            if write.len() >= RETENTION_BATCH {
+                std::mem::replace(&mut write, self.keyspace.batch()).commit()?;
+            }
         }
+        write.commit()?;
         Ok(removed)
     }
 
     /// Items matching `query`, newest first.
-    pub fn search(&self, query: &LogQuery) -> sled::Result<LogPage> {
+    pub fn search(&self, query: &LogQuery) -> LsmResult<LogPage> {
         if let (Some(model), Some(request_id)) = (&query.model, &query.request_id) {
             return self.find_one(model, request_id, query);
         }
@@ -297,7 +313,7 @@ impl PredictionLog {
         })
     }
 
-    fn find_one(&self, model: &str, request_id: &str, query: &LogQuery) -> sled::Result<LogPage> {
+    fn find_one(&self, model: &str, request_id: &str, query: &LogQuery) -> LsmResult<LogPage> {
         let mut items = Vec::new();
         let key = match query.logged_at_ms {
             Some(t) => Some(item_key(model, t, request_id)),
@@ -432,7 +448,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let storage = crate::storage::Storage::open(dir.path(), crate::storage::StorageOptions::default())
             .unwrap_or_else(|e| panic!("{e}"));
-        let log = PredictionLog::open(&storage).unwrap_or_else(|e| panic!("{e}"));
+        let log = crate::ml::lsm::open(&storage)
+            .and_then(|keyspace| PredictionLog::open(&storage, &keyspace))
+            .unwrap_or_else(|e| panic!("{e}"));
         (dir, log)
     }
 
@@ -506,10 +524,17 @@ mod tests {
             false,
         ))
         .unwrap_or_else(|e| panic!("{e}"));
-        let updated = log.set_ground_truth("m", "a", 100, Outcome::Label("b".into()), Some(true));
-        assert_eq!(updated, Ok(true));
-        let not_logged = log.set_ground_truth("m", "a", 101, Outcome::Label("b".into()), Some(true));
-        assert_eq!(not_logged, Ok(false));
+        let truth = |at: i64| {
+            (
+                "m".to_string(),
+                "a".to_string(),
+                at,
+                Outcome::Label("b".into()),
+                Some(true),
+            )
+        };
+        let updated = log.set_ground_truths(vec![truth(100), truth(101)]);
+        assert_eq!(updated.ok(), Some(1), "the item logged at 100, none at 101");
         let query = LogQuery {
             misclassified: Some(true),
             limit: 10,
@@ -517,7 +542,7 @@ mod tests {
         };
         let page = log.search(&query).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(page.items.len(), 1);
-        assert_eq!(log.apply_retention("m", 150), Ok(1));
+        assert_eq!(log.apply_retention("m", 150).ok(), Some(1));
         let by_id = LogQuery {
             model: Some("m".into()),
             request_id: Some("a".into()),

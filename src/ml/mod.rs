@@ -4,10 +4,11 @@
 //! Owns everything between an events request and the series it produces:
 //! `api` (HTTP) → `body` and `event` (framing, per-item checks) → `monitor`
 //! (state of every model: `model` schema, `counters`, `quality` windows over
-//! `metrics`, `data_quality`) → `join` and `log` (durable state in the
-//! storage's aux sled trees) → samples appended through
-//! [`crate::storage::Appender`] once per tick. It must not reach into storage
-//! internals (only `Appender` and `Storage::aux_tree`), and must not send
+//! `metrics`, `data_quality`) → `join` and `log` (durable state in partitions
+//! of the `lsm` keyspace, and in the storage's aux sled trees) → samples
+//! appended through [`crate::storage::Appender`] once per tick. It must not
+//! reach into storage internals (only `Appender`, `Storage::aux_tree` and
+//! `Storage::aux_dir`), and must not send
 //! notifications: alerts on these series are the rule engine's job.
 
 mod api;
@@ -20,6 +21,7 @@ mod event;
 mod ingest;
 mod join;
 mod log;
+mod lsm;
 mod metrics;
 mod model;
 mod monitor;

@@ -24,7 +24,7 @@ use crate::ml::ingest::{self, Applied, Items, Round};
 use crate::ml::join::{
     Details, Expired, JoinBatch, JoinStore, LogDetails, PendingFeedback, PendingPrediction,
 };
-use crate::ml::log::{self, LogItem, LogPage, LogQuery, LogWrite, PredictionLog, SampleInputs};
+use crate::ml::log::{self, GroundTruth, LogItem, LogPage, LogQuery, LogWrite, PredictionLog, SampleInputs};
 use crate::ml::model::{class_order, ModelSchema, Schema};
 use crate::ml::quality::{Classes, Labelled, QualityWindow, ScoreOf};
 use crate::storage::{Appender, Label, SeriesSamples, Storage};
@@ -166,8 +166,9 @@ impl MlMonitor {
             configs.iter().map(|c| (c.name.clone(), c.clone())).collect();
         let models_tree = storage.aux_tree("ml_models")?;
         let drift_tree = storage.aux_tree("ml_drift")?;
-        let join = JoinStore::open(&storage)?;
-        let log = PredictionLog::open(&storage)?;
+        let keyspace = crate::ml::lsm::open(&storage)?;
+        let join = JoinStore::open(&storage, &keyspace)?;
+        let log = PredictionLog::open(&storage, &keyspace)?;
         let mut models = BTreeMap::new();
         for config in configs {
             models.insert(
@@ -294,11 +295,7 @@ impl MlMonitor {
     fn persist(&self, writes: Writes) -> Result<(), MonitorError> {
         self.inner.join.apply(writes.join)?;
         self.inner.log.insert(writes.log)?;
-        for (model, request_id, logged_at_ms, truth, misclassified) in writes.log_truths {
-            self.inner
-                .log
-                .set_ground_truth(&model, &request_id, logged_at_ms, truth, misclassified)?;
-        }
+        self.inner.log.set_ground_truths(writes.log_truths)?;
         Ok(())
     }
 
@@ -1009,7 +1006,7 @@ struct Writes {
     log: Vec<LogWrite>,
     /// Logged items whose ground truth arrived: model, request id, time
     /// logged, truth, misclassified.
-    log_truths: Vec<(String, String, i64, Outcome, Option<bool>)>,
+    log_truths: Vec<GroundTruth>,
 }
 
 impl Writes {
