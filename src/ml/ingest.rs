@@ -1,6 +1,6 @@
 //! Group commit for events requests: each request hands its parsed items to
 //! the one `ml-ingest` thread, which applies everything queued since its last
-//! round under one hold of the monitor's lock and one round of sled writes,
+//! round under one hold of the monitor's lock and one round of index writes,
 //! then answers every request of the round on its own.
 //!
 //! Why a thread and not the lock alone: with a lock taken per request,
@@ -8,7 +8,7 @@
 //! ~40 µs of work: requests that found the lock held were handed to blocking
 //! threads and convoyed on it, and each paid its own round of sled writes.
 //!
-//! A round may leave its sled writes to the `ml-write` thread
+//! A round may leave its index writes to the `ml-write` thread
 //! ([`Applied::Deferred`]): the writes of a round of predictions then overlap
 //! the next round's work on the models. Batch ingest was limited by this one
 //! thread (~0.9 of a core, half of it sled writes) while the machine had CPU
@@ -56,7 +56,7 @@ pub type RoundResult = Result<Vec<BatchAnswer>, MonitorError>;
 /// single POSTs at 10,000/s ~10 µs of CPU each and ~0.5 ms of p99.
 const HANDED_OVER_ITEMS: usize = 256;
 
-/// A round's sled writes still to do, which give its answers.
+/// A round's index writes still to do, which give its answers.
 pub type Write = Box<dyn FnOnce() -> RoundResult + Send>;
 
 /// What applying a round gave: its answers, or the writes still to do.

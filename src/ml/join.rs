@@ -23,6 +23,7 @@
 
 use crate::ml::details::{DetailsLog, DetailsRef};
 use crate::ml::event::{Features, Outcome};
+use crate::ml::lsm::LsmResult;
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -140,8 +141,6 @@ pub enum Expired {
     Prediction { model: String },
     Feedback { model: String },
 }
-
-use crate::ml::lsm::LsmResult as JoinResult;
 
 #[derive(Clone)]
 pub struct JoinStore {
@@ -289,7 +288,7 @@ impl JoinStore {
     }
 
     /// The log details `details` stands for (`None` when they are gone).
-    pub fn details(&self, details: Details) -> JoinResult<Option<LogDetails>> {
+    pub fn details(&self, details: Details) -> LsmResult<Option<LogDetails>> {
         match details {
             Details::Inline(details) => Ok(Some(details)),
             Details::Appended(at) => Ok(self.details.read(at)?.and_then(|bytes| {
@@ -306,16 +305,16 @@ impl JoinStore {
         self.details.expire(keep)
     }
 
-    pub fn prediction(&self, model: &str, request_id: &str) -> JoinResult<Option<PendingPrediction>> {
+    pub fn prediction(&self, model: &str, request_id: &str) -> LsmResult<Option<PendingPrediction>> {
         let bytes = self.entries.get(key(b'p', model, request_id))?;
         Ok(bytes.and_then(|b| decode_prediction(&b)))
     }
 
-    pub fn has_prediction(&self, model: &str, request_id: &str) -> JoinResult<bool> {
+    pub fn has_prediction(&self, model: &str, request_id: &str) -> LsmResult<bool> {
         self.entries.contains_key(key(b'p', model, request_id))
     }
 
-    pub fn feedback(&self, model: &str, request_id: &str) -> JoinResult<Option<PendingFeedback>> {
+    pub fn feedback(&self, model: &str, request_id: &str) -> LsmResult<Option<PendingFeedback>> {
         let bytes = self.entries.get(key(b'f', model, request_id))?;
         Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
     }
@@ -325,7 +324,7 @@ impl JoinStore {
     /// and `ml-write` threads take turns: see `crate::ml::ingest`): an index
     /// key already written (the same expiry and first entry) is read and
     /// extended.
-    pub fn apply(&self, mut batch: JoinBatch) -> JoinResult<()> {
+    pub fn apply(&self, mut batch: JoinBatch) -> LsmResult<()> {
         self.append_details(&mut batch)?;
         let mut write = self.keyspace.batch();
         for (expires_ms, entries) in batch.expiring {
@@ -358,7 +357,7 @@ impl JoinStore {
     }
 
     /// Pending feedback per model (restored counts after a restart).
-    pub fn pending_feedback_counts(&self) -> JoinResult<BTreeMap<String, u64>> {
+    pub fn pending_feedback_counts(&self) -> LsmResult<BTreeMap<String, u64>> {
         let mut counts = BTreeMap::new();
         for entry in self.entries.prefix([b'f']) {
             let (k, _) = entry?;
@@ -370,12 +369,12 @@ impl JoinStore {
     }
 
     /// Removes every entry whose TTL ended before `now_ms`.
-    pub fn expire(&self, now_ms: i64) -> JoinResult<Vec<Expired>> {
+    pub fn expire(&self, now_ms: i64) -> LsmResult<Vec<Expired>> {
         let mut expired = Vec::new();
         let due: Vec<_> = self
             .entries
             .range(&b"e"[..]..&expiry_key(now_ms)[..])
-            .collect::<JoinResult<_>>()?;
+            .collect::<LsmResult<_>>()?;
         for (index_key, listed) in due {
             let mut write = self.keyspace.batch();
             for entry_key in decode_entries(&listed) {
@@ -397,7 +396,7 @@ impl JoinStore {
         write: &mut fjall::Batch,
         entry_key: Vec<u8>,
         now_ms: i64,
-    ) -> JoinResult<Option<Expired>> {
+    ) -> LsmResult<Option<Expired>> {
         let Some(bytes) = self.entries.get(&entry_key)? else {
             return Ok(None);
         };
@@ -589,12 +588,8 @@ mod tests {
     #[test]
     fn entries_expire_by_their_ttl_and_survive_reopen() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let opts = crate::storage::StorageOptions::default;
         {
-            let storage = crate::storage::Storage::open(dir.path(), opts()).unwrap_or_else(|e| panic!("{e}"));
-            let join = crate::ml::lsm::open(&storage)
-                .and_then(|keyspace| JoinStore::open(&storage, &keyspace))
-                .unwrap_or_else(|e| panic!("{e}"));
+            let (storage, join) = open(dir.path());
             let mut batch = JoinBatch::default();
             batch.put_prediction(&join, "m", "early", &mut record(100), true);
             batch.put_prediction(&join, "m", "late", &mut record(10_000), true);
@@ -611,10 +606,7 @@ mod tests {
             join.apply(batch).unwrap_or_else(|e| panic!("{e}"));
             storage.close().unwrap_or_else(|e| panic!("{e}"));
         }
-        let storage = crate::storage::Storage::open(dir.path(), opts()).unwrap_or_else(|e| panic!("{e}"));
-        let join = crate::ml::lsm::open(&storage)
-            .and_then(|keyspace| JoinStore::open(&storage, &keyspace))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (_storage, join) = open(dir.path());
         assert_eq!(
             join.pending_feedback_counts()
                 .ok()

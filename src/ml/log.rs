@@ -1,22 +1,23 @@
-//! The prediction log: sampled predictions kept in sled with their own
-//! retention, searchable and exportable.
+//! The prediction log: sampled predictions kept with their own retention,
+//! searchable and exportable.
 //!
-//! Owns two aux trees of the storage's database: `ml_log` (key: model, NUL,
+//! Owns two partitions of the `lsm` keyspace: `log` (key: model, NUL,
 //! timestamp as sign-flipped big-endian i64, request id → the item as
 //! bincode behind a tag byte; items stored as JSON before still read),
-//! so one model's items are one time-ordered key range, and `ml_log_ids`
-//! (model, NUL, request id → `ml_log` key). An item's key follows from its
+//! so one model's items are one time-ordered key range, and `log_ids`
+//! (model, NUL, request id → `log` key). Both were sled trees (`ml_log`,
+//! `ml_log_ids`) before; see `crate::ml::lsm`. An item's key follows from its
 //! prediction's join record (model, time, request id), so feedback updates it
 //! and a search by request id finds it through that record; the id index is
 //! written only for items that may outlive their join record (a retention
-//! longer than the feedback TTL), which saves a sled write per logged item.
+//! longer than the feedback TTL), which saves a write per logged item.
 //! The sampling decision is `sample`'s; searches go newest first.
 //!
 //! An item's features (most of its bytes: ~0.6 of ~0.8 kB with 50 features)
-//! are not in its sled value but in a [`DetailsLog`] of their own
+//! are not in its value but in a [`DetailsLog`] of their own
 //! (`ml_log_features`), appended once per batch, which the value points
-//! into: sled rewrites whole 16-entry leaves, so each byte of a value costs
-//! several writes (see [`crate::ml::details`]). Files are deleted a retention
+//! into: each byte of a value is rewritten by the index's compactions (see
+//! [`crate::ml::details`]). Files are deleted a retention
 //! after their last write; items stored before, with their features inline
 //! (tag byte 1) or as JSON, still read.
 
@@ -119,7 +120,7 @@ pub struct LogPage {
     pub next_page_token: Option<Vec<u8>>,
 }
 
-/// Handle on the two trees and the features' files.
+/// Handle on the two partitions and the features' files.
 #[derive(Clone)]
 pub struct PredictionLog {
     keyspace: fjall::Keyspace,
@@ -131,9 +132,6 @@ pub struct PredictionLog {
 /// What `set_ground_truths` adds to an item: model, request id, when the
 /// item was logged, the ground truth, and whether it was misclassified.
 pub type GroundTruth = (String, String, i64, Outcome, Option<bool>);
-
-/// Removals per write when retention deletes old items.
-const RETENTION_BATCH: usize = 10_000;
 
 fn flip(t: i64) -> [u8; 8] {
     ((t as u64) ^ (1 << 63)).to_be_bytes()
@@ -274,9 +272,7 @@ impl PredictionLog {
             }
             write.remove(&self.items, key);
             removed += 1;
-            if write.len() >= RETENTION_BATCH {
-                std::mem::replace(&mut write, self.keyspace.batch()).commit()?;
-            }
+            crate::ml::lsm::commit_when_full(&self.keyspace, &mut write)?;
         }
         write.commit()?;
         Ok(removed)

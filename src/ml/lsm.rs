@@ -5,8 +5,8 @@
 //! key at a place of its own (its request id) and many add a log item, and
 //! sled splits its leaves every 16 keys and rewrites pages: ~7 µs of CPU
 //! per key at 100k events/s, against ~2.5 µs for fjall's memtable and
-//! journal, background compaction included (`kvb` measurement in
-//! docs/ARCHITECTURE.md). Lookups of keys never written (the duplicate
+//! journal, background compaction included (measured alone: see "Why fjall"
+//! in docs/ARCHITECTURE.md). Lookups of keys never written (the duplicate
 //! check of every prediction) stop at bloom filters.
 //!
 //! Durability: with fjall's default, a committed batch is written to the
@@ -26,8 +26,9 @@ const MEMTABLE_BYTES: u32 = 8 << 20;
 /// The interval of the journal's fsync, as sled's flush interval bounds
 /// what a machine crash loses of the samples.
 const FSYNC_MS: u16 = 500;
-/// Entries moved from a sled tree per write batch.
-const MIGRATION_BATCH: usize = 10_000;
+/// Writes per batch where one job writes without bound (moving a sled tree
+/// in, deleting a retention's worth of items).
+const LONG_JOB_BATCH: usize = 10_000;
 
 /// Errors of the keyspace's partitions.
 pub type LsmResult<T> = Result<T, fjall::Error>;
@@ -74,11 +75,7 @@ fn migrate(
         let (key, value) = entry?;
         batch.insert(partition, &*key, &*value);
         moved += 1;
-        if batch.len() >= MIGRATION_BATCH {
-            std::mem::replace(&mut batch, keyspace.batch())
-                .commit()
-                .map_err(storage_error)?;
-        }
+        commit_when_full(keyspace, &mut batch).map_err(storage_error)?;
     }
     batch.commit().map_err(storage_error)?;
     keyspace
@@ -86,6 +83,15 @@ fn migrate(
         .map_err(storage_error)?;
     old.clear()?;
     Ok(moved)
+}
+
+/// Commits `batch` and starts a new one once it holds [`LONG_JOB_BATCH`]
+/// writes, so a long job's batch stays bounded.
+pub fn commit_when_full(keyspace: &fjall::Keyspace, batch: &mut fjall::Batch) -> LsmResult<()> {
+    if batch.len() < LONG_JOB_BATCH {
+        return Ok(());
+    }
+    std::mem::replace(batch, keyspace.batch()).commit()
 }
 
 fn storage_error(e: fjall::Error) -> StorageError {

@@ -4,7 +4,7 @@
 //!
 //! Owns the in-memory state of all models (behind one mutex: the requests of
 //! an `ml-ingest` round are applied together; a round of predictions leaves
-//! its sled writes to the `ml-write` thread, and its request ids stay in
+//! its index writes to the `ml-write` thread, and its request ids stay in
 //! `in_flight` until they are written, so two requests cannot both accept
 //! one `request_id`) and its
 //! persistence in the `ml_models` aux tree (schema and counters as JSON,
@@ -232,7 +232,7 @@ impl MlMonitor {
     }
 
     /// Applies several requests' predictions under one hold of the lock and
-    /// one round of sled writes, answering each request on its own; a
+    /// one round of index writes, answering each request on its own; a
     /// `request_id` repeated in a later request is refused as within one.
     fn ingest_prediction_batches(
         &self,
