@@ -195,8 +195,11 @@ struct ColumnInputs<'a> {
     current: &'a ColumnState,
     /// Sorted current sample (numerical only).
     current_sorted: Vec<f64>,
-    /// Distinct values in reference ∪ current, and in the reference alone.
-    distinct: usize,
+    /// Distinct values in reference ∪ current, counted on first use: a
+    /// reference with more distinct values than a rule asks about already
+    /// answers it, and the count was a quarter of a window's evaluation.
+    distinct: std::cell::OnceCell<usize>,
+    /// Distinct values in the reference alone.
     reference_distinct: usize,
     /// Built on first use: a numerical column with many distinct values
     /// (the usual case) never needs them, and building them for ~11,000
@@ -210,22 +213,21 @@ impl<'a> ColumnInputs<'a> {
     fn new(reference: &'a ReferenceColumn, current: &'a ColumnState) -> Option<Self> {
         let numerical = reference.state.column_type == ColumnType::Numerical;
         let keys = std::cell::OnceCell::new();
-        let (current_sorted, distinct, reference_distinct, ref_n, cur_n) = if numerical {
+        let distinct = std::cell::OnceCell::new();
+        let (current_sorted, reference_distinct, ref_n, cur_n) = if numerical {
             let mut sorted = current.sample.values().to_vec();
             // Equal under `total_cmp` is the same bits: unstable is as exact.
             sorted.sort_unstable_by(f64::total_cmp);
-            let (distinct, reference_distinct) =
-                numeric_distinct_with(&reference.sorted, reference.sorted_distinct, &sorted);
             let (ref_n, cur_n) = (reference.sorted.len() as f64, sorted.len() as f64);
-            (sorted, distinct, reference_distinct, ref_n, cur_n)
+            (sorted, reference.sorted_distinct, ref_n, cur_n)
         } else {
             let counts = category_keys(reference, current);
-            let distinct = counts.reference.len();
+            let _ = distinct.set(counts.reference.len());
             let reference_distinct = counts.reference.iter().filter(|&&c| c > 0.0).count();
             let _ = keys.set(counts);
             let ref_n = reference.state.categories.total() as f64;
             let cur_n = current.categories.total() as f64;
-            (Vec::new(), distinct, reference_distinct, ref_n, cur_n)
+            (Vec::new(), reference_distinct, ref_n, cur_n)
         };
         (ref_n > 0.0 && cur_n > 0.0).then_some(ColumnInputs {
             reference,
@@ -256,15 +258,22 @@ impl<'a> ColumnInputs<'a> {
 
     /// Distinct values in reference ∪ current (pandas `nunique`).
     fn distinct(&self) -> usize {
-        self.distinct
+        *self.distinct.get_or_init(|| {
+            let (reference, current) = (&self.reference.sorted, &self.current_sorted);
+            numeric_distinct_with(reference, self.reference_distinct, current)
+        })
+    }
+
+    /// Whether reference ∪ current holds more than `k` distinct values.
+    fn more_distinct_than(&self, k: usize) -> bool {
+        self.reference_distinct > k || self.distinct() > k
     }
 
     fn evidently_method(&self) -> Method {
-        let n_values = self.distinct();
         let small_reference = self.ref_n <= 1000.0;
-        match (small_reference, self.numerical() && n_values > 5) {
+        match (small_reference, self.numerical() && self.more_distinct_than(5)) {
             (true, true) => Method::Ks,
-            (true, false) if n_values > 2 => Method::Chisquare,
+            (true, false) if self.more_distinct_than(2) => Method::Chisquare,
             (true, false) => Method::Z,
             (false, true) => Method::Wasserstein,
             (false, false) => Method::Jensenshannon,
@@ -272,7 +281,7 @@ impl<'a> ColumnInputs<'a> {
     }
 
     fn sound_scores(&self) -> Option<(MethodScore, Option<MethodScore>)> {
-        if self.numerical() && self.distinct() > 5 {
+        if self.numerical() && self.more_distinct_than(5) {
             let ks = self.score(Method::Ks)?;
             Some((ks, Some(self.fixed_bin_psi())))
         } else {
@@ -381,7 +390,8 @@ fn numeric_distinct(reference: &[f64], current: &[f64]) -> (usize, usize) {
         .enumerate()
         .filter(|&(i, v)| i == 0 || reference[i - 1] != *v)
         .count();
-    numeric_distinct_with(reference, reference_distinct, current)
+    let distinct = numeric_distinct_with(reference, reference_distinct, current);
+    (distinct, reference_distinct)
 }
 
 /// [`numeric_distinct`] with the reference's distinct values already
@@ -389,7 +399,7 @@ fn numeric_distinct(reference: &[f64], current: &[f64]) -> (usize, usize) {
 /// distinct current value from where the last one was found, so a
 /// 10,000-value reference costs ~1,000 short searches, not a branchy
 /// 11,000-step merge.
-fn numeric_distinct_with(reference: &[f64], reference_distinct: usize, current: &[f64]) -> (usize, usize) {
+fn numeric_distinct_with(reference: &[f64], reference_distinct: usize, current: &[f64]) -> usize {
     let mut distinct = reference_distinct;
     let mut from = 0;
     for (j, &value) in current.iter().enumerate() {
@@ -401,7 +411,7 @@ fn numeric_distinct_with(reference: &[f64], reference_distinct: usize, current: 
             distinct += 1;
         }
     }
-    (distinct, reference_distinct)
+    distinct
 }
 
 /// The first index at or after `from` whose value is not below `value`, in

@@ -519,16 +519,24 @@ impl ColumnMap {
         width: usize,
         features: &Features,
     ) {
-        let same_names = self.names.len() == features.0.len()
+        let same_length = self.names.len() == features.0.len();
+        let event_names = || features.0.iter().map(|(name, _)| name);
+        let shared = same_length
             && self
                 .names
                 .iter()
-                .zip(&features.0)
-                .all(|(a, (b, _))| std::sync::Arc::ptr_eq(a, b) || a == b);
+                .zip(event_names())
+                .all(|(a, b)| std::sync::Arc::ptr_eq(a, b));
+        if shared && self.width == width {
+            return;
+        }
+        let same_names = shared || (same_length && self.names.iter().eq(event_names()));
+        // Each parser thread shares names of its own: keep this event's, so
+        // the events after it compare by pointer, not by content.
+        self.names = event_names().cloned().collect();
         if same_names && self.width == width {
             return;
         }
-        self.names = features.0.iter().map(|(name, _)| name.clone()).collect();
         self.width = width;
         self.present.clear();
         self.absent.clear();
@@ -703,6 +711,13 @@ mod tests {
         let second = event(&["d", "a", "c"]);
         map.fit(columns.into_iter(), 4, &second);
         assert_eq!(seen(&map, &second).0[1], (1, number(2.0)));
+        // Names equal in content but from another parser are kept, so the
+        // next events from that parser compare by pointer.
+        assert!(map
+            .names
+            .iter()
+            .zip(&second.0)
+            .all(|(a, (b, _))| std::sync::Arc::ptr_eq(a, b)));
         // Other names, then a column more: each makes the map anew.
         let third = event(&["b", "e"]);
         map.fit(columns.into_iter(), 4, &third);
