@@ -25,7 +25,7 @@ use super::ks::ks_2samp_sorted;
 use super::state::{ColumnState, ReferenceColumn};
 use super::stattests::{
     chi2_independence, chisquare_goodness_of_fit, equal_width_edges, fill_zeroes, histogram_sorted,
-    jensen_shannon, kl_divergence, proportions_z_test, psi, wasserstein_sorted,
+    jensen_shannon, kl_divergence, proportions_z_test, psi, sorted_by_total_order, wasserstein_sorted,
 };
 use serde::{Deserialize, Serialize};
 
@@ -215,9 +215,7 @@ impl<'a> ColumnInputs<'a> {
         let keys = std::cell::OnceCell::new();
         let distinct = std::cell::OnceCell::new();
         let (current_sorted, reference_distinct, ref_n, cur_n) = if numerical {
-            let mut sorted = current.sample.values().to_vec();
-            // Equal under `total_cmp` is the same bits: unstable is as exact.
-            sorted.sort_unstable_by(f64::total_cmp);
+            let sorted = sorted_by_total_order(current.sample.values());
             let (ref_n, cur_n) = (reference.sorted.len() as f64, sorted.len() as f64);
             (sorted, reference.sorted_distinct, ref_n, cur_n)
         } else {

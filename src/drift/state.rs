@@ -400,9 +400,7 @@ impl ReferenceColumn {
     /// Freezes an accumulated reference: sorts its sample, fixes the decile
     /// bin edges and counts the reference itself on them.
     pub fn finish(name: impl Into<String>, mut state: ColumnState) -> Self {
-        // Moved, not copied: the reference holds its sample once.
-        let mut sorted = state.sample.take_values();
-        sorted.sort_by(f64::total_cmp);
+        let sorted = super::stattests::sorted_by_total_order(&state.sample.take_values());
         let bin_edges = decile_edges(&sorted);
         state.bin_counts = vec![0; bin_edges.len() + 1];
         for &x in &sorted {

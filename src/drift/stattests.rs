@@ -92,6 +92,24 @@ pub fn proportions_z_test(ref_hits: f64, ref_n: f64, cur_hits: f64, cur_n: f64) 
     }
 }
 
+/// `values` sorted by [`f64::total_cmp`]: as integers with the same order,
+/// which sort ~2x faster than through the comparator (sorting each numeric
+/// column's window was a fifth of a drift evaluation).
+pub fn sorted_by_total_order(values: &[f64]) -> Vec<f64> {
+    let mut keys: Vec<i64> = values.iter().map(|&x| total_order_key(x.to_bits())).collect();
+    keys.sort_unstable();
+    keys.into_iter()
+        .map(|key| f64::from_bits(total_order_key(key as u64) as u64))
+        .collect()
+}
+
+/// `f64::total_cmp`'s integer for `bits` (negative numbers' bits but the
+/// sign flipped); its own inverse.
+fn total_order_key(bits: u64) -> i64 {
+    let signed = bits as i64;
+    signed ^ ((((signed >> 63) as u64) >> 1) as i64)
+}
+
 /// `scipy.stats.wasserstein_distance(u, v)` on two sorted samples: the
 /// integral of |F_u − F_v| between consecutive pooled values.
 ///
@@ -281,6 +299,16 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn integer_keys_sort_as_total_cmp_does(
+            mut values in proptest::collection::vec(proptest::num::f64::ANY, 0..200),
+        ) {
+            let fast: Vec<u64> = sorted_by_total_order(&values).iter().map(|x| x.to_bits()).collect();
+            values.sort_by(f64::total_cmp);
+            let slow: Vec<u64> = values.iter().map(|x| x.to_bits()).collect();
+            proptest::prop_assert_eq!(fast, slow);
+        }
+
         #[test]
         fn wasserstein_walk_equals_the_searchsorted_form(
             mut u in proptest::collection::vec(-5i32..5, 1..60),

@@ -426,6 +426,70 @@ fn unhex(text: &str) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A batch's items as the whole-array reader gives them and one by
+    /// one, in Debug form.
+    fn both_readers<T: DeserializeOwned + std::fmt::Debug>(items: &[String]) -> (String, String) {
+        let body = format!("[{}]", items.join(","));
+        let whole = parse_items::<T>(&body, false).unwrap_or_else(|e| panic!("{e}"));
+        let single: Vec<Result<T, String>> = items.iter().map(|i| parse_item::<T>(i)).collect();
+        (format!("{whole:?}"), format!("{single:?}"))
+    }
+
+    #[test]
+    fn a_batch_read_whole_and_read_item_by_item_agree() {
+        let event = |features: &str| {
+            format!(
+                r#"{{"model":"m","model_version":"1","request_id":"r","prediction":"a","features":{{{features}}}}}"#
+            )
+        };
+        let items = [
+            event(r#""a\u0062":"x\ny","n":0.1,"z":-0"#),
+            event(r#""big":123456789012345678901234567890,"tiny":5e-324,"max":1.7976931348623157e308"#),
+            event(r#""sub":2.2250738585072011e-308,"e":1E+2,"b":true,"m":null"#),
+            event("\"tab\":\"a\tb\""),
+            event(r#""lone":"\ud800""#),
+            event(r#""huge":1e400"#),
+            event(r#""zero":01"#),
+            event(r#""nan":NaN"#),
+            event(r#""comma":1,"#),
+            r#"{"model":"m","model":"n","model_version":"1","request_id":"r","prediction":"a","features":{}}"#
+                .to_string(),
+            r#"{"model":"m","model_version":"1","request_id":"r","prediction":"a","features":{},"extra":1}"#
+                .to_string(),
+        ];
+        for item in &items {
+            let (whole, single) = both_readers::<Prediction>(std::slice::from_ref(item));
+            assert_eq!(whole, single, "{item}");
+        }
+        let feedback = [r#"{"model":"m","request_id":"r","ground_truth":"a"}"#.to_string()];
+        let (whole, single) = both_readers::<Feedback>(&feedback);
+        assert_eq!(whole, single);
+    }
+
+    proptest! {
+        /// Numbers are read correctly rounded by both readers.
+        #[test]
+        fn both_readers_round_numbers_correctly(
+            digits in "[1-9][0-9]{0,24}",
+            point in 0usize..26,
+            exponent in -330i32..310,
+        ) {
+            let (whole, fraction) = digits.split_at(point.min(digits.len()));
+            let or_zero = |part: &str| if part.is_empty() { "0".to_string() } else { part.to_string() };
+            let text = format!("{}.{}e{exponent}", or_zero(whole), or_zero(fraction));
+            let exact: f64 = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            prop_assume!(exact.is_finite());
+            let item = format!(
+                r#"{{"model":"m","model_version":"1","request_id":"r","prediction":"a","features":{{"x":{text}}}}}"#
+            );
+            let expected = format!("Number({exact:?})");
+            let (whole, single) = both_readers::<Prediction>(&[item]);
+            prop_assert!(whole.contains(&expected), "{text}: {whole}");
+            prop_assert!(single.contains(&expected), "{text}: {single}");
+        }
+    }
 
     #[test]
     fn search_parameters_parse_and_refuse_nonsense() {

@@ -75,8 +75,10 @@ impl<'de> serde::de::Visitor<'de> for FeatureVisitor {
         Ok(FeatureValue::Number(v as f64))
     }
 
+    /// `-0` is read as `-0.0` by one JSON reader and as `0` by another (and
+    /// by Python): one zero, so equal values sort and store alike.
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<FeatureValue, E> {
-        Ok(FeatureValue::Number(v))
+        Ok(FeatureValue::Number(v + 0.0))
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FeatureValue, E> {
