@@ -14,7 +14,6 @@
 //! on the same values exactly.
 
 use super::column::{category_key, ColumnType, FeatureValue};
-use std::collections::HashMap;
 
 /// Bounds on what one column keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,10 +47,12 @@ impl StateLimits {
     }
 }
 
-/// Counts of categories, exact up to a limit.
+/// Counts of categories, exact up to a limit. Hashed by FxHash, not
+/// SipHash: every categorical value of every event is looked up here, and
+/// the limit bounds what crafted collisions could cost.
 #[derive(Debug, Clone, Default)]
 pub struct CategoryCounts {
-    counts: HashMap<String, u64>,
+    counts: rustc_hash::FxHashMap<String, u64>,
     /// Values of categories first seen after the limit was reached.
     pub overflow: u64,
 }

@@ -113,8 +113,22 @@ const RECORD_TAG: u8 = 0xFF;
 fn encode_prediction(record: &PendingPrediction) -> Vec<u8> {
     let mut bytes = vec![RECORD_TAG];
     // Encoding into a Vec cannot fail.
-    let _ = bincode::encode_into_std_write(record, &mut bytes, bincode::config::standard());
+    let _ = bincode::encode_into_writer(record, Append(&mut bytes), bincode::config::standard());
     bytes
+}
+
+/// Appends bincode's output to a vector with writes the compiler can
+/// inline (8 bytes for an `f64`, one for a tag), where going through
+/// `std::io::Write` called `memcpy` for each: encoding 50 features per
+/// prediction was 4 % of ingest's CPU.
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl bincode::enc::write::Writer for Append<'_> {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
 }
 
 fn decode_prediction(bytes: &[u8]) -> Option<PendingPrediction> {
@@ -263,7 +277,7 @@ impl JoinBatch {
             }
         };
         let start = new.bytes.len();
-        bincode::encode_into_std_write(details, &mut new.bytes, bincode::config::standard())
+        bincode::encode_into_writer(details, Append(&mut new.bytes), bincode::config::standard())
             .map_err(std::io::Error::other)?;
         Ok(Details::Appended(DetailsRef {
             file: new.file,

@@ -30,7 +30,7 @@ use crate::ml::quality::{Classes, Labelled, QualityWindow, ScoreOf};
 use crate::storage::{Appender, Label, SeriesSamples, Storage};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{sync_channel, Receiver, SendError, SyncSender};
 use std::sync::{Arc, Weak};
 
@@ -143,9 +143,23 @@ struct Inner {
     drift_runs: SyncSender<(String, DriftRun)>,
     /// Requests waiting for the `ml-ingest` thread.
     ingest: ingest::Queue,
-    /// Model and request id of predictions whose round's writes the
-    /// `ml-write` thread has not finished.
-    in_flight: Mutex<HashSet<(String, String)>>,
+    /// The requests of each round of predictions whose writes the
+    /// `ml-write` thread has not finished: one set per round, shared, so
+    /// handing a round over copies no id.
+    in_flight: Mutex<Vec<Arc<RequestKeys>>>,
+}
+
+/// Model and request id as one string (`model` NUL `request id`): one
+/// allocation per prediction instead of two, hashed by FxHash (the set of
+/// one round is bounded by the round's size).
+type RequestKeys = rustc_hash::FxHashSet<String>;
+
+fn request_key(model: &str, request_id: &str) -> String {
+    let mut key = String::with_capacity(model.len() + request_id.len() + 1);
+    key.push_str(model);
+    key.push('\0');
+    key.push_str(request_id);
+    key
 }
 
 /// Ended count windows queued for the evaluator; a request that finds the
@@ -215,7 +229,7 @@ impl MlMonitor {
                 unsaved_reports: Mutex::new(BTreeMap::new()),
                 drift_runs,
                 ingest,
-                in_flight: Mutex::new(HashSet::new()),
+                in_flight: Mutex::new(Vec::new()),
             }),
         };
         spawn_drift_evaluator(Arc::downgrade(&monitor.inner), queued_runs)?;
@@ -241,7 +255,7 @@ impl MlMonitor {
     ) -> Result<Applied, MonitorError> {
         let mut state = self.inner.state.lock();
         let mut writes = Writes::new(&self.inner.join);
-        let mut in_batch = HashSet::new();
+        let mut in_batch = RequestKeys::default();
         let answers = answer_each(batches, |p: Prediction| {
             p.check()?;
             self.accept_prediction(&mut state, p, now_ms, &mut in_batch, &mut writes)
@@ -262,15 +276,12 @@ impl MlMonitor {
         }
         // Until the writes are done, the round's request ids are duplicates
         // for later rounds only through `in_flight`.
-        let ids: Vec<(String, String)> = in_batch.into_iter().collect();
-        self.inner.in_flight.lock().extend(ids.iter().cloned());
+        let round = Arc::new(in_batch);
+        self.inner.in_flight.lock().push(round.clone());
         let monitor = self.clone();
         Ok(Applied::Deferred(Box::new(move || {
             let written = monitor.persist(writes);
-            let mut in_flight = monitor.inner.in_flight.lock();
-            for id in &ids {
-                in_flight.remove(id);
-            }
+            monitor.inner.in_flight.lock().retain(|r| !Arc::ptr_eq(r, &round));
             written.map(|()| answers)
         })))
     }
@@ -307,7 +318,7 @@ impl MlMonitor {
     ) -> Result<Vec<BatchAnswer>, MonitorError> {
         let mut state = self.inner.state.lock();
         let mut writes = Writes::new(&self.inner.join);
-        let mut in_batch = HashSet::new();
+        let mut in_batch = RequestKeys::default();
         let answers = answer_each(batches, |f: Feedback| {
             f.check()?;
             self.accept_feedback(&mut state, f, now_ms, &mut in_batch, &mut writes)
@@ -321,13 +332,18 @@ impl MlMonitor {
         state: &mut State,
         mut p: Prediction,
         now_ms: i64,
-        in_batch: &mut HashSet<(String, String)>,
+        in_batch: &mut RequestKeys,
         writes: &mut Writes,
     ) -> Result<(), String> {
-        let duplicate = |in_batch: &HashSet<(String, String)>| {
-            let id = (p.model.clone(), p.request_id.clone());
+        let id = request_key(&p.model, &p.request_id);
+        let duplicate = |in_batch: &RequestKeys| {
             in_batch.contains(&id)
-                || self.inner.in_flight.lock().contains(&id)
+                || self
+                    .inner
+                    .in_flight
+                    .lock()
+                    .iter()
+                    .any(|round| round.contains(&id))
                 || self
                     .inner
                     .join
@@ -342,7 +358,7 @@ impl MlMonitor {
         }
         let model = self.model_mut(state, &p.model);
         model.schema.admit(&p)?;
-        in_batch.insert((p.model.clone(), p.request_id.clone()));
+        in_batch.insert(id);
         let at_ms = p.timestamp.map_or(now_ms, |t| t.0);
         if model.schema.observe(&p, at_ms) {
             if let Some(job) = &model.drift {
@@ -393,7 +409,7 @@ impl MlMonitor {
         state: &mut State,
         f: Feedback,
         now_ms: i64,
-        in_batch: &mut HashSet<(String, String)>,
+        in_batch: &mut RequestKeys,
         writes: &mut Writes,
     ) -> Result<(), String> {
         let duplicate_reason = || {
@@ -402,7 +418,7 @@ impl MlMonitor {
                 f.request_id, f.model
             )
         };
-        let id = (f.model.clone(), f.request_id.clone());
+        let id = request_key(&f.model, &f.request_id);
         if in_batch.contains(&id) {
             return Err(duplicate_reason());
         }
