@@ -163,6 +163,12 @@ pub struct JoinStore {
     details: Arc<DetailsLog>,
 }
 
+/// The index key of a request's prediction: also what identifies a
+/// request while its round is applied and written (see `crate::ml::monitor`).
+pub fn prediction_key(model: &str, request_id: &str) -> Vec<u8> {
+    key(b'p', model, request_id)
+}
+
 fn key(kind: u8, model: &str, request_id: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(model.len() + request_id.len() + 2);
     key.push(kind);
@@ -239,7 +245,7 @@ impl JoinBatch {
                 Err(e) => tracing::error!("details log unusable, details kept in the record: {e}"),
             }
         }
-        let entry = key(b'p', model, request_id);
+        let entry = prediction_key(model, request_id);
         if new {
             self.expiring
                 .entry(record.expires_ms)
@@ -320,12 +326,13 @@ impl JoinStore {
     }
 
     pub fn prediction(&self, model: &str, request_id: &str) -> LsmResult<Option<PendingPrediction>> {
-        let bytes = self.entries.get(key(b'p', model, request_id))?;
+        let bytes = self.entries.get(prediction_key(model, request_id))?;
         Ok(bytes.and_then(|b| decode_prediction(&b)))
     }
 
-    pub fn has_prediction(&self, model: &str, request_id: &str) -> LsmResult<bool> {
-        self.entries.contains_key(key(b'p', model, request_id))
+    /// Whether the prediction with this [`prediction_key`] is recorded.
+    pub fn has_prediction(&self, prediction_key: &[u8]) -> LsmResult<bool> {
+        self.entries.contains_key(prediction_key)
     }
 
     pub fn feedback(&self, model: &str, request_id: &str) -> LsmResult<Option<PendingFeedback>> {
@@ -527,7 +534,7 @@ mod tests {
         };
         let bytes = bincode::encode_to_vec(&old, bincode::config::standard()).unwrap_or_default();
         join.entries
-            .insert(key(b'p', "m", "old"), bytes)
+            .insert(prediction_key("m", "old"), bytes)
             .unwrap_or_else(|e| panic!("{e}"));
         let read = join.prediction("m", "old").ok().flatten();
         let mut expected = record(100);
@@ -548,7 +555,7 @@ mod tests {
                 crate::storage::Storage::open(dir.path(), crate::storage::StorageOptions::default())
                     .unwrap_or_else(|e| panic!("{e}"));
             let old = storage.aux_tree("ml_join").unwrap_or_else(|e| panic!("{e}"));
-            let entry = key(b'p', "m", "old");
+            let entry = prediction_key("m", "old");
             let mut stored = record(100);
             stored.details = None;
             for (k, v) in [
@@ -560,7 +567,7 @@ mod tests {
             storage.close().unwrap_or_else(|e| panic!("{e}"));
         }
         let (storage, join) = open(dir.path());
-        assert_eq!(join.has_prediction("m", "old").ok(), Some(true));
+        assert_eq!(join.has_prediction(&prediction_key("m", "old")).ok(), Some(true));
         let old = storage.aux_tree("ml_join").unwrap_or_else(|e| panic!("{e}"));
         assert!(old.is_empty(), "the sled tree is emptied");
         assert_eq!(
@@ -583,7 +590,7 @@ mod tests {
         assert_eq!(index.len(), 1000_usize.div_ceil(EXPIRY_CHUNK));
         assert!(index.iter().all(|(_, v)| decode_entries(v).len() <= EXPIRY_CHUNK));
         // As databases from before chunking wrote it: one bare key.
-        let old = key(b'p', "m", "old");
+        let old = prediction_key("m", "old");
         join.entries
             .insert(old.clone(), encode_prediction(&record(100)))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -636,8 +643,14 @@ mod tests {
                 Expired::Prediction { model: "m".into() }
             ]
         );
-        assert_eq!(join.has_prediction("m", "early").ok(), Some(false));
-        assert_eq!(join.has_prediction("m", "early-too").ok(), Some(false));
+        assert_eq!(
+            join.has_prediction(&prediction_key("m", "early")).ok(),
+            Some(false)
+        );
+        assert_eq!(
+            join.has_prediction(&prediction_key("m", "early-too")).ok(),
+            Some(false)
+        );
         assert_eq!(join.expire(1000).map(|e| e.len()).ok(), Some(0));
         assert_eq!(
             join.entries.prefix(b"e").count(),

@@ -22,7 +22,7 @@ use crate::ml::drift_job::{
 use crate::ml::event::{Feedback, Outcome, Prediction};
 use crate::ml::ingest::{self, Applied, Items, Round};
 use crate::ml::join::{
-    Details, Expired, JoinBatch, JoinStore, LogDetails, PendingFeedback, PendingPrediction,
+    prediction_key, Details, Expired, JoinBatch, JoinStore, LogDetails, PendingFeedback, PendingPrediction,
 };
 use crate::ml::log::{self, GroundTruth, LogItem, LogPage, LogQuery, LogWrite, PredictionLog, SampleInputs};
 use crate::ml::model::{class_order, ModelSchema, Schema};
@@ -149,18 +149,10 @@ struct Inner {
     in_flight: Mutex<Vec<Arc<RequestKeys>>>,
 }
 
-/// Model and request id as one string (`model` NUL `request id`): one
-/// allocation per prediction instead of two, hashed by FxHash (the set of
-/// one round is bounded by the round's size).
-type RequestKeys = rustc_hash::FxHashSet<String>;
-
-fn request_key(model: &str, request_id: &str) -> String {
-    let mut key = String::with_capacity(model.len() + request_id.len() + 1);
-    key.push_str(model);
-    key.push('\0');
-    key.push_str(request_id);
-    key
-}
+/// Requests by their [`prediction_key`] (model and request id in one
+/// allocation, the same key the duplicate check looks up in the join
+/// index), hashed by FxHash: the set of one round is bounded by its size.
+type RequestKeys = rustc_hash::FxHashSet<Vec<u8>>;
 
 /// Ended count windows queued for the evaluator; a request that finds the
 /// queue full waits (each holds a window's state, up to ~0.5 MB).
@@ -335,7 +327,7 @@ impl MlMonitor {
         in_batch: &mut RequestKeys,
         writes: &mut Writes,
     ) -> Result<(), String> {
-        let id = request_key(&p.model, &p.request_id);
+        let id = prediction_key(&p.model, &p.request_id);
         let duplicate = |in_batch: &RequestKeys| {
             in_batch.contains(&id)
                 || self
@@ -344,11 +336,7 @@ impl MlMonitor {
                     .lock()
                     .iter()
                     .any(|round| round.contains(&id))
-                || self
-                    .inner
-                    .join
-                    .has_prediction(&p.model, &p.request_id)
-                    .unwrap_or(false)
+                || self.inner.join.has_prediction(&id).unwrap_or(false)
         };
         if duplicate(in_batch) {
             return Err(format!(
@@ -418,7 +406,7 @@ impl MlMonitor {
                 f.request_id, f.model
             )
         };
-        let id = request_key(&f.model, &f.request_id);
+        let id = prediction_key(&f.model, &f.request_id);
         if in_batch.contains(&id) {
             return Err(duplicate_reason());
         }
